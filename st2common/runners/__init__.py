@@ -1,0 +1,3 @@
+"""StackStorm compatibility: ``st2common.runners``."""
+
+from __future__ import annotations

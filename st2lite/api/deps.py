@@ -1,0 +1,64 @@
+"""What route handlers need, built once per API process and reached through ``Annotated`` dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from st2lite.audit import AuditLog
+from st2lite.config import Settings
+from st2lite.dispatch import TriggerDispatcher
+from st2lite.enforcements import EnforcementStore
+from st2lite.executions import ExecutionStore
+from st2lite.redisdb import Redis, connect
+from st2lite.registry import RegistryCache, RegistryStore
+from st2lite.requests import RequestQueue
+
+__all__ = ["ApiRuntime", "RuntimeDep", "build_runtime"]
+
+
+@dataclass
+class ApiRuntime:
+    """The API process's wiring: one Redis client and the stores on top of it."""
+
+    settings: Settings
+    redis_url: str
+    client: Redis
+    registry: RegistryCache
+    dispatcher: TriggerDispatcher
+    executions: ExecutionStore
+    enforcements: EnforcementStore
+    requests: RequestQueue
+    audit: AuditLog
+
+
+def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
+    client = connect(redis_url)
+    registry = RegistryCache(RegistryStore(client))
+    return ApiRuntime(
+        settings=settings,
+        redis_url=redis_url,
+        client=client,
+        registry=registry,
+        dispatcher=TriggerDispatcher(settings, client, registry),
+        executions=ExecutionStore(
+            client,
+            ttl=settings.execution_ttl,
+            audit_maxlen=settings.audit_stream_maxlen,
+            trigger_maxlen=settings.trigger_stream_maxlen,
+            actor="api",
+        ),
+        enforcements=EnforcementStore(client, ttl=settings.execution_ttl),
+        requests=RequestQueue(client, maxlen=settings.trigger_stream_maxlen),
+        audit=AuditLog(client, maxlen=settings.audit_stream_maxlen),
+    )
+
+
+def _runtime(request: Request) -> ApiRuntime:
+    runtime: ApiRuntime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[ApiRuntime, Depends(_runtime)]

@@ -1,0 +1,67 @@
+"""The one table from st2lite errors to HTTP statuses, and StackStorm's error body ``{"faultstring"}``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from st2lite.exceptions import (
+    ContentError,
+    ExecutionNotFoundError,
+    InvalidTransitionError,
+    St2liteError,
+    StoreUnavailableError,
+    TriggerError,
+    UnknownRefError,
+)
+
+__all__ = ["ApiError", "install_error_handlers"]
+
+#: Most specific first: the first class the error is an instance of decides the status.
+STATUS: tuple[tuple[type[St2liteError], int], ...] = (
+    (ExecutionNotFoundError, 404),
+    (UnknownRefError, 400),
+    (InvalidTransitionError, 409),
+    (TriggerError, 400),
+    (ContentError, 400),
+    (StoreUnavailableError, 503),
+    (St2liteError, 400),
+)
+
+
+class ApiError(Exception):
+    """An HTTP error with a message for the caller."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(message)
+
+
+def fault(status: int, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"faultstring": message})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return fault(exc.status, exc.message)
+
+    @app.exception_handler(St2liteError)
+    async def _st2lite_error(_request: Request, exc: St2liteError) -> JSONResponse:
+        status = next(code for cls, code in STATUS if isinstance(exc, cls))
+        return fault(status, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            problems.append(f"{where or 'body'}: {err.get('msg')}")
+        return fault(400, "invalid request: " + "; ".join(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return fault(exc.status_code, str(exc.detail))

@@ -1,0 +1,95 @@
+"""``/api/v1/executions``: list, get and run executions (StackStorm's shapes and query conventions)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+
+from st2lite.api.deps import RuntimeDep
+from st2lite.api.errors import ApiError
+from st2lite.api.schemas import ExecutionCreate, execution_public
+from st2lite.datastore import kv_lookup
+from st2lite.exceptions import UnknownRefError
+from st2lite.executions import ExecutionFilter
+from st2lite.launch import prepare_execution, request_in
+
+router = APIRouter(tags=["executions"])
+
+#: Most executions one list request returns.
+MAX_PAGE = 1000
+
+
+def _bool(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "1", "yes")
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ApiError(400, f"{name} must be an ISO 8601 time such as 2026-01-01T00:00:00Z, got {value!r}") from exc
+
+
+@router.get("/api/v1/executions")
+def list_executions(
+    rt: RuntimeDep,
+    response: Response,
+    action: str | None = None,
+    status: str | None = None,
+    rule: str | None = None,
+    rule_ref: str | None = None,
+    parent: str | None = None,
+    timestamp_gt: str | None = None,
+    timestamp_lt: str | None = None,
+    sort_asc: str | None = None,
+    limit: Annotated[int, Query()] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """Newest first; ``parent=null`` gives top-level executions only; ``X-Total-Count`` tells how many match."""
+    if limit == 0 or limit < -1:
+        raise ApiError(400, "limit must be a positive number, or -1 for all")
+    size = MAX_PAGE if limit == -1 else min(limit, MAX_PAGE)
+    flt = ExecutionFilter(
+        action=action,
+        status=status,
+        rule=rule or rule_ref,
+        parent=parent,
+        since=_time(timestamp_gt, "timestamp_gt"),
+        until=_time(timestamp_lt, "timestamp_lt"),
+    )
+    items, total = rt.executions.search(flt, limit=size, offset=offset, ascending=_bool(sort_asc))
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["X-Limit"] = str(size)
+    snapshot = rt.registry.current()
+    return [execution_public(e, snapshot) for e in items]
+
+
+@router.get("/api/v1/executions/{execution_id}")
+def get_execution(execution_id: str, rt: RuntimeDep) -> dict[str, Any]:
+    return execution_public(rt.executions.get(execution_id), rt.registry.current())
+
+
+@router.post("/api/v1/executions", status_code=201)
+def run_action(body: ExecutionCreate, rt: RuntimeDep) -> Any:
+    """Request a run of ``body.action``; 201 with the execution (``requested``)."""
+    snapshot = rt.registry.current()
+    try:
+        action = snapshot.content.action(body.action)
+    except UnknownRefError as exc:
+        raise ApiError(
+            404, f"Action {body.action} not found; list the registered actions or register its pack"
+        ) from exc
+    if not action.enabled:
+        raise ApiError(400, f"Action {body.action} is disabled; enable it in its metadata file and re-register")
+    user = body.user or "st2lite"
+    context = {**body.context, "user": user, "pack": action.pack}
+    prepared = prepare_execution(snapshot, action, body.parameters, context=context, kv_lookup=kv_lookup(rt.client))
+    with rt.client.pipeline(transaction=True) as pipe:
+        request_in(pipe, prepared, executions=rt.executions, requests=rt.requests)
+        pipe.execute()
+    return JSONResponse(status_code=201, content=execution_public(prepared.execution, snapshot))

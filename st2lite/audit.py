@@ -1,0 +1,113 @@
+"""The audit log: an append-only Redis stream of every state change and who caused it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from st2lite import keys
+from st2lite.redisdb import Pipeline, Redis
+
+__all__ = ["AuditEvent", "AuditKind", "AuditLog", "now_iso"]
+
+
+class AuditKind(StrEnum):
+    """What happened."""
+
+    TRIGGER_RECEIVED = "trigger_instance.received"
+    TRIGGER_REJECTED = "trigger_instance.rejected"
+    RULE_MATCHED = "rule.matched"
+    RULE_FAILED = "rule.failed"
+    EXECUTION_CREATED = "execution.created"
+    EXECUTION_STATUS = "execution.status"
+    PACK_REGISTERED = "pack.registered"
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601 with microseconds (``2026-11-22T17:00:00.000000+00:00``)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class AuditEvent(BaseModel):
+    """One audit record. ``id`` is the stream entry id, set when read back."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = ""
+    at: str = Field(default_factory=now_iso)
+    kind: AuditKind
+    #: Who or what caused it: ``api``, ``cli``, ``rules_engine:<name>``, ``worker:<name>``, ``sensor:<ref>``.
+    actor: str
+    trigger: str | None = None
+    trigger_instance: str | None = None
+    rule: str | None = None
+    enforcement: str | None = None
+    execution: str | None = None
+    action: str | None = None
+    status: str | None = None
+    previous_status: str | None = None
+    message: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        """The stream field value (JSON, without the id)."""
+        return orjson.dumps(self.model_dump(exclude={"id"}, exclude_none=True, exclude_defaults=False))
+
+
+class AuditLog:
+    """Appends to and reads the audit stream."""
+
+    #: Stream entry field holding the JSON event.
+    FIELD = "e"
+
+    def __init__(self, client: Redis, *, maxlen: int) -> None:
+        self._client = client
+        self._maxlen = maxlen
+
+    def append(self, event: AuditEvent, pipe: Pipeline | None = None) -> None:
+        """Append ``event``; with ``pipe``, as part of the caller's transaction."""
+        target = pipe if pipe is not None else self._client
+        target.xadd(keys.AUDIT_STREAM, {self.FIELD: event.encode()}, maxlen=self._maxlen, approximate=True)
+
+    def read(self, *, start: str = "-", end: str = "+", count: int = 1000) -> list[AuditEvent]:
+        """Events from ``start`` to ``end`` (stream ids or ``-``/``+``), oldest first."""
+        entries = self._client.xrange(keys.AUDIT_STREAM, start, end, count=count)
+        return [self._decode(eid, fields) for eid, fields in entries]
+
+    def export(self, *, start: str = "-", end: str = "+", page: int = 1000) -> Iterator[AuditEvent]:
+        """Every event from ``start`` to ``end``, read in pages."""
+        cursor = start
+        while True:
+            batch = self._client.xrange(keys.AUDIT_STREAM, cursor, end, count=page)
+            for eid, fields in batch:
+                yield self._decode(eid, fields)
+            if len(batch) < page:
+                return
+            cursor = "(" + batch[-1][0]
+
+    def follow(self, *, last_id: str = "$", block_ms: int = 1000) -> Iterator[AuditEvent]:
+        """Wait for and yield new events for ever (``st2lite audit tail``)."""
+        cursor = last_id
+        while True:
+            reply = self._client.xread({keys.AUDIT_STREAM: cursor}, block=block_ms, count=500)
+            for _stream, entries in reply or []:
+                for eid, fields in entries:
+                    cursor = eid
+                    yield self._decode(eid, fields)
+
+    def last(self, count: int) -> list[AuditEvent]:
+        """The newest ``count`` events, oldest first."""
+        entries = self._client.xrevrange(keys.AUDIT_STREAM, "+", "-", count=count)
+        return [self._decode(eid, fields) for eid, fields in reversed(entries)]
+
+    @classmethod
+    def _decode(cls, eid: str, fields: dict[str, str]) -> AuditEvent:
+        data = orjson.loads(fields[cls.FIELD])
+        if "previous_status" in fields:
+            data["previous_status"] = fields["previous_status"]
+        return AuditEvent.model_validate({**data, "id": eid})

@@ -1,0 +1,493 @@
+"""The ``st2lite`` command line.
+
+Services: ``up`` (everything on one host), ``api``, ``rules``, ``worker``.
+Operations talk to the API (``run``, ``execution``, ``trigger send``) or to
+Redis (``pack register``, ``audit``); content checks run locally
+(``pack validate``, ``rule test``). Every read command takes ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from st2lite.config import Settings, load_settings
+from st2lite.exceptions import PackLoadError, St2liteError
+from st2lite.version import __version__
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="st2lite",
+    help="Event-driven automation in the style of StackStorm, on Redis alone.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+execution_app = typer.Typer(help="List and inspect executions.", no_args_is_help=True)
+trigger_app = typer.Typer(help="Send trigger instances.", no_args_is_help=True)
+rule_app = typer.Typer(help="Test rules.", no_args_is_help=True)
+pack_app = typer.Typer(help="Validate, register and list packs.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read the audit log.", no_args_is_help=True)
+app.add_typer(execution_app, name="execution")
+app.add_typer(trigger_app, name="trigger")
+app.add_typer(rule_app, name="rule")
+app.add_typer(pack_app, name="pack")
+app.add_typer(audit_app, name="audit")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+#: Statuses after which an execution no longer changes on its own.
+FINAL = {"succeeded", "failed", "timeout", "abandoned", "canceled", "pending", "paused", "delayed"}
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def settings_from(**overrides: Any) -> Settings:
+    try:
+        settings = load_settings(**overrides)
+    except St2liteError as exc:
+        fail(str(exc), 2)
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    return settings
+
+
+def print_json(data: Any) -> None:
+    out.print_json(json.dumps(data, default=str))
+
+
+# -- services ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def up(
+    home: Annotated[Path | None, typer.Option(help="State folder (ST2LITE_HOME).")] = None,
+    api_port: Annotated[int | None, typer.Option(help="API port (ST2LITE_API_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (ST2LITE_WORKERS).")] = None,
+) -> None:
+    """Start Redis (embedded unless ST2LITE_REDIS_URL is set), the API, the rules engine and workers."""
+    from st2lite.supervisor import Supervisor
+
+    settings = settings_from(home=home, api_port=api_port, workers=workers)
+    supervisor = Supervisor(settings)
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        supervisor.stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    started = time.monotonic()
+    try:
+        url = supervisor.start()
+    except (St2liteError, RuntimeError) as exc:
+        supervisor.stop(timeout=5)
+        fail(str(exc))
+    err.print(
+        f"st2lite {__version__} is up in {time.monotonic() - started:.1f}s: API {url}, "
+        f"Redis {supervisor.redis_url}{' (embedded)' if supervisor.redis else ''}, "
+        f"{settings.workers} workers. Ctrl-C stops."
+    )
+    try:
+        supervisor.supervise()
+    finally:
+        err.print("stopping: letting running actions finish...")
+        supervisor.stop()
+        err.print("stopped")
+
+
+@app.command()
+def api() -> None:
+    """Run the API alone (needs ST2LITE_REDIS_URL or a running 'st2lite up')."""
+    from st2lite.services import redis_url_for, run_api
+
+    settings = settings_from()
+    run_api(settings, _redis_url(settings, redis_url_for))
+
+
+@app.command()
+def rules() -> None:
+    """Run the rules engine and scheduler alone (scale by running more)."""
+    from st2lite.services import redis_url_for, run_rules
+
+    settings = settings_from()
+    run_rules(settings, _redis_url(settings, redis_url_for))
+
+
+@app.command()
+def worker(
+    burst: Annotated[bool, typer.Option(help="Stop when the queue is empty.")] = False,
+) -> None:
+    """Run one worker (scale by running more, on any host that reaches Redis)."""
+    from st2lite.services import redis_url_for
+    from st2lite.worker import serve
+
+    settings = settings_from()
+    serve(settings, _redis_url(settings, redis_url_for), burst=burst)
+
+
+def _redis_url(settings: Settings, resolve: Any) -> str:
+    try:
+        return str(resolve(settings))
+    except St2liteError as exc:
+        fail(str(exc), 2)
+
+
+# -- API client helpers -----------------------------------------------------------------------------
+
+
+def _client(settings: Settings) -> httpx.Client:
+    return httpx.Client(base_url=settings.resolved_api_url, timeout=30.0)
+
+
+def _call(settings: Settings, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    try:
+        with _client(settings) as client:
+            response = client.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the st2lite API at {settings.resolved_api_url}: {exc}; is 'st2lite up' running?")
+    if response.status_code >= 400:
+        try:
+            message = response.json().get("faultstring") or response.text
+        except ValueError:
+            message = response.text
+        fail(f"{message} (HTTP {response.status_code})")
+    return response
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, eq, value = pair.partition("=")
+        if not eq or not name:
+            fail(f"'{pair}' is not a parameter; write name=value, for example cmd=date", 2)
+        params[name] = value
+    return params
+
+
+# -- run, executions --------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    action: Annotated[str, typer.Argument(help="Action reference, for example core.local.")],
+    parameters: Annotated[list[str] | None, typer.Argument(help="Parameters as name=value.")] = None,
+    run_async: Annotated[bool, typer.Option("--async", help="Do not wait for the result.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run an action and wait for it; the exit code is 0 when it succeeded."""
+    settings = settings_from()
+    params = _parse_params(parameters or [])
+    created = _call(settings, "POST", "/api/v1/executions", json={"action": action, "parameters": params}).json()
+    execution = created
+    if not run_async:
+        while execution["status"] not in FINAL:
+            time.sleep(0.2)
+            execution = _call(settings, "GET", f"/api/v1/executions/{execution['id']}").json()
+    _show_execution(execution, as_json)
+    raise typer.Exit(0 if execution["status"] in ("succeeded", "requested", "scheduled", "running") else 1)
+
+
+def _show_execution(execution: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print_json(execution)
+        return
+    out.print(f"id: {execution['id']}")
+    out.print(f"action.ref: {execution.get('action', {}).get('ref')}")
+    out.print(f"status: {_status(execution)}")
+    for name in ("start_timestamp", "end_timestamp"):
+        if execution.get(name):
+            out.print(f"{name}: {execution[name]}")
+    if execution.get("parameters"):
+        out.print("parameters:")
+        out.print(json.dumps(execution["parameters"], indent=2))
+    if execution.get("result") is not None:
+        out.print("result:")
+        out.print(json.dumps(execution["result"], indent=2, default=str))
+
+
+def _status(execution: dict[str, Any]) -> str:
+    status = str(execution.get("status"))
+    elapsed = execution.get("elapsed_seconds")
+    colour = {"succeeded": "green", "failed": "red", "timeout": "red", "abandoned": "red"}.get(status, "yellow")
+    text = f"[{colour}]{status}[/{colour}]"
+    return f"{text} ({elapsed:.1f}s elapsed)" if isinstance(elapsed, int | float) else text
+
+
+@execution_app.command("list")
+def execution_list(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    action: Annotated[str | None, typer.Option(help="Only this action.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only executions started by this rule.")] = None,
+    last: Annotated[int, typer.Option("-n", "--last", help="How many (newest first).")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The newest executions."""
+    settings = settings_from()
+    query = {k: v for k, v in {"status": status, "action": action, "rule": rule}.items() if v}
+    response = _call(settings, "GET", "/api/v1/executions", params={**query, "limit": last})
+    items = response.json()
+    if as_json:
+        print_json(items)
+        return
+    table = Table("id", "action", "status", "rule", "started", "elapsed")
+    for item in items:
+        elapsed = item.get("elapsed_seconds")
+        table.add_row(
+            item["id"],
+            item.get("action", {}).get("ref", ""),
+            item.get("status", ""),
+            (item.get("rule") or {}).get("ref", ""),
+            item.get("start_timestamp", ""),
+            f"{elapsed:.2f}s" if isinstance(elapsed, int | float) else "",
+        )
+    out.print(table)
+    total = int(response.headers.get("X-Total-Count", len(items)))
+    if total > len(items):
+        err.print(f"Note: only the newest {len(items)} of {total} executions are shown; use -n for more.")
+
+
+@execution_app.command("get")
+def execution_get(
+    execution_id: Annotated[str, typer.Argument(help="Execution id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One execution with its parameters, result and status log."""
+    settings = settings_from()
+    execution = _call(settings, "GET", f"/api/v1/executions/{execution_id}").json()
+    _show_execution(execution, as_json)
+    if not as_json and execution.get("log"):
+        out.print("log:")
+        for entry in execution["log"]:
+            out.print(f"  {entry['timestamp']} {entry['status']}")
+
+
+# -- triggers ---------------------------------------------------------------------------------------
+
+
+@trigger_app.command("send")
+def trigger_send(
+    trigger: Annotated[str, typer.Argument(help="Trigger type reference, for example core.st2.webhook.")],
+    payload: Annotated[str, typer.Option(help="Payload as a JSON object.")] = "{}",
+    trace_tag: Annotated[str, typer.Option(help="Trace tag.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Send one trigger instance to the rules engine (through the API)."""
+    settings = settings_from()
+    try:
+        data = json.loads(payload)
+    except ValueError as exc:
+        fail(f"--payload is not valid JSON: {exc}", 2)
+    body = {"trigger": trigger, "payload": data, "trace_tag": trace_tag}
+    instance = _call(settings, "POST", "/api/v1/webhooks/st2", json=body).json()
+    if as_json:
+        print_json(instance)
+    else:
+        out.print(f"trigger instance {instance['id']} sent ({trigger})")
+
+
+# -- rules ------------------------------------------------------------------------------------------
+
+
+@rule_app.command("test")
+def rule_test(
+    rule_file: Annotated[Path, typer.Argument(help="Rule YAML file.")],
+    trigger_instance: Annotated[
+        Path, typer.Option("--trigger-instance", help='JSON file {"trigger": ..., "payload": {...}}.')
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Test a rule against a trigger instance: exit 0 matched, 1 not matched, 2 invalid input."""
+    from st2lite.rule_testing import RuleTestInputError, test_rule
+
+    settings = settings_from()
+    try:
+        verdict = test_rule(rule_file, trigger_instance, settings=settings)
+    except (RuleTestInputError, PackLoadError) as exc:
+        fail(str(exc), 2)
+    if as_json:
+        print_json(verdict.public())
+    else:
+        for line in verdict.explain_lines():
+            out.print(line)
+    raise typer.Exit(0 if verdict.matched else 1)
+
+
+# -- packs ------------------------------------------------------------------------------------------
+
+PathsArg = Annotated[
+    list[Path] | None, typer.Argument(help="Packs, folders of packs (default: ST2LITE_PACKS_PATH and the site folder).")
+]
+
+
+@pack_app.command("validate")
+def pack_validate(paths: PathsArg = None, as_json: JsonOpt = False) -> None:
+    """Check packs and report every problem with file, line and field; exit 1 if there is any."""
+    from st2lite.registration import load_from_disk
+
+    settings = settings_from()
+    try:
+        report = load_from_disk(settings, paths or [])
+    except PackLoadError as exc:
+        fail(str(exc), 2)
+    content = report.content
+    if as_json:
+        print_json(
+            {
+                "ok": report.ok,
+                "problems": [p.model_dump() for p in report.problems],
+                "packs": sorted(content.packs),
+                "actions": len(content.actions),
+                "rules": len(content.rules),
+            }
+        )
+    else:
+        for problem in report.problems:
+            out.print(f"[red]{problem}[/red]")
+        out.print(
+            f"{len(content.packs)} packs, {len(content.actions)} actions, {len(content.rules)} rules valid; "
+            f"{len(report.problems)} problems"
+        )
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@pack_app.command("register")
+def pack_register(paths: PathsArg = None, as_json: JsonOpt = False) -> None:
+    """Register packs into the registry (running processes pick them up); problems are reported, good content kept."""
+    from st2lite.redisdb import connect
+    from st2lite.registration import register_from_disk
+    from st2lite.services import redis_url_for
+
+    settings = settings_from()
+    try:
+        report, version = register_from_disk(
+            settings, connect(_redis_url(settings, redis_url_for)), paths or [], actor="cli"
+        )
+    except (PackLoadError, St2liteError) as exc:
+        fail(str(exc), 2)
+    content = report.content
+    if as_json:
+        print_json(
+            {"version": version, "packs": sorted(content.packs), "problems": [p.model_dump() for p in report.problems]}
+        )
+    else:
+        for problem in report.problems:
+            err.print(f"[red]{problem}[/red]")
+        out.print(
+            f"registered {', '.join(sorted(content.packs))}: {len(content.actions)} actions, "
+            f"{len(content.rules)} rules (registry version {version})"
+        )
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@pack_app.command("list")
+def pack_list(as_json: JsonOpt = False) -> None:
+    """The registered packs."""
+    from st2lite.redisdb import connect
+    from st2lite.registry import RegistryStore
+    from st2lite.services import redis_url_for
+
+    settings = settings_from()
+    content = RegistryStore(connect(_redis_url(settings, redis_url_for))).load().content
+    rows = []
+    for ref, pack in sorted(content.packs.items()):
+        rows.append(
+            {
+                "ref": ref,
+                "version": pack.version,
+                "description": pack.description,
+                "actions": sum(1 for a in content.actions.values() if a.pack == ref),
+                "rules": sum(1 for r in content.rules.values() if r.pack == ref),
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("pack", "version", "actions", "rules", "description")
+    for row in rows:
+        table.add_row(*(str(row[k]) for k in ("ref", "version", "actions", "rules", "description")))
+    out.print(table)
+
+
+# -- audit ------------------------------------------------------------------------------------------
+
+
+def _audit_log(settings: Settings) -> Any:
+    from st2lite.audit import AuditLog
+    from st2lite.redisdb import connect
+    from st2lite.services import redis_url_for
+
+    return AuditLog(connect(_redis_url(settings, redis_url_for)), maxlen=settings.audit_stream_maxlen)
+
+
+@audit_app.command("tail")
+def audit_tail(
+    last: Annotated[int, typer.Option("-n", "--last", help="Show this many past events first.")] = 20,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow", "-f", help="Keep printing new events.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the newest audit events, then new ones as they happen."""
+    settings = settings_from()
+    audit = _audit_log(settings)
+    events = audit.last(last)
+    for event in events:
+        _print_event(event, as_json)
+    if follow:
+        try:
+            for event in audit.follow(last_id=events[-1].id if events else "$"):
+                _print_event(event, as_json)
+        except KeyboardInterrupt:
+            return
+
+
+def _print_event(event: Any, as_json: bool) -> None:
+    if as_json:
+        out.print(event.model_dump_json(exclude_none=True), markup=False)
+        return
+    subject = " ".join(
+        f"{name}={value}"
+        for name in ("trigger", "trigger_instance", "rule", "execution", "action", "status")
+        if (value := getattr(event, name))
+    )
+    out.print(f"{event.at} {event.kind} by {event.actor} {subject} {event.message or ''}".rstrip(), markup=False)
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[str, typer.Option(help="First stream id or '-' for the oldest.")] = "-",
+    until: Annotated[str, typer.Option(help="Last stream id or '+' for the newest.")] = "+",
+) -> None:
+    """Write the audit log as JSON lines to stdout."""
+    settings = settings_from()
+    for event in _audit_log(settings).export(start=since, end=until):
+        sys.stdout.write(event.model_dump_json(exclude_none=True) + "\n")
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"st2lite {__version__}")
+        raise typer.Exit(0)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,129 @@
+"""Settings: every tunable of st2lite in one typed, validated object.
+
+Values come, highest priority first, from keyword arguments (CLI flags),
+``ST2LITE_*`` environment variables, the YAML file named by ``ST2LITE_CONFIG``
+(else ``./st2lite.yaml`` when present), then the defaults below. The object is
+built once in each process entry point and passed down; nothing imports a
+global settings instance. docs/configuration.md lists every setting.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from st2lite.exceptions import ConfigError
+
+__all__ = ["Settings", "load_settings"]
+
+#: Seconds in a day, for the retention defaults below.
+DAY = 86_400
+
+
+class Settings(BaseSettings):
+    """The typed configuration of every st2lite process."""
+
+    model_config = SettingsConfigDict(env_prefix="ST2LITE_", extra="forbid", frozen=True, validate_default=True)
+
+    #: Folder for st2lite's own state: the embedded Redis data and AOF, run files, logs.
+    home: Path = Field(default_factory=lambda: Path.home() / ".st2lite")
+    #: Redis to use (``redis://host:port/db``). Empty: ``st2lite up`` starts an embedded redis-server.
+    redis_url: str = ""
+    #: Port of the embedded redis-server; 0 picks a free port.
+    embedded_redis_port: int = Field(default=0, ge=0, le=65535)
+    #: Address the API listens on.
+    api_host: str = "127.0.0.1"
+    #: Port the API listens on.
+    api_port: int = Field(default=9101, ge=1, le=65535)
+    #: Base URL the CLI uses to reach the API; empty means ``http://{api_host}:{api_port}``.
+    api_url: str = ""
+    #: Colon-separated folders holding packs (each pack a folder with pack.yaml).
+    packs_path: str = "packs"
+    #: Folder whose ``rules/``, ``actions/`` and ``sensors/`` are the site's own pack ``default``.
+    site_dir: Path = Path(".")
+    #: Worker processes started by ``st2lite up``.
+    workers: int = Field(default=2, ge=0, le=256)
+    #: Trigger instances kept in the trigger stream (approximate; older entries are trimmed).
+    trigger_stream_maxlen: int = Field(default=1_000_000, ge=1_000)
+    #: Audit events kept in the audit stream (approximate; older events are trimmed).
+    audit_stream_maxlen: int = Field(default=5_000_000, ge=1_000)
+    #: Seconds an execution, its enforcement and trigger instance record are kept.
+    execution_ttl: int = Field(default=30 * DAY, ge=60)
+    #: Largest webhook body or trigger payload accepted, in bytes.
+    max_payload_bytes: int = Field(default=1_048_576, ge=1_024)
+    #: Trigger instances a rules engine reads per batch.
+    engine_batch_size: int = Field(default=200, ge=1, le=10_000)
+    #: Milliseconds a trigger instance may stay unacknowledged before another engine reclaims it.
+    engine_claim_idle_ms: int = Field(default=30_000, ge=100)
+    #: Seconds without a heartbeat after which a running execution becomes ``abandoned``.
+    abandon_after: float = Field(default=30.0, ge=1.0)
+    #: Emit ``core.st2.generic.actiontrigger`` when an execution ends.
+    action_trigger_enabled: bool = True
+    #: Statuses that emit the action trigger.
+    action_trigger_statuses: tuple[str, ...] = ("succeeded", "failed", "timeout", "canceled", "abandoned")
+    #: Logging level of every process.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix:// (or be empty for the embedded Redis)")
+        return value
+
+    @property
+    def packs_paths(self) -> list[Path]:
+        """The pack folders of ``packs_path``, in order."""
+        return [Path(p) for p in self.packs_path.split(os.pathsep) if p]
+
+    @property
+    def resolved_api_url(self) -> str:
+        """The URL clients use to reach the API."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
+        return f"http://{host}:{self.api_port}"
+
+    @property
+    def run_dir(self) -> Path:
+        """Where running processes publish how to reach them (the embedded Redis URL)."""
+        return self.home / "run"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get("ST2LITE_CONFIG") or "st2lite.yaml"
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if Path(config_file).is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        elif os.environ.get("ST2LITE_CONFIG"):
+            raise ConfigError(f"ST2LITE_CONFIG names '{config_file}', which is not a file; fix the path or unset it")
+        return tuple(sources)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning validation errors into a :class:`ConfigError` naming each setting."""
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "?"
+            problems.append(f"setting '{name}' (ST2LITE_{name.upper()}): {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc

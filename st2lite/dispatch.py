@@ -1,0 +1,90 @@
+"""Dispatching trigger instances: check them, then put them on the bus.
+
+The API (webhooks), the CLI, ``core.inject_trigger`` and (later) sensors all
+dispatch through :class:`TriggerDispatcher`, so every trigger instance is
+checked the same way: the trigger type is registered, the payload is a JSON
+object within the size limit and valid against the type's payload schema.
+A rejected instance raises :class:`~st2lite.exceptions.TriggerError` and is
+never published; nothing already accepted is affected.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+import orjson
+
+from st2lite.audit import AuditLog
+from st2lite.bus import RedisBus
+from st2lite.config import Settings, load_settings
+from st2lite.exceptions import TriggerError, UnknownRefError
+from st2lite.redisdb import Redis, connect
+from st2lite.registry import RegistryCache, RegistryStore
+from st2lite.triggers import TriggerInstance
+
+__all__ = ["TriggerDispatcher", "publish_trigger"]
+
+
+class TriggerDispatcher:
+    """Validates and publishes trigger instances."""
+
+    def __init__(self, settings: Settings, client: Redis, registry: RegistryCache | None = None) -> None:
+        self._settings = settings
+        self.registry = registry or RegistryCache(RegistryStore(client))
+        self.bus = RedisBus(
+            client, maxlen=settings.trigger_stream_maxlen, audit=AuditLog(client, maxlen=settings.audit_stream_maxlen)
+        )
+
+    def check(self, trigger: str, payload: Any, *, size: int | None = None) -> None:
+        """Raise :class:`TriggerError` unless ``payload`` is acceptable for ``trigger``."""
+        try:
+            trigger_type = self.registry.current().content.trigger_type(trigger)
+        except UnknownRefError as exc:
+            raise TriggerError(
+                f"trigger type '{trigger}' is not registered; register the pack that declares it "
+                "('st2lite pack register') or check the spelling"
+            ) from exc
+        if not isinstance(payload, dict):
+            raise TriggerError(f"the payload of a trigger must be a JSON object, not {_json_type(payload)}")
+        if size is None:
+            size = len(orjson.dumps(payload))
+        if size > self._settings.max_payload_bytes:
+            raise TriggerError(
+                f"payload of {size} bytes is over the limit of {self._settings.max_payload_bytes} bytes "
+                "(setting max_payload_bytes)"
+            )
+        if trigger_type.payload_schema:
+            error = jsonschema.exceptions.best_match(
+                jsonschema.Draft7Validator(trigger_type.payload_schema).iter_errors(payload)
+            )
+            if error is not None:
+                where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+                raise TriggerError(f"payload does not match the schema of '{trigger}' at {where}: {error.message}")
+
+    def dispatch(
+        self,
+        trigger: str,
+        payload: Any,
+        *,
+        parameters: dict[str, Any] | None = None,
+        trace_tag: str = "",
+        actor: str,
+        size: int | None = None,
+    ) -> TriggerInstance:
+        """Check and publish one trigger instance; return it."""
+        self.check(trigger, payload, size=size)
+        instance = TriggerInstance(trigger=trigger, parameters=parameters or {}, payload=payload, trace_tag=trace_tag)
+        self.bus.publish(instance, actor=actor)
+        return instance
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+    return names.get(type(value), "null" if value is None else type(value).__name__)
+
+
+def publish_trigger(redis_url: str, trigger: str, payload: dict[str, Any], *, trace_tag: str, actor: str) -> str:
+    """Dispatch one trigger instance from a process without its own wiring (``core.inject_trigger``)."""
+    dispatcher = TriggerDispatcher(load_settings(), connect(redis_url))
+    return dispatcher.dispatch(trigger, payload, trace_tag=trace_tag, actor=actor).id

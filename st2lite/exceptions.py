@@ -1,0 +1,145 @@
+"""The st2lite exception tree.
+
+Every error st2lite raises on purpose derives from :class:`St2liteError`, and
+its message tells the user what went wrong *and* what to do about it::
+
+    St2liteError
+    ├── ConfigError                 a setting is missing or invalid
+    ├── ContentError                a pack, rule, action or trigger definition is wrong
+    │   ├── PackLoadError           a file cannot be read, parsed or validated
+    │   ├── UnknownRefError         a reference names nothing registered
+    │   └── ParameterError          action parameters are invalid or cannot be rendered
+    ├── MatchError                  criteria cannot be evaluated
+    │   └── UnknownOperatorError    a criteria ``type`` names no operator
+    ├── TemplateError               a Jinja template failed to render
+    ├── TriggerError                a trigger instance is invalid (payload, size, type)
+    ├── ExecutionError              an execution cannot be created, found or moved
+    │   ├── ExecutionNotFoundError
+    │   ├── InvalidTransitionError  a status change the lifecycle does not allow
+    │   └── RunnerError             a runner could not start the action
+    └── StoreUnavailableError       Redis cannot be reached
+
+Foreign exceptions (redis, yaml, pydantic, jinja2) are translated into these at
+the module that talks to the foreign library, keeping the cause with
+``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ContentError",
+    "ExecutionError",
+    "ExecutionNotFoundError",
+    "InvalidTransitionError",
+    "MatchError",
+    "PackLoadError",
+    "ParameterError",
+    "RunnerError",
+    "St2liteError",
+    "StoreUnavailableError",
+    "TemplateError",
+    "TriggerError",
+    "UnknownOperatorError",
+    "UnknownRefError",
+]
+
+
+class St2liteError(Exception):
+    """Root of every error st2lite raises on purpose."""
+
+
+class ConfigError(St2liteError):
+    """Raised when a setting is missing or invalid; the message names the setting."""
+
+
+class ContentError(St2liteError):
+    """Raised when content (packs, rules, actions, triggers) is invalid."""
+
+
+class PackLoadError(ContentError):
+    """Raised when a content file cannot be read, parsed or validated.
+
+    ``path`` is the file, ``line`` the 1-based line when known and ``field`` the
+    dotted path of the offending field when known.
+    """
+
+    def __init__(self, message: str, *, path: str = "", line: int | None = None, field: str = "") -> None:
+        self.path = path
+        self.line = line
+        self.field = field
+        self.reason = message
+        where = path
+        if path and line is not None:
+            where = f"{path}:{line}"
+        prefix = f"{where}: " if where else ""
+        if field:
+            prefix += f"field '{field}': "
+        super().__init__(prefix + message)
+
+
+class UnknownRefError(ContentError):
+    """Raised when a reference (``pack.name``) names nothing registered."""
+
+    def __init__(self, kind: str, ref: str, hint: str = "") -> None:
+        self.kind = kind
+        self.ref = ref
+        message = f"{kind} '{ref}' is not registered"
+        message += f"; {hint}" if hint else "; register the pack that defines it with 'st2lite pack register'"
+        super().__init__(message)
+
+
+class ParameterError(ContentError):
+    """Raised when action parameters are invalid, unknown, of the wrong type or cannot be rendered."""
+
+
+class MatchError(St2liteError):
+    """Raised when a rule's criteria cannot be evaluated against a payload."""
+
+
+class UnknownOperatorError(MatchError):
+    """Raised when a criterion's ``type`` names no known operator."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        super().__init__(f"unknown criteria operator '{name}'; use one of: {', '.join(sorted(known))}")
+
+
+class TemplateError(St2liteError):
+    """Raised when a Jinja template fails to compile or render."""
+
+
+class TriggerError(St2liteError):
+    """Raised when a trigger instance is invalid: unknown type, bad payload or too large."""
+
+
+class ExecutionError(St2liteError):
+    """Raised when an execution cannot be created, found or changed."""
+
+
+class ExecutionNotFoundError(ExecutionError):
+    """Raised when no execution has the given id (it never existed or its retention expired)."""
+
+    def __init__(self, execution_id: str) -> None:
+        self.execution_id = execution_id
+        super().__init__(
+            f"execution '{execution_id}' not found; it may have expired (see 'execution_ttl' in docs/configuration.md)"
+        )
+
+
+class InvalidTransitionError(ExecutionError):
+    """Raised when a status change is not allowed by the execution lifecycle."""
+
+    def __init__(self, execution_id: str, current: str, target: str) -> None:
+        self.execution_id = execution_id
+        self.current = current
+        self.target = target
+        super().__init__(f"execution '{execution_id}' cannot go from '{current}' to '{target}'")
+
+
+class RunnerError(ExecutionError):
+    """Raised when a runner cannot start an action (missing entry point, unknown runner type)."""
+
+
+class StoreUnavailableError(St2liteError):
+    """Raised when Redis cannot be reached or answers with an error."""

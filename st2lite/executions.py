@@ -1,0 +1,439 @@
+"""Executions: one run of an action, its record in Redis and its lifecycle.
+
+An execution is a Redis hash (``st2lite:execution:<id>``) with the fields
+below, plus one sorted set per filterable field (status, action, rule,
+parent, trigger instance) and one of all executions, each scored by creation
+time, so listing the newest N with one filter is O(log n + N) whatever the
+number stored. Status changes go through one Lua script
+(``lua/transition.lua``) that checks the transition table, moves the status
+index, appends the log and the audit event and, when asked, emits the action
+trigger — all or nothing.
+
+Hash fields: ``doc`` (JSON of the fixed part), ``status``, ``created_ms``,
+``log`` (lines ``status|timestamp``), ``result`` (JSON), ``start``, ``end``,
+``worker``, ``secrets`` (JSON of secret parameter values; deleted when the
+execution completes, never returned by the API).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from st2lite import keys
+from st2lite.audit import AuditEvent, AuditKind, now_iso
+from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError
+from st2lite.redisdb import Pipeline, Redis, load_script
+from st2lite.statuses import COMPLETED, ExecutionStatus, sources_of
+from st2lite.triggers import TriggerInstance
+
+__all__ = ["INDEXED_FIELDS", "Execution", "ExecutionFilter", "ExecutionStore", "StatusChange"]
+
+#: Execution fields with an index (``st2lite:executions:<field>:<value>``).
+INDEXED_FIELDS = ("status", "action", "rule", "parent")
+#: The ``parent`` index value of executions without a parent (StackStorm's ``parent=null`` filter).
+TOP_LEVEL = "null"
+
+
+class StatusChange(BaseModel):
+    """One entry of an execution's log."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: ExecutionStatus
+    timestamp: str
+
+
+class Execution(BaseModel):
+    """One run of an action. ``parameters`` has secret values masked."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    action: str
+    runner: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    status: ExecutionStatus = ExecutionStatus.REQUESTED
+    result: Any = None
+    context: dict[str, Any] = Field(default_factory=dict)
+    rule: str | None = None
+    trigger: str | None = None
+    trigger_instance: str | None = None
+    enforcement: str | None = None
+    parent: str | None = None
+    children: list[str] = Field(default_factory=list)
+    created_at: str = Field(default_factory=now_iso)
+    start_timestamp: str | None = None
+    end_timestamp: str | None = None
+    log: list[StatusChange] = Field(default_factory=list)
+    worker: str | None = None
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        """Seconds from start to end (or to now while it runs)."""
+        if not self.start_timestamp:
+            return None
+        start = datetime.fromisoformat(self.start_timestamp)
+        end = datetime.fromisoformat(self.end_timestamp) if self.end_timestamp else datetime.now(start.tzinfo)
+        return round((end - start).total_seconds(), 6)
+
+
+#: The part of an execution stored as one JSON document.
+_DOC_FIELDS = {
+    "id",
+    "action",
+    "runner",
+    "parameters",
+    "context",
+    "rule",
+    "trigger",
+    "trigger_instance",
+    "enforcement",
+    "parent",
+    "created_at",
+}
+
+
+class ExecutionFilter(BaseModel):
+    """Which executions to list; every given field must match."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: str | None = None
+    action: str | None = None
+    rule: str | None = None
+    parent: str | None = None
+    #: Only executions created at or after this time.
+    since: datetime | None = None
+    #: Only executions created before this time.
+    until: datetime | None = None
+
+    def index_keys(self) -> list[str]:
+        return [
+            keys.execution_index(name, value) for name in INDEXED_FIELDS if (value := getattr(self, name)) is not None
+        ]
+
+
+class ExecutionStore:
+    """Reads and writes executions in Redis."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        ttl: int,
+        audit_maxlen: int,
+        trigger_maxlen: int,
+        actor: str,
+    ) -> None:
+        self._client = client
+        self._ttl = ttl
+        self._audit_maxlen = audit_maxlen
+        self._trigger_maxlen = trigger_maxlen
+        self._actor = actor
+        self._transition = load_script(client, "transition")
+
+    # -- creation -----------------------------------------------------------------------------
+
+    def create_in(
+        self,
+        pipe: Pipeline,
+        execution: Execution,
+        *,
+        secrets: Mapping[str, Any] | None = None,
+        created_ms: int | None = None,
+    ) -> None:
+        """Queue the writes that create ``execution`` (and its audit event) on ``pipe``."""
+        ms = created_ms if created_ms is not None else int(time.time() * 1000)
+        key = keys.execution(execution.id)
+        doc = execution.model_dump(include=_DOC_FIELDS)
+        mapping: dict[str, Any] = {
+            "doc": orjson.dumps(doc),
+            "status": execution.status.value,
+            "created_ms": ms,
+            "log": "\n".join(f"{c.status.value}|{c.timestamp}" for c in execution.log),
+        }
+        if execution.result is not None:
+            mapping["result"] = orjson.dumps(execution.result)
+        if execution.end_timestamp:
+            mapping["end"] = execution.end_timestamp
+        if secrets:
+            mapping["secrets"] = orjson.dumps(dict(secrets))
+        pipe.hset(key, mapping=mapping)
+        pipe.expire(key, self._ttl)
+        pipe.zadd(keys.EXECUTIONS_ALL, {execution.id: ms})
+        for name in INDEXED_FIELDS:
+            value = _index_value(execution, name)
+            if value is not None:
+                pipe.zadd(keys.execution_index(name, value), {execution.id: ms})
+        pipe.xadd(
+            keys.AUDIT_STREAM,
+            {
+                "e": AuditEvent(
+                    kind=AuditKind.EXECUTION_CREATED,
+                    actor=self._actor,
+                    execution=execution.id,
+                    action=execution.action,
+                    rule=execution.rule,
+                    trigger_instance=execution.trigger_instance,
+                    enforcement=execution.enforcement,
+                    status=execution.status.value,
+                    data={"parameters": execution.parameters, "parent": execution.parent}
+                    if execution.parent
+                    else {"parameters": execution.parameters},
+                ).encode()
+            },
+            maxlen=self._audit_maxlen,
+            approximate=True,
+        )
+        if execution.status is not ExecutionStatus.REQUESTED:
+            pipe.xadd(
+                keys.AUDIT_STREAM,
+                {
+                    "e": AuditEvent(
+                        kind=AuditKind.EXECUTION_STATUS,
+                        actor=self._actor,
+                        execution=execution.id,
+                        status=execution.status.value,
+                        previous_status=ExecutionStatus.REQUESTED.value,
+                    ).encode()
+                },
+                maxlen=self._audit_maxlen,
+                approximate=True,
+            )
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, execution_id: str) -> Execution:
+        """The execution ``execution_id``, or :class:`ExecutionNotFoundError`."""
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.hgetall(keys.execution(execution_id))
+            pipe.zrange(keys.execution_index("parent", execution_id), 0, -1)
+            fields, children = pipe.execute()
+        if not fields:
+            raise ExecutionNotFoundError(execution_id)
+        return _decode(fields, children)
+
+    def get_many(self, ids: Iterable[str]) -> list[Execution]:
+        """The executions among ``ids`` that still exist, in the given order."""
+        ids = list(ids)
+        with self._client.pipeline(transaction=False) as pipe:
+            for eid in ids:
+                pipe.hgetall(keys.execution(eid))
+            rows = pipe.execute()
+        return [_decode(fields, []) for fields in rows if fields]
+
+    def secrets(self, execution_id: str) -> dict[str, Any]:
+        """The clear values of the execution's secret parameters (empty once it completed)."""
+        raw = self._client.hget(keys.execution(execution_id), "secrets")
+        return dict(orjson.loads(raw)) if raw else {}
+
+    def status(self, execution_id: str) -> ExecutionStatus:
+        raw = self._client.hget(keys.execution(execution_id), "status")
+        if raw is None:
+            raise ExecutionNotFoundError(execution_id)
+        return ExecutionStatus(raw)
+
+    def search(
+        self, flt: ExecutionFilter, *, limit: int = 50, offset: int = 0, ascending: bool = False
+    ) -> tuple[list[Execution], int]:
+        """The newest (or, ``ascending``, oldest) executions matching ``flt`` and how many match in all."""
+        low = int(flt.since.timestamp() * 1000) if flt.since else "-inf"
+        high = f"({int(flt.until.timestamp() * 1000)}" if flt.until else "+inf"
+        index_keys = flt.index_keys() or [keys.EXECUTIONS_ALL]
+        self._prune(index_keys)
+        if len(index_keys) == 1:
+            key = index_keys[0]
+            with self._client.pipeline(transaction=False) as pipe:
+                if ascending:
+                    pipe.zrangebyscore(key, low, high, start=offset, num=limit)
+                else:
+                    pipe.zrevrangebyscore(key, high, low, start=offset, num=limit)
+                pipe.zcount(key, low, high)
+                ids, total = pipe.execute()
+            return self.get_many(ids), int(total)
+        return self._list_intersection(index_keys, low, high, limit=limit, offset=offset, ascending=ascending)
+
+    def _list_intersection(
+        self, index_keys: list[str], low: Any, high: Any, *, limit: int, offset: int, ascending: bool
+    ) -> tuple[list[Execution], int]:
+        # Walk the smallest index newest-first and keep the ids present in all the others.
+        with self._client.pipeline(transaction=False) as pipe:
+            for key in index_keys:
+                pipe.zcard(key)
+            sizes = pipe.execute()
+        order = sorted(range(len(index_keys)), key=lambda i: sizes[i])
+        driver, others = index_keys[order[0]], [index_keys[i] for i in order[1:]]
+        page, cursor, matched, total = 5000, 0, [], 0
+        while True:
+            if ascending:
+                ids = self._client.zrangebyscore(driver, low, high, start=cursor, num=page)
+            else:
+                ids = self._client.zrevrangebyscore(driver, high, low, start=cursor, num=page)
+            if not ids:
+                break
+            cursor += len(ids)
+            with self._client.pipeline(transaction=False) as pipe:
+                for key in others:
+                    pipe.zmscore(key, ids)
+                scores = pipe.execute()
+            for pos, eid in enumerate(ids):
+                if all(col[pos] is not None for col in scores):
+                    if offset <= total < offset + limit:
+                        matched.append(eid)
+                    total += 1
+        return self.get_many(matched), total
+
+    def _prune(self, index_keys: list[str]) -> None:
+        """Drop index entries older than the retention (their hashes have expired)."""
+        horizon = int((time.time() - self._ttl) * 1000)
+        with self._client.pipeline(transaction=False) as pipe:
+            for key in index_keys:
+                pipe.zremrangebyscore(key, "-inf", f"({horizon}")
+            pipe.execute()
+
+    def prune_all(self) -> int:
+        """Prune every execution index (periodic maintenance); returns the entries dropped."""
+        dropped = 0
+        for key in self._client.scan_iter(match=f"{keys.PREFIX}:executions:*", count=1000):
+            if key == keys.RUNNING_LEASES:
+                continue
+            horizon = int((time.time() - self._ttl) * 1000)
+            dropped += int(self._client.zremrangebyscore(key, "-inf", f"({horizon}"))
+        return dropped
+
+    # -- status changes -----------------------------------------------------------------------
+
+    def transition(
+        self,
+        execution_id: str,
+        target: ExecutionStatus,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        allowed_from: Iterable[ExecutionStatus] | None = None,
+        emit: TriggerInstance | None = None,
+        lease_until: float | None = None,
+        message: str | None = None,
+        actor: str | None = None,
+    ) -> ExecutionStatus:
+        """Move the execution to ``target``; return the status it had.
+
+        Raises :class:`InvalidTransitionError` when the lifecycle (or
+        ``allowed_from``) forbids it, :class:`ExecutionNotFoundError` when it
+        does not exist. ``emit`` is appended to the trigger stream in the same
+        step; ``lease_until`` (epoch seconds) keeps a running execution's lease.
+        """
+        args = self._transition_args(execution_id, target, fields, allowed_from, emit, lease_until, message, actor)
+        moved, previous = self._transition(keys=self._transition_keys(execution_id), args=args)
+        if not previous:
+            raise ExecutionNotFoundError(execution_id)
+        if not int(moved):
+            raise InvalidTransitionError(execution_id, str(previous), target.value)
+        return ExecutionStatus(previous)
+
+    def transition_in(
+        self,
+        pipe: Pipeline,
+        execution_id: str,
+        target: ExecutionStatus,
+        *,
+        fields: Mapping[str, Any] | None = None,
+        allowed_from: Iterable[ExecutionStatus] | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Queue a transition on ``pipe``; the reply ``[moved, previous]`` comes back from ``execute()``."""
+        args = self._transition_args(execution_id, target, fields, allowed_from, None, None, message, None)
+        self._transition(keys=self._transition_keys(execution_id), args=args, client=pipe)
+
+    @staticmethod
+    def _transition_keys(execution_id: str) -> list[str]:
+        return [keys.execution(execution_id), keys.RUNNING_LEASES, keys.AUDIT_STREAM, keys.TRIGGER_STREAM]
+
+    def _transition_args(
+        self,
+        execution_id: str,
+        target: ExecutionStatus,
+        fields: Mapping[str, Any] | None,
+        allowed_from: Iterable[ExecutionStatus] | None,
+        emit: TriggerInstance | None,
+        lease_until: float | None,
+        message: str | None,
+        actor: str | None,
+    ) -> list[Any]:
+        allowed = set(sources_of(target))
+        if allowed_from is not None:
+            allowed &= set(allowed_from)
+        now = now_iso()
+        values: dict[str, str] = {}
+        for name, value in (fields or {}).items():
+            values[name] = value if isinstance(value, str) else orjson.dumps(value).decode()
+        audit = AuditEvent(
+            kind=AuditKind.EXECUTION_STATUS,
+            actor=actor or self._actor,
+            execution=execution_id,
+            status=target.value,
+            message=message,
+            at=now,
+        ).model_dump(exclude={"id"}, exclude_none=True)
+        audit["previous_status"] = "__PREVIOUS__"
+        return [
+            execution_id,
+            target.value,
+            ",".join(sorted(s.value for s in allowed)),
+            now,
+            orjson.dumps(values),
+            orjson.dumps(audit),
+            orjson.dumps(emit.model_dump(mode="json")) if emit is not None else "",
+            self._audit_maxlen,
+            self._trigger_maxlen,
+            keys.execution_index("status", ""),
+            "" if lease_until is None else f"{lease_until:.3f}",
+            "1" if target in COMPLETED else "0",
+        ]
+
+    def renew_lease(self, execution_id: str, until: float) -> None:
+        """Extend a running execution's heartbeat lease (only while it holds one)."""
+        self._client.zadd(keys.RUNNING_LEASES, {execution_id: until}, xx=True)
+
+    def expired_leases(self, now: float, *, count: int = 100) -> list[str]:
+        """Running executions whose lease ended before ``now``."""
+        return list(self._client.zrangebyscore(keys.RUNNING_LEASES, "-inf", now, start=0, num=count))
+
+    def drop_lease(self, execution_id: str) -> None:
+        self._client.zrem(keys.RUNNING_LEASES, execution_id)
+
+
+def _index_value(execution: Execution, name: str) -> str | None:
+    """The value ``execution`` is indexed under for ``name`` (top-level executions: parent ``null``)."""
+    if name == "status":
+        return execution.status.value
+    if name == "parent":
+        return execution.parent or TOP_LEVEL
+    return getattr(execution, name)  # type: ignore[no-any-return]
+
+
+def _decode(fields: Mapping[str, str], children: list[str]) -> Execution:
+    doc = orjson.loads(fields["doc"])
+    log = []
+    for line in (fields.get("log") or "").split("\n"):
+        if line:
+            status, _, ts = line.partition("|")
+            log.append(StatusChange(status=ExecutionStatus(status), timestamp=ts))
+    result = orjson.loads(fields["result"]) if fields.get("result") else None
+    return Execution.model_validate(
+        {
+            **doc,
+            "status": fields["status"],
+            "result": result,
+            "start_timestamp": fields.get("start") or None,
+            "end_timestamp": fields.get("end") or None,
+            "worker": fields.get("worker") or None,
+            "log": log,
+            "children": children,
+        }
+    )

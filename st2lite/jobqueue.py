@@ -1,0 +1,81 @@
+"""The one module that imports ``rq``: enqueueing executions and running RQ workers.
+
+A job carries only the execution id; everything else lives in the execution
+record. Jobs are JSON-serialised (never pickled) and keep no result in RQ:
+the execution record is the result. RQ's keys are moved under
+``st2lite:rq`` (``RQ_KEY_PREFIX`` must be set before rq is imported, which
+is why this module sets it at import time and is the only importer of rq).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from st2lite import keys
+
+os.environ["RQ_KEY_PREFIX"] = keys.RQ_PREFIX
+
+import rq
+from rq.serializers import JSONSerializer
+from rq.worker import SimpleWorker
+
+from st2lite.redisdb import Pipeline, connect
+
+__all__ = ["JOB_FUNCTION", "JobQueue", "run_worker"]
+
+#: The dotted path RQ calls with the execution id.
+JOB_FUNCTION = "st2lite.worker.run_job"
+
+
+class JobQueue:
+    """The RQ queue actions run from."""
+
+    def __init__(self, url: str, name: str = keys.ACTION_QUEUE) -> None:
+        # RQ needs a connection that returns bytes.
+        self._connection = connect(url, decode_responses=False)
+        self._queue = rq.Queue(name, connection=self._connection, serializer=JSONSerializer)
+
+    def enqueue_in(self, pipe: Pipeline, execution_ids: Iterable[str]) -> None:
+        """Queue one job per execution on ``pipe`` (part of the caller's transaction)."""
+        datas = [
+            rq.Queue.prepare_data(
+                JOB_FUNCTION,
+                args=(eid,),
+                job_id=eid,
+                timeout=-1,  # runners enforce the action's own timeout
+                result_ttl=0,
+                failure_ttl=3600,
+            )
+            for eid in execution_ids
+        ]
+        if datas:
+            self._queue.enqueue_many(datas, pipeline=pipe)
+
+    def __len__(self) -> int:
+        return int(self._queue.count)
+
+    def empty(self) -> None:
+        self._queue.empty()
+
+
+class _Worker(SimpleWorker):  # type: ignore[misc]  # rq is untyped to mypy
+    """Runs jobs in the worker process itself: runners start their own subprocesses."""
+
+
+def run_worker(
+    url: str,
+    *,
+    name: str | None = None,
+    burst: bool = False,
+    on_start: Callable[[], Any] | None = None,
+    max_jobs: int | None = None,
+) -> None:
+    """Run an RQ worker on the action queue until stopped (SIGINT/SIGTERM finish the current job first)."""
+    connection = connect(url, decode_responses=False)
+    queue = rq.Queue(keys.ACTION_QUEUE, connection=connection, serializer=JSONSerializer)
+    worker = _Worker([queue], connection=connection, name=name, serializer=JSONSerializer)
+    if on_start is not None:
+        on_start()
+    worker.work(burst=burst, logging_level="WARNING", max_jobs=max_jobs, with_scheduler=False)

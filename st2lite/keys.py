@@ -1,0 +1,71 @@
+"""Every Redis key st2lite uses, in one place.
+
+All keys live under :data:`PREFIX`. RQ's own keys are moved under
+``st2lite:rq`` too (see :mod:`st2lite.jobqueue`), so one ``SCAN st2lite:*``
+shows everything st2lite stores. Redis Cluster is not supported: Lua scripts
+touch keys they compute.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PREFIX", "RQ_PREFIX"]
+
+#: The prefix of every key.
+PREFIX = "st2lite"
+#: The prefix RQ is told to use for its keys (``RQ_KEY_PREFIX``).
+RQ_PREFIX = f"{PREFIX}:rq"
+
+#: Stream of trigger instances (consumer group :data:`TRIGGER_GROUP`).
+TRIGGER_STREAM = f"{PREFIX}:triggers"
+#: Consumer group of the rules engines on :data:`TRIGGER_STREAM`.
+TRIGGER_GROUP = "rules"
+#: Stream of audit events.
+AUDIT_STREAM = f"{PREFIX}:audit"
+
+#: The registered content: hash of ``<kind>:<ref>`` -> JSON definition.
+REGISTRY = f"{PREFIX}:registry"
+#: Counter bumped on every registry change; processes reload when it moves.
+REGISTRY_VERSION = f"{PREFIX}:registry:version"
+
+#: Sorted set of running executions, scored by the time their heartbeat lease ends.
+RUNNING_LEASES = f"{PREFIX}:executions:leases"
+#: Sorted set of all executions, scored by creation time (ms).
+EXECUTIONS_ALL = f"{PREFIX}:executions:all"
+#: Name of the RQ queue actions run from.
+ACTION_QUEUE = "actions"
+
+
+def execution(execution_id: str) -> str:
+    """Hash holding one execution."""
+    return f"{PREFIX}:execution:{execution_id}"
+
+
+def execution_index(field: str, value: str) -> str:
+    """Sorted set of execution ids with ``field == value``, scored by creation time (ms)."""
+    return f"{PREFIX}:executions:{field}:{value}"
+
+
+def trigger_instance(instance_id: str) -> str:
+    """String holding one processed trigger instance (JSON); also the engine's 'done' marker."""
+    return f"{PREFIX}:triggerinstance:{instance_id}"
+
+
+def enforcement(enforcement_id: str) -> str:
+    """String holding one rule enforcement (JSON)."""
+    return f"{PREFIX}:enforcement:{enforcement_id}"
+
+
+def enforcement_index(field: str, value: str) -> str:
+    """Sorted set of enforcement ids with ``field == value``, scored by time (ms)."""
+    return f"{PREFIX}:enforcements:{field}:{value}"
+
+
+def kv(scope: str, name: str) -> str:
+    """One datastore value; ``scope`` is ``system`` or ``user:<username>``."""
+    return f"{PREFIX}:kv:{scope}:{name}"
+
+
+#: Stream of execution ids waiting to be scheduled (consumer group :data:`SCHEDULER_GROUP`).
+REQUEST_STREAM = f"{PREFIX}:requests"
+#: Consumer group of the schedulers on :data:`REQUEST_STREAM`.
+SCHEDULER_GROUP = "schedulers"

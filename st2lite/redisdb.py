@@ -1,0 +1,104 @@
+"""The one module that imports ``redis``: connections, scripts and error translation.
+
+Everything else receives a :data:`Redis` client from here and never sees a
+``redis.exceptions`` type: :func:`translate_errors` turns them into
+:class:`~st2lite.exceptions.StoreUnavailableError` with a message that says
+which Redis was tried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterator
+from importlib import resources
+from typing import Any, TypeAlias, TypeVar
+
+import redis
+import redis.exceptions
+
+from st2lite.exceptions import StoreUnavailableError
+
+__all__ = [
+    "Pipeline",
+    "Redis",
+    "Script",
+    "WatchError",
+    "connect",
+    "load_script",
+    "translate_errors",
+    "wait_until_ready",
+]
+
+log = logging.getLogger(__name__)
+
+# mypy sees redis as untyped (see pyproject.toml), so these aliases are Any to it.
+Redis: TypeAlias = redis.Redis
+Pipeline: TypeAlias = redis.client.Pipeline
+Script: TypeAlias = redis.commands.core.Script
+#: Raised by a pipeline whose WATCHed keys changed before EXEC; callers retry.
+WatchError = redis.exceptions.WatchError
+#: Raised on a reply error (wrong type, script error); a bug, not an outage.
+ResponseError = redis.exceptions.ResponseError
+
+T = TypeVar("T")
+
+
+def connect(url: str, *, decode_responses: bool = True) -> Redis:
+    """A client for ``url``. Connections are made lazily, on first use."""
+    client: Redis = redis.Redis.from_url(url, decode_responses=decode_responses, health_check_interval=30)
+    return client
+
+
+@contextlib.contextmanager
+def translate_errors(url: str = "") -> Iterator[None]:
+    """Turn connection-level redis errors into :class:`StoreUnavailableError`."""
+    try:
+        yield
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        where = f" at {_safe(url)}" if url else ""
+        raise StoreUnavailableError(f"cannot reach Redis{where}: {exc}; start it, or check ST2LITE_REDIS_URL") from exc
+
+
+def wait_until_ready(client: Redis, *, timeout: float = 10.0) -> None:
+    """Block until Redis answers PING (or raise :class:`StoreUnavailableError` after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.ping()
+            return
+        except (redis.exceptions.ConnectionError, redis.exceptions.BusyLoadingError) as exc:
+            if time.monotonic() > deadline:
+                raise StoreUnavailableError(f"Redis did not answer within {timeout:.0f}s: {exc}") from exc
+            time.sleep(0.05)
+
+
+def load_script(client: Redis, name: str) -> Script:
+    """Register the Lua script ``st2lite/lua/<name>.lua`` with ``client``."""
+    source = resources.files("st2lite").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
+    script: Script = client.register_script(source)
+    return script
+
+
+def retry_on_watch(fn: Callable[[], T], *, attempts: int = 50) -> T:
+    """Run ``fn`` again while it raises :data:`WatchError` (another process changed a watched key)."""
+    for _ in range(attempts - 1):
+        try:
+            return fn()
+        except WatchError:
+            continue
+    return fn()
+
+
+def _safe(url: str) -> str:
+    """The URL with any password hidden."""
+    if "@" not in url:
+        return url
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.rpartition('@')[2]}"
+
+
+def info_memory(client: Redis) -> dict[str, Any]:
+    """Redis ``INFO memory`` as a dict."""
+    return dict(client.info("memory"))

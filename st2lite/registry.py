@@ -1,0 +1,138 @@
+"""The registry: registered content in Redis, shared by every process on every host.
+
+``st2lite pack register`` writes whole packs into one Redis hash and bumps a
+version counter in the same transaction. Each process keeps a
+:class:`RegistryCache` and reloads when the version moves, so a change is
+picked up within ``refresh_interval`` without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from functools import cached_property
+
+from st2lite import keys
+from st2lite.actions import Action, ParameterSpec, merge_parameters
+from st2lite.audit import AuditEvent, AuditKind, AuditLog
+from st2lite.content import ContentSet
+from st2lite.matcher import RuleSet
+from st2lite.redisdb import Redis
+from st2lite.runners import get_runner
+
+__all__ = ["RegistryCache", "RegistryStore", "Snapshot"]
+
+log = logging.getLogger(__name__)
+
+
+class Snapshot:
+    """One version of the registry, with what the hot paths derive from it (built once)."""
+
+    def __init__(self, content: ContentSet, version: int) -> None:
+        self.content = content
+        self.version = version
+        self._specs: dict[str, dict[str, ParameterSpec]] = {}
+
+    @cached_property
+    def ruleset(self) -> RuleSet:
+        return RuleSet(self.content.enabled_rules())
+
+    @cached_property
+    def webhook_urls(self) -> frozenset[str]:
+        """The urls of ``core.st2.webhook`` triggers that enabled rules listen to."""
+        return frozenset(str(p.get("url", "")).strip("/") for p in self.ruleset.trigger_parameters("core.st2.webhook"))
+
+    def parameter_specs(self, action: Action) -> dict[str, ParameterSpec]:
+        """The action's parameters merged over its runner's."""
+        ref = action.full_ref
+        specs = self._specs.get(ref)
+        if specs is None:
+            specs = merge_parameters(dict(get_runner(action.runner_type).parameters), dict(action.parameters))
+            self._specs[ref] = specs
+        return specs
+
+
+class RegistryStore:
+    """Reads and writes the registry hash."""
+
+    def __init__(self, client: Redis) -> None:
+        self._client = client
+
+    def version(self) -> int:
+        return int(self._client.get(keys.REGISTRY_VERSION) or 0)
+
+    def load(self) -> Snapshot:
+        with self._client.pipeline(transaction=True) as pipe:
+            pipe.get(keys.REGISTRY_VERSION)
+            pipe.hgetall(keys.REGISTRY)
+            version, entries = pipe.execute()
+        return Snapshot(ContentSet.from_json(entries), int(version or 0))
+
+    def register(self, content: ContentSet, *, audit: AuditLog, actor: str) -> int:
+        """Replace the packs of ``content`` entirely; return the new version."""
+        packs = set(content.packs)
+        stale = [
+            field
+            for field in self._client.hkeys(keys.REGISTRY)
+            if field.partition(":")[2].partition(".")[0] in packs or field in {f"pack:{p}" for p in packs}
+        ]
+        entries = content.to_json()
+        with self._client.pipeline(transaction=True) as pipe:
+            if stale:
+                pipe.hdel(keys.REGISTRY, *stale)
+            if entries:
+                pipe.hset(keys.REGISTRY, mapping=entries)
+            pipe.incr(keys.REGISTRY_VERSION)
+            for pack in sorted(packs):
+                audit.append(
+                    AuditEvent(
+                        kind=AuditKind.PACK_REGISTERED,
+                        actor=actor,
+                        data={
+                            "pack": pack,
+                            "actions": sum(1 for a in content.actions.values() if a.pack == pack),
+                            "rules": sum(1 for r in content.rules.values() if r.pack == pack),
+                        },
+                    ),
+                    pipe,
+                )
+            results = pipe.execute()
+        version = int(results[(1 if stale else 0) + (1 if entries else 0)])
+        log.info("Registry: registered packs %s as version %s", ", ".join(sorted(packs)), version)
+        return version
+
+    def unregister(self, packs: Iterable[str]) -> int:
+        """Remove packs entirely; return the new version."""
+        gone = set(packs)
+        stale = [f for f in self._client.hkeys(keys.REGISTRY) if f.partition(":")[2].partition(".")[0] in gone]
+        with self._client.pipeline(transaction=True) as pipe:
+            if stale:
+                pipe.hdel(keys.REGISTRY, *stale)
+            pipe.incr(keys.REGISTRY_VERSION)
+            return int(pipe.execute()[-1])
+
+
+class RegistryCache:
+    """The registry as this process sees it, reloaded when its version changes."""
+
+    def __init__(self, store: RegistryStore, *, refresh_interval: float = 0.5) -> None:
+        self._store = store
+        self._interval = refresh_interval
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._checked = 0.0
+
+    def current(self) -> Snapshot:
+        """The newest snapshot (checks the version at most every ``refresh_interval``)."""
+        now = time.monotonic()
+        snap = self._snapshot
+        if snap is not None and now - self._checked < self._interval:
+            return snap
+        with self._lock:
+            self._checked = now
+            if self._snapshot is None or self._store.version() != self._snapshot.version:
+                self._snapshot = self._store.load()
+                log.info("Registry: loaded version %s", self._snapshot.version)
+            return self._snapshot

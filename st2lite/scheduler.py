@@ -1,0 +1,97 @@
+"""The scheduler: moves ``requested`` executions onto the worker queue as ``scheduled``.
+
+StackStorm's st2scheduler in one small loop. It reads execution ids from the
+request stream and, per batch in one transaction, marks them ``scheduled``,
+enqueues one RQ job each and acknowledges the entries. Executions no longer
+``requested`` (canceled meanwhile) are acknowledged and skipped. A job
+enqueued twice (a reclaimed entry whose first scheduler was only slow) is
+harmless: the worker's ``scheduled -> running`` step lets one run through.
+Policies that delay executions (concurrency) belong here (issue 3).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from st2lite import keys
+from st2lite.config import Settings
+from st2lite.executions import ExecutionStore
+from st2lite.jobqueue import JobQueue
+from st2lite.redisdb import Redis
+from st2lite.requests import Request, RequestQueue
+from st2lite.statuses import ExecutionStatus
+
+__all__ = ["Scheduler"]
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Consumes the request stream; one per rules engine process."""
+
+    def __init__(self, settings: Settings, client: Redis, redis_url: str, *, name: str) -> None:
+        self.settings = settings
+        self.name = name
+        self._client = client
+        self.requests = RequestQueue(client, maxlen=settings.trigger_stream_maxlen)
+        self.executions = ExecutionStore(
+            client,
+            ttl=settings.execution_ttl,
+            audit_maxlen=settings.audit_stream_maxlen,
+            trigger_maxlen=settings.trigger_stream_maxlen,
+            actor=f"scheduler:{name}",
+        )
+        self.jobs = JobQueue(redis_url)
+
+    def run(self, stop: threading.Event) -> None:
+        """Schedule until ``stop`` is set."""
+        self.requests.ensure_group()
+        next_reclaim = 0.0
+        while not stop.is_set():
+            if time.monotonic() >= next_reclaim:
+                self._reclaim()
+                next_reclaim = time.monotonic() + max(1.0, self.settings.engine_claim_idle_ms / 2000)
+            batch = self.requests.read(self.name, count=self.settings.engine_batch_size, block_ms=500)
+            if batch:
+                self.schedule(batch)
+
+    def drain(self) -> int:
+        """Schedule everything waiting now, without blocking (tests and benchmarks)."""
+        self.requests.ensure_group()
+        done = 0
+        while batch := self.requests.read(self.name, count=self.settings.engine_batch_size, block_ms=None):
+            self.schedule(batch)
+            done += len(batch)
+        return done
+
+    def _reclaim(self) -> None:
+        while batch := self.requests.reclaim(
+            self.name, min_idle_ms=self.settings.engine_claim_idle_ms, count=self.settings.engine_batch_size
+        ):
+            log.warning("Scheduler %s: reclaimed %d stale requests", self.name, len(batch))
+            self.schedule(batch)
+
+    def schedule(self, batch: list[Request]) -> None:
+        """Schedule one batch of requests, in one transaction."""
+        ids = [eid for _entry, eid in batch]
+        statuses = self._statuses(ids)
+        ready = [eid for eid, status in zip(ids, statuses, strict=True) if status == ExecutionStatus.REQUESTED]
+        with self._client.pipeline(transaction=True) as pipe:
+            for eid in ready:
+                self.executions.transition_in(
+                    pipe, eid, ExecutionStatus.SCHEDULED, allowed_from=[ExecutionStatus.REQUESTED]
+                )
+            self.jobs.enqueue_in(pipe, ready)
+            self.requests.ack_in(pipe, [entry for entry, _eid in batch])
+            pipe.execute()
+        skipped = len(ids) - len(ready)
+        if skipped:
+            log.info("Scheduler %s: skipped %d requests no longer 'requested'", self.name, skipped)
+
+    def _statuses(self, ids: list[str]) -> list[str | None]:
+        with self._client.pipeline(transaction=False) as pipe:
+            for eid in ids:
+                pipe.hget(keys.execution(eid), "status")
+            return list(pipe.execute())

@@ -1,0 +1,120 @@
+"""Process entry points: each st2lite service as a thin loop with signal handling.
+
+``st2lite rules`` runs the rules engine, the scheduler and a reaper in one
+process (three threads); ``st2lite api`` runs uvicorn; ``st2lite worker``
+runs :func:`st2lite.worker.serve`. SIGINT and SIGTERM stop each one after the
+work in hand is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from st2lite.config import Settings
+from st2lite.exceptions import ConfigError
+from st2lite.executions import ExecutionStore
+from st2lite.redisdb import connect, wait_until_ready
+from st2lite.rules_engine import RulesEngine, default_consumer_name
+from st2lite.scheduler import Scheduler
+from st2lite.worker import Reaper
+
+__all__ = ["redis_url_for", "run_api", "run_rules", "stop_on_signals"]
+
+log = logging.getLogger(__name__)
+
+#: File under ``<home>/run`` where ``st2lite up`` writes the embedded Redis URL.
+REDIS_URL_FILE = "redis.url"
+
+
+def redis_url_for(settings: Settings) -> str:
+    """The Redis to use: ``redis_url``, else the embedded one a running ``st2lite up`` published."""
+    if settings.redis_url:
+        return settings.redis_url
+    published = settings.run_dir / REDIS_URL_FILE
+    if published.is_file():
+        return published.read_text().strip()
+    raise ConfigError(
+        "no Redis configured: set ST2LITE_REDIS_URL, or start 'st2lite up' (it starts an embedded Redis "
+        f"and publishes its address in {published})"
+    )
+
+
+def publish_redis_url(settings: Settings, url: str) -> Path:
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.run_dir / REDIS_URL_FILE
+    path.write_text(url + "\n")
+    return path
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT or SIGTERM while the block runs."""
+
+    def handler(signum: int, _frame: object) -> None:
+        log.info("Received %s; stopping after the work in hand", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] | None = None) -> None:
+    """The rules engine, the scheduler and the reaper, until SIGINT/SIGTERM."""
+    client = connect(redis_url)
+    wait_until_ready(client, timeout=30)
+    name = default_consumer_name()
+    engine = RulesEngine(settings, client, name=name)
+    scheduler = Scheduler(settings, connect(redis_url), redis_url, name=name)
+    reaper = Reaper(
+        ExecutionStore(
+            client,
+            ttl=settings.execution_ttl,
+            audit_maxlen=settings.audit_stream_maxlen,
+            trigger_maxlen=settings.trigger_stream_maxlen,
+            actor=f"reaper:{name}",
+        ),
+        settings,
+    )
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        threads = [
+            threading.Thread(target=scheduler.run, args=(stop,), name="scheduler"),
+            threading.Thread(target=reaper.run, args=(stop,), name="reaper", daemon=True),
+        ]
+        for thread in threads:
+            thread.start()
+        if ready is not None:
+            ready()
+        try:
+            engine.run(stop)
+        finally:
+            stop.set()
+            threads[0].join(timeout=10)
+
+
+def run_api(settings: Settings, redis_url: str) -> None:
+    """The HTTP API (uvicorn), until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from st2lite.api.app import create_app
+
+    wait_until_ready(connect(redis_url), timeout=30)
+    app = create_app(settings, redis_url)
+    config = uvicorn.Config(
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_level=settings.log_level.lower() if settings.log_level != "INFO" else "warning",
+        access_log=False,
+        lifespan="off",
+    )
+    uvicorn.Server(config).run()

@@ -1,0 +1,179 @@
+"""``st2lite up``: Redis (embedded unless one is configured), the API, the rules engine and N workers.
+
+The supervisor starts each service as a child process, restarts a child that
+dies (with a growing pause), and on SIGINT/SIGTERM stops them in order: the
+API first (no new work), then the rules engine and the workers (each
+finishes what it has in hand), and Redis last.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from st2lite.config import Settings
+from st2lite.embedded_redis import EmbeddedRedis
+from st2lite.redisdb import connect, wait_until_ready
+from st2lite.registration import register_from_disk
+from st2lite.services import REDIS_URL_FILE, publish_redis_url
+
+__all__ = ["Supervisor"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds children get to finish their work after SIGTERM before they are killed.
+DRAIN_TIMEOUT = 60.0
+#: Longest pause before restarting a child that keeps dying.
+MAX_BACKOFF = 30.0
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the supervisor dies, so no service outlives it (Linux only)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    os.setpgrp()  # Ctrl-C reaches the supervisor only; it stops the children in order
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = field(default=0.0)
+
+
+class Supervisor:
+    """Runs and supervises every st2lite service of one host."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.redis: EmbeddedRedis | None = None
+        self.redis_url = settings.redis_url
+        self.children: list[Child] = []
+        self.stopping = threading.Event()
+
+    def start(self) -> str:
+        """Start everything and wait until the API answers; returns the API URL."""
+        settings = self.settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        if not self.redis_url:
+            self.redis = EmbeddedRedis(settings.home / "redis", port=settings.embedded_redis_port)
+            self.redis_url = self.redis.start()
+        publish_redis_url(settings, self.redis_url)
+        client = connect(self.redis_url)
+        wait_until_ready(client, timeout=30)
+        report, version = register_from_disk(settings, client, actor="up")
+        log.info(
+            "Registered %d packs, %d actions, %d rules (registry version %d, %d problems)",
+            len(report.content.packs),
+            len(report.content.actions),
+            len(report.content.rules),
+            version,
+            len(report.problems),
+        )
+        self._spawn_all()
+        url = settings.resolved_api_url
+        self._wait_ready(url)
+        return url
+
+    def _spawn_all(self) -> None:
+        base = [sys.executable, "-m", "st2lite"]
+        self.children = [Child("api", [*base, "api"]), Child("rules", [*base, "rules"])]
+        self.children += [Child(f"worker-{i + 1}", [*base, "worker"]) for i in range(self.settings.workers)]
+        for child in self.children:
+            self._spawn(child)
+
+    def _env(self) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        env.update(
+            {
+                "ST2LITE_REDIS_URL": self.redis_url,
+                "ST2LITE_HOME": str(s.home),
+                "ST2LITE_API_HOST": s.api_host,
+                "ST2LITE_API_PORT": str(s.api_port),
+                "ST2LITE_PACKS_PATH": s.packs_path,
+                "ST2LITE_SITE_DIR": str(s.site_dir),
+                "ST2LITE_LOG_LEVEL": s.log_level,
+            }
+        )
+        return env
+
+    def _spawn(self, child: Child) -> None:
+        child.process = subprocess.Popen(
+            child.argv, env=self._env(), stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
+        child.started_at = time.monotonic()
+        log.info("Started %s (pid %d)", child.name, child.process.pid)
+
+    def _wait_ready(self, url: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_children()
+            try:
+                if httpx.get(f"{url}/api/v1/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"the API did not answer on {url} within {timeout:.0f}s; see the log above")
+
+    def supervise(self) -> None:
+        """Restart children that die, until :meth:`stop` is called."""
+        while not self.stopping.wait(0.5):
+            self._check_children()
+
+    def _check_children(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            process = child.process
+            if process is not None and process.poll() is None:
+                if now - child.started_at > 60:
+                    child.restarts = 0  # it stayed up: forget earlier crashes
+                continue
+            if self.stopping.is_set():
+                continue
+            if process is not None:
+                child.process = None
+                delay = min(MAX_BACKOFF, 2.0 ** min(child.restarts, 5) - 1)
+                child.next_start = now + delay
+                child.restarts += 1
+                log.error("%s exited with code %s; restarting in %.0fs", child.name, process.returncode, delay)
+            if child.process is None and now >= child.next_start:
+                self._spawn(child)
+
+    def stop(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        """Stop the API, then the rules engine and workers (letting them finish), then Redis."""
+        self.stopping.set()
+        order = [[c for c in self.children if c.name == "api"], [c for c in self.children if c.name != "api"]]
+        for group in order:
+            for child in group:
+                if child.process is not None and child.process.poll() is None:
+                    child.process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            for child in group:
+                if child.process is None:
+                    continue
+                try:
+                    child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    log.warning("%s did not stop within %.0fs; killing it", child.name, timeout)
+                    child.process.kill()
+                    child.process.wait()
+        if self.redis is not None:
+            self.redis.stop()
+            (self.settings.run_dir / REDIS_URL_FILE).unlink(missing_ok=True)

@@ -1,0 +1,145 @@
+"""Trigger types (kinds of events) and trigger instances (one event each)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from st2lite.ids import new_id
+
+__all__ = [
+    "ACTION_TRIGGER",
+    "BUILTIN_TRIGGER_TYPES",
+    "WEBHOOK_TRIGGER",
+    "TriggerInstance",
+    "TriggerType",
+]
+
+WEBHOOK_TRIGGER = "core.st2.webhook"
+ACTION_TRIGGER = "core.st2.generic.actiontrigger"
+NOTIFY_TRIGGER = "core.st2.generic.notifytrigger"
+INTERVAL_TIMER = "core.st2.IntervalTimer"
+DATE_TIMER = "core.st2.DateTimer"
+CRON_TIMER = "core.st2.CronTimer"
+
+
+class TriggerType(BaseModel):
+    """A kind of event, with optional JSON schemas for its payload and its parameters."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    pack: str
+    description: str = ""
+    payload_schema: dict[str, Any] = Field(default_factory=dict)
+    parameters_schema: dict[str, Any] = Field(default_factory=dict)
+    tags: list[dict[str, Any]] = Field(default_factory=list)
+    metadata_file: str = ""
+
+    @property
+    def ref(self) -> str:
+        return f"{self.pack}.{self.name}"
+
+
+class TriggerInstance(BaseModel):
+    """One event: which trigger type, with which trigger parameters, carrying which payload.
+
+    ``parameters`` are the parameters of the concrete trigger that fired (a
+    webhook's ``url``, a timer's schedule); rules bind to a trigger type *and*
+    its parameters, as StackStorm's do.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(default_factory=new_id)
+    trigger: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    occurred_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    trace_tag: str = ""
+    source: str = ""
+
+
+_TIMER_PAYLOAD: dict[str, Any] = {
+    "type": "object",
+    "properties": {"executed_at": {"type": "string"}, "schedule": {"type": ["object", "null"]}},
+}
+
+#: Trigger types every installation has (pack ``core``), as StackStorm defines them.
+BUILTIN_TRIGGER_TYPES: tuple[TriggerType, ...] = (
+    TriggerType(
+        pack="core",
+        name="st2.webhook",
+        description="An HTTP POST to /api/v1/webhooks/<url>",
+        parameters_schema={
+            "type": "object",
+            "properties": {"url": {"type": "string"}},
+            "required": ["url"],
+            "additionalProperties": False,
+        },
+        payload_schema={
+            "type": "object",
+            "properties": {
+                "headers": {"type": "object"},
+                "headers_lower": {"type": "object"},
+                "body": {"type": ["object", "array"]},
+            },
+        },
+    ),
+    TriggerType(
+        pack="core",
+        name="st2.generic.actiontrigger",
+        description="An execution ended",
+        payload_schema={
+            "type": "object",
+            "properties": {
+                "execution_id": {"type": "string"},
+                "status": {"type": "string"},
+                "start_timestamp": {"type": "string"},
+                "action_name": {"type": "string"},
+                "action_ref": {"type": "string"},
+                "runner_ref": {"type": "string"},
+                "parameters": {"type": "object"},
+                "result": {},
+            },
+        },
+    ),
+    TriggerType(pack="core", name="st2.generic.notifytrigger", description="An execution notification"),
+    TriggerType(
+        pack="core",
+        name="st2.IntervalTimer",
+        description="Fires every <delta> <unit>",
+        payload_schema=_TIMER_PAYLOAD,
+        parameters_schema={
+            "type": "object",
+            "properties": {
+                "unit": {"enum": ["weeks", "days", "hours", "minutes", "seconds"]},
+                "delta": {"type": "integer"},
+                "timezone": {"type": "string"},
+            },
+            "required": ["unit", "delta"],
+            "additionalProperties": False,
+        },
+    ),
+    TriggerType(
+        pack="core",
+        name="st2.DateTimer",
+        description="Fires once at a date",
+        payload_schema=_TIMER_PAYLOAD,
+        parameters_schema={
+            "type": "object",
+            "properties": {"date": {"type": "string"}, "timezone": {"type": "string"}},
+            "required": ["date"],
+            "additionalProperties": False,
+        },
+    ),
+    TriggerType(
+        pack="core",
+        name="st2.CronTimer",
+        description="Fires on a cron schedule",
+        payload_schema=_TIMER_PAYLOAD,
+        parameters_schema={"type": "object"},
+    ),
+)

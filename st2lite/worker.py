@@ -1,0 +1,236 @@
+"""The worker: an RQ worker whose job runs one execution through its runner.
+
+RQ calls :func:`run_job` with the execution id. The worker moves the
+execution ``scheduled -> running`` (atomically, so a job delivered twice runs
+once), holds a heartbeat lease while the runner works, then writes the
+result and the final status and emits ``core.st2.generic.actiontrigger`` in
+the same step. A worker that dies stops renewing its leases; the
+:class:`Reaper` (run by every worker and rules engine) marks such
+executions ``abandoned`` once their lease ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from st2lite.audit import now_iso
+from st2lite.config import Settings
+from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError, St2liteError
+from st2lite.executions import Execution, ExecutionStore
+from st2lite.jobqueue import run_worker
+from st2lite.redisdb import Redis, connect
+from st2lite.registry import RegistryCache, RegistryStore
+from st2lite.runners import get_runner
+from st2lite.runners.base import RunContext, RunResult
+from st2lite.statuses import ExecutionStatus
+from st2lite.triggers import ACTION_TRIGGER, TriggerInstance
+
+__all__ = ["Reaper", "WorkerRuntime", "action_trigger", "run_job", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerRuntime:
+    """What :func:`run_job` needs; built once per worker process by :func:`serve`."""
+
+    settings: Settings
+    redis_url: str
+    client: Redis
+    executions: ExecutionStore
+    registry: RegistryCache
+    name: str
+
+
+#: Set by :func:`serve` in the worker process. RQ calls jobs by dotted path, so the
+#: job function finds its process's runtime here; nothing else reads it.
+_runtime: WorkerRuntime | None = None
+
+
+def build_runtime(settings: Settings, redis_url: str, *, name: str) -> WorkerRuntime:
+    client = connect(redis_url)
+    return WorkerRuntime(
+        settings=settings,
+        redis_url=redis_url,
+        client=client,
+        executions=ExecutionStore(
+            client,
+            ttl=settings.execution_ttl,
+            audit_maxlen=settings.audit_stream_maxlen,
+            trigger_maxlen=settings.trigger_stream_maxlen,
+            actor=f"worker:{name}",
+        ),
+        registry=RegistryCache(RegistryStore(client)),
+        name=name,
+    )
+
+
+def serve(settings: Settings, redis_url: str, *, name: str | None = None, burst: bool = False) -> None:
+    """Run a worker until SIGINT/SIGTERM (which let the current execution finish)."""
+    global _runtime
+    name = name or f"{socket.gethostname()}:{os.getpid()}"
+    _runtime = build_runtime(settings, redis_url, name=name)
+    reaper = Reaper(_runtime.executions, settings)
+    stop = threading.Event()
+    thread = threading.Thread(target=reaper.run, args=(stop,), name="reaper", daemon=True)
+    thread.start()
+    try:
+        run_worker(redis_url, name=name, burst=burst)
+    finally:
+        stop.set()
+
+
+def run_job(execution_id: str) -> None:
+    """The RQ job: run one execution (called by RQ in the worker process)."""
+    if _runtime is None:
+        raise RuntimeError("run_job called outside a worker started by st2lite.worker.serve")
+    run_execution(_runtime, execution_id)
+
+
+def run_execution(rt: WorkerRuntime, execution_id: str) -> None:
+    """Run ``execution_id`` to completion, unless it is no longer ``scheduled``."""
+    lease = rt.settings.abandon_after
+    try:
+        rt.executions.transition(
+            execution_id,
+            ExecutionStatus.RUNNING,
+            allowed_from=[ExecutionStatus.SCHEDULED],
+            fields={"start": now_iso(), "worker": rt.name},
+            lease_until=time.time() + lease,
+        )
+    except (InvalidTransitionError, ExecutionNotFoundError) as exc:
+        log.info("Worker %s: not running execution %s: %s", rt.name, execution_id, exc)
+        return
+    execution = rt.executions.get(execution_id)
+    stop_heartbeat = threading.Event()
+    heartbeat = threading.Thread(
+        target=_heartbeat, args=(rt, execution_id, stop_heartbeat), name=f"lease-{execution_id}", daemon=True
+    )
+    heartbeat.start()
+    try:
+        outcome = _run(rt, execution)
+    finally:
+        stop_heartbeat.set()
+    _finish(rt, execution, outcome)
+
+
+def _heartbeat(rt: WorkerRuntime, execution_id: str, stop: threading.Event) -> None:
+    period = rt.settings.abandon_after / 3
+    while not stop.wait(period):
+        try:
+            rt.executions.renew_lease(execution_id, time.time() + rt.settings.abandon_after)
+        except St2liteError as exc:
+            log.warning("Worker %s: could not renew the lease of %s: %s", rt.name, execution_id, exc)
+
+
+def _run(rt: WorkerRuntime, execution: Execution) -> RunResult:
+    try:
+        snapshot = rt.registry.current()
+        action = snapshot.content.action(execution.action)
+        runner = get_runner(action.runner_type)
+        values = {**execution.parameters, **rt.executions.secrets(execution.id)}
+        runner_names = set(runner.parameters)
+        ctx = RunContext(
+            execution_id=execution.id,
+            action_ref=action.full_ref,
+            pack=action.pack,
+            pack_path=action.pack_path,
+            entry_point=action.entry_point,
+            parameters={k: v for k, v in values.items() if k not in runner_names},
+            runner_parameters={k: v for k, v in values.items() if k in runner_names},
+            action_parameter_specs=dict(snapshot.parameter_specs(action)),
+            env={"ST2LITE_REDIS_URL": rt.redis_url},
+            api_url=rt.settings.resolved_api_url,
+        )
+        return runner.run(ctx)
+    except St2liteError as exc:
+        log.warning("Worker %s: execution %s could not start: %s", rt.name, execution.id, exc)
+        return RunResult(status=ExecutionStatus.FAILED, result={"error": str(exc)}, error=str(exc))
+    except Exception as exc:  # a runner bug must still end the execution
+        log.exception("Worker %s: runner crashed on execution %s", rt.name, execution.id)
+        return RunResult(status=ExecutionStatus.FAILED, result={"error": f"{type(exc).__name__}: {exc}"})
+
+
+def _finish(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None:
+    end = now_iso()
+    emit = action_trigger(rt.settings, execution, outcome.status, outcome.result)
+    try:
+        rt.executions.transition(
+            execution.id,
+            outcome.status,
+            fields={"result": outcome.result, "end": end},
+            allowed_from=[ExecutionStatus.RUNNING, ExecutionStatus.CANCELING],
+            emit=emit,
+        )
+    except InvalidTransitionError as exc:
+        # The reaper gave up on us (lease lost) or it was canceled: the record already says so.
+        log.warning("Worker %s: result of %s not recorded: %s", rt.name, execution.id, exc)
+
+
+def action_trigger(
+    settings: Settings, execution: Execution, status: ExecutionStatus, result: Any
+) -> TriggerInstance | None:
+    """The ``core.st2.generic.actiontrigger`` instance for an execution that ended, if enabled."""
+    if not settings.action_trigger_enabled or status.value not in settings.action_trigger_statuses:
+        return None
+    return TriggerInstance(
+        trigger=ACTION_TRIGGER,
+        payload={
+            "execution_id": execution.id,
+            "status": status.value,
+            "start_timestamp": execution.start_timestamp,
+            "action_name": execution.action,
+            "action_ref": execution.action,
+            "runner_ref": execution.runner,
+            "parameters": execution.parameters,
+            "result": result,
+        },
+        source=f"execution:{execution.id}",
+    )
+
+
+class Reaper:
+    """Marks executions whose worker stopped renewing their lease as ``abandoned``."""
+
+    def __init__(self, executions: ExecutionStore, settings: Settings) -> None:
+        self._executions = executions
+        self._settings = settings
+
+    def run(self, stop: threading.Event) -> None:
+        period = max(0.5, self._settings.abandon_after / 4)
+        while not stop.wait(period):
+            try:
+                self.reap()
+            except St2liteError as exc:
+                log.warning("Reaper: %s", exc)
+
+    def reap(self, now: float | None = None) -> list[str]:
+        """Abandon every execution whose lease ended; returns their ids."""
+        abandoned = []
+        for eid in self._executions.expired_leases(time.time() if now is None else now):
+            try:
+                execution = self._executions.get(eid)
+            except ExecutionNotFoundError:
+                self._executions.drop_lease(eid)
+                continue
+            result = {"error": f"the worker running it ({execution.worker}) stopped responding; abandoned"}
+            try:
+                self._executions.transition(
+                    eid,
+                    ExecutionStatus.ABANDONED,
+                    fields={"result": result, "end": now_iso()},
+                    emit=action_trigger(self._settings, execution, ExecutionStatus.ABANDONED, result),
+                    message=result["error"],
+                )
+            except InvalidTransitionError:
+                self._executions.drop_lease(eid)
+                continue
+            log.warning("Reaper: execution %s abandoned (worker %s)", eid, execution.worker)
+            abandoned.append(eid)
+        return abandoned

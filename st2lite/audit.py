@@ -56,7 +56,8 @@ class AuditEvent(BaseModel):
 
     def encode(self) -> bytes:
         """The stream field value (JSON, without the id)."""
-        return orjson.dumps(self.model_dump(exclude={"id"}, exclude_none=True, exclude_defaults=False))
+        # By hand rather than model_dump: the rules engine writes several events per trigger instance.
+        return orjson.dumps({k: v for k, v in self.__dict__.items() if v is not None and k != "id"})
 
 
 class AuditLog:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
+import os
 import sys
 import time
 from pathlib import Path
@@ -67,6 +67,7 @@ def settings_from(**overrides: Any) -> Settings:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise on a terminal
     return settings
 
 
@@ -84,33 +85,13 @@ def up(
     workers: Annotated[int | None, typer.Option(help="Worker processes (ST2LITE_WORKERS).")] = None,
 ) -> None:
     """Start Redis (embedded unless ST2LITE_REDIS_URL is set), the API, the rules engine and workers."""
-    from st2lite.supervisor import Supervisor
-
-    settings = settings_from(home=home, api_port=api_port, workers=workers)
-    supervisor = Supervisor(settings)
-
-    def on_signal(_signum: int, _frame: object) -> None:
-        supervisor.stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    started = time.monotonic()
-    try:
-        url = supervisor.start()
-    except (St2liteError, RuntimeError) as exc:
-        supervisor.stop(timeout=5)
-        fail(str(exc))
-    err.print(
-        f"st2lite {__version__} is up in {time.monotonic() - started:.1f}s: API {url}, "
-        f"Redis {supervisor.redis_url}{' (embedded)' if supervisor.redis else ''}, "
-        f"{settings.workers} workers. Ctrl-C stops."
-    )
-    try:
-        supervisor.supervise()
-    finally:
-        err.print("stopping: letting running actions finish...")
-        supervisor.stop()
-        err.print("stopped")
+    settings_from(home=home, api_port=api_port, workers=workers)  # fail here, with the CLI's message
+    env = dict(os.environ)
+    for name, value in (("HOME", home), ("API_PORT", api_port), ("WORKERS", workers)):
+        if value is not None:
+            env[f"ST2LITE_{name}"] = str(value)
+    # Replace this process with a lean supervisor: the CLI's imports would stay resident for ever.
+    os.execve(sys.executable, [sys.executable, "-m", "st2lite.supervisor"], env)
 
 
 @app.command()

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from st2lite.exceptions import ConfigError, StoreUnavailableError
-from st2lite.redisdb import connect, wait_until_ready
 
 __all__ = ["EmbeddedRedis", "find_redis_server", "free_port"]
 
@@ -46,6 +45,24 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def ping(port: int, *, timeout: float) -> None:
+    """Wait until the Redis on 127.0.0.1:``port`` answers PING (a raw socket: no client library loaded)."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+                sock.sendall(b"PING\r\n")
+                reply = sock.recv(64)
+            if reply.startswith(b"+PONG"):
+                return
+            last = reply.decode(errors="replace").strip()
+        except OSError as exc:
+            last = str(exc)
+        time.sleep(0.02)
+    raise StoreUnavailableError(f"Redis on port {port} did not answer within {timeout:.0f}s: {last}")
 
 
 class EmbeddedRedis:
@@ -80,7 +97,7 @@ class EmbeddedRedis:
             args += ["--appendonly", "no"]
         self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
         try:
-            wait_until_ready(connect(self.url), timeout=timeout)
+            ping(self.port, timeout=timeout)
         except StoreUnavailableError:
             self.stop()
             log_tail = (self.data_dir / "redis.log").read_text(errors="replace")[-2000:]

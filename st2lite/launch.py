@@ -58,34 +58,36 @@ def prepare_execution(
     """
     specs = snapshot.parameter_specs(action)
     eid = execution_id or new_id()
-    user = str(context.get("user") or "")
-    values = finalize_parameters(
-        specs,
-        supplied,
-        {
-            "trigger": trigger_payload if trigger_payload is not None else {},
-            "action_context": {**context, "execution_id": eid},
-            "st2kv": kv_context(kv_lookup, user=user or None),
-            "config_context": {},
-        },
-        action_ref=action.full_ref,
-    )
+    values = snapshot.static_parameters(action, supplied)
+    if values is None:
+        user = str(context.get("user") or "")
+        values = finalize_parameters(
+            specs,
+            supplied,
+            {
+                "trigger": trigger_payload if trigger_payload is not None else {},
+                "action_context": {**context, "execution_id": eid},
+                "st2kv": kv_context(kv_lookup, user=user or None),
+                "config_context": {},
+            },
+            action_ref=action.full_ref,
+        )
     now = now_iso()
-    execution = Execution.model_validate(
-        {
-            **(links or {}),
-            "id": eid,
-            "action": action.full_ref,
-            "runner": action.runner_type,
-            "context": dict(context),
-            "parameters": mask_secrets(specs, values),
-            "status": ExecutionStatus.REQUESTED,
-            "created_at": now,
-            "log": [StatusChange(status=ExecutionStatus.REQUESTED, timestamp=now)],
-        }
+    # Every field is built here from validated parts, so construct without re-validating:
+    # this runs once per execution the rules engine creates.
+    execution = Execution.model_construct(
+        **(links or {}),
+        id=eid,
+        action=action.full_ref,
+        runner=action.runner_type,
+        context=dict(context),
+        parameters=mask_secrets(specs, values),
+        status=ExecutionStatus.REQUESTED,
+        created_at=now,
+        log=[StatusChange.model_construct(status=ExecutionStatus.REQUESTED, timestamp=now)],
     )
     secrets = {name: values[name] for name, spec in specs.items() if spec.secret and name in values}
-    return Prepared(execution=execution, secrets=secrets)
+    return Prepared.model_construct(execution=execution, secrets=secrets)
 
 
 def failed_execution(

@@ -11,10 +11,10 @@ enforcement.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict
 
 from st2lite.criteria import Criteria, compile_criteria
 from st2lite.exceptions import St2liteError
@@ -34,10 +34,9 @@ def trigger_key(trigger_type: str, parameters: dict[str, Any]) -> str:
     return trigger_type + "|" + orjson.dumps(parameters, option=orjson.OPT_SORT_KEYS).decode()
 
 
-class MatchOutcome(BaseModel):
-    """A rule that matched, or whose criteria failed with ``error``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+@dataclass(frozen=True, slots=True)
+class MatchOutcome:
+    """A rule that matched, or whose criteria failed with ``error`` (a plain dataclass: one per match)."""
 
     rule: Rule
     error: str | None = None

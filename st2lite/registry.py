@@ -11,16 +11,21 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from st2lite import keys
 from st2lite.actions import Action, ParameterSpec, merge_parameters
 from st2lite.audit import AuditEvent, AuditKind, AuditLog
 from st2lite.content import ContentSet
-from st2lite.matcher import RuleSet
 from st2lite.redisdb import Redis
 from st2lite.runners import get_runner
+
+if TYPE_CHECKING:
+    from st2lite.matcher import RuleSet
 
 __all__ = ["RegistryCache", "RegistryStore", "Snapshot"]
 
@@ -34,15 +39,38 @@ class Snapshot:
         self.content = content
         self.version = version
         self._specs: dict[str, dict[str, ParameterSpec]] = {}
+        self._static: dict[tuple[str, bytes], dict[str, Any] | None] = {}
 
     @cached_property
     def ruleset(self) -> RuleSet:
+        from st2lite.matcher import RuleSet  # not imported at module level: workers never match
+
         return RuleSet(self.content.enabled_rules())
 
     @cached_property
     def webhook_urls(self) -> frozenset[str]:
         """The urls of ``core.st2.webhook`` triggers that enabled rules listen to."""
         return frozenset(str(p.get("url", "")).strip("/") for p in self.ruleset.trigger_parameters("core.st2.webhook"))
+
+    def static_parameters(self, action: Action, supplied: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The final parameter values when nothing in ``supplied`` or the defaults is a template, else None.
+
+        Such values do not depend on the trigger, so they are rendered, cast and
+        validated once per registry version (a rule firing 10,000 times pays once).
+        """
+        from st2lite.parameters import finalize_parameters  # (and jinja2) only where executions are created
+        from st2lite.templating import has_template
+
+        key = (action.full_ref, orjson.dumps(supplied, option=orjson.OPT_SORT_KEYS))
+        if key in self._static:
+            return self._static[key]
+        specs = self.parameter_specs(action)
+        templated = any(has_template(v) for v in _strings(supplied)) or any(
+            has_template(v) for spec in specs.values() for v in _strings(spec.default)
+        )
+        values = None if templated else finalize_parameters(specs, supplied, {}, action_ref=action.full_ref)
+        self._static[key] = values
+        return values
 
     def parameter_specs(self, action: Action) -> dict[str, ParameterSpec]:
         """The action's parameters merged over its runner's."""
@@ -52,6 +80,18 @@ class Snapshot:
             specs = merge_parameters(dict(get_runner(action.runner_type).parameters), dict(action.parameters))
             self._specs[ref] = specs
         return specs
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every string inside ``value`` (nested dicts and lists included)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 class RegistryStore:

@@ -25,6 +25,7 @@ import orjson
 
 from st2lite import keys
 from st2lite.audit import AuditEvent, AuditKind, AuditLog
+from st2lite.batch import BackgroundApplier, WriteBatch, batch_script
 from st2lite.bus import Delivery, RedisBus
 from st2lite.config import Settings
 from st2lite.datastore import kv_lookup
@@ -33,7 +34,7 @@ from st2lite.exceptions import St2liteError
 from st2lite.executions import ExecutionStore
 from st2lite.launch import failed_execution, prepare_execution, request_in
 from st2lite.matcher import MatchOutcome
-from st2lite.redisdb import Pipeline, Redis, WatchError
+from st2lite.redisdb import Redis
 from st2lite.registry import RegistryCache, RegistryStore, Snapshot
 from st2lite.requests import RequestQueue
 from st2lite.rules import Rule
@@ -76,6 +77,7 @@ class RulesEngine:
         self.requests = RequestQueue(client, maxlen=settings.trigger_stream_maxlen)
         self.registry = RegistryCache(RegistryStore(client))
         self._kv = kv_lookup(client)
+        self._applier = BackgroundApplier(batch_script(client))
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -89,11 +91,17 @@ class RulesEngine:
             if time.monotonic() >= next_reclaim:
                 self.reclaim_stale()
                 next_reclaim = time.monotonic() + max(1.0, self.settings.engine_claim_idle_ms / 2000)
+            deliveries = self.bus.consume(self.name, count=self.settings.engine_batch_size, block_ms=None)
+            if deliveries:
+                self.process(deliveries)
+                continue
+            self.flush()  # nothing waiting: make sure the last batch is written before blocking
+            if idle is not None:
+                idle()
             deliveries = self.bus.consume(self.name, count=self.settings.engine_batch_size, block_ms=500)
             if deliveries:
                 self.process(deliveries)
-            elif idle is not None:
-                idle()
+        self.flush()
 
     def reclaim_stale(self) -> int:
         """Process entries another engine left pending too long; returns how many."""
@@ -106,6 +114,7 @@ class RulesEngine:
                 return total
             log.warning("RulesEngine %s: reclaimed %d stale trigger instances", self.name, len(deliveries))
             self.process(deliveries)
+            self.flush()
             total += len(deliveries)
 
     def drain(self) -> int:
@@ -116,36 +125,34 @@ class RulesEngine:
         while deliveries := self.bus.consume(self.name, count=self.settings.engine_batch_size, block_ms=None):
             self.process(deliveries)
             done += len(deliveries)
+        self.flush()
         return done
 
     # -- one batch ------------------------------------------------------------------------------
 
     def process(self, deliveries: list[Delivery]) -> None:
-        """Enforce a batch and acknowledge it, in one transaction."""
+        """Enforce a batch and acknowledge it, in one atomic write (see :mod:`st2lite.batch`)."""
         snapshot = self.registry.current()
         markers = [keys.trigger_instance(d.instance.id) for d in deliveries if d.instance is not None]
-        with self._client.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    if markers:
-                        pipe.watch(*markers)
-                        done = set()
-                        for key, value in zip(markers, pipe.mget(markers), strict=True):
-                            if value is not None:
-                                done.add(key)
-                    else:
-                        done = set()
-                    pipe.multi()
-                    for delivery in deliveries:
-                        self._enforce_one(pipe, snapshot, delivery, done)
-                    self.bus.ack_in(pipe, [d.entry_id for d in deliveries])
-                    pipe.execute()
-                    return
-                except WatchError:
-                    log.info("RulesEngine %s: another engine wrote this batch first; re-checking", self.name)
-                    pipe.reset()
+        done = (
+            {key for key, value in zip(markers, self._client.mget(markers), strict=True) if value} if markers else set()
+        )
+        batch = WriteBatch()
+        for delivery in deliveries:
+            instance = delivery.instance
+            if instance is not None and keys.trigger_instance(instance.id) in done:
+                continue  # an earlier attempt committed it; only the acknowledgement was missing
+            batch.group(keys.trigger_instance(instance.id) if instance is not None else "")
+            self._enforce_one(batch, snapshot, delivery)
+        batch.tail()
+        self.bus.ack_in(batch, [d.entry_id for d in deliveries])
+        self._applier.submit(batch)
 
-    def _enforce_one(self, pipe: Pipeline, snapshot: Snapshot, delivery: Delivery, done: set[str]) -> None:
+    def flush(self) -> None:
+        """Wait until every processed batch is written (and raise if a write failed)."""
+        self._applier.flush()
+
+    def _enforce_one(self, pipe: WriteBatch, snapshot: Snapshot, delivery: Delivery) -> None:
         instance = delivery.instance
         if instance is None:
             self.audit.append(
@@ -157,8 +164,6 @@ class RulesEngine:
                 pipe,
             )
             return
-        if keys.trigger_instance(instance.id) in done:
-            return  # an earlier attempt committed; only the ack was missing
         render = self._pattern_renderer()
         outcomes = snapshot.ruleset.match(instance, render)
         now_ms = int(time.time() * 1000)
@@ -181,7 +186,7 @@ class RulesEngine:
         return render
 
     def _enforce(
-        self, pipe: Pipeline, snapshot: Snapshot, instance: TriggerInstance, outcome: MatchOutcome, now_ms: int
+        self, pipe: WriteBatch, snapshot: Snapshot, instance: TriggerInstance, outcome: MatchOutcome, now_ms: int
     ) -> dict[str, Any]:
         rule = outcome.rule
         ref = rule.full_ref
@@ -249,7 +254,7 @@ class RulesEngine:
 
     def _failed(
         self,
-        pipe: Pipeline,
+        pipe: WriteBatch,
         instance: TriggerInstance,
         rule: Rule,
         eid: str,

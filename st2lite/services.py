@@ -13,13 +13,13 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 from st2lite.config import Settings
 from st2lite.exceptions import ConfigError
 from st2lite.executions import ExecutionStore
 from st2lite.redisdb import connect, wait_until_ready
 from st2lite.rules_engine import RulesEngine, default_consumer_name
+from st2lite.runfiles import published_redis_url
 from st2lite.scheduler import Scheduler
 from st2lite.worker import Reaper
 
@@ -27,28 +27,17 @@ __all__ = ["redis_url_for", "run_api", "run_rules", "stop_on_signals"]
 
 log = logging.getLogger(__name__)
 
-#: File under ``<home>/run`` where ``st2lite up`` writes the embedded Redis URL.
-REDIS_URL_FILE = "redis.url"
-
-
 def redis_url_for(settings: Settings) -> str:
     """The Redis to use: ``redis_url``, else the embedded one a running ``st2lite up`` published."""
     if settings.redis_url:
         return settings.redis_url
-    published = settings.run_dir / REDIS_URL_FILE
-    if published.is_file():
-        return published.read_text().strip()
+    published = published_redis_url(settings)
+    if published:
+        return published
     raise ConfigError(
         "no Redis configured: set ST2LITE_REDIS_URL, or start 'st2lite up' (it starts an embedded Redis "
-        f"and publishes its address in {published})"
+        f"and publishes its address under {settings.run_dir})"
     )
-
-
-def publish_redis_url(settings: Settings, url: str) -> Path:
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.run_dir / REDIS_URL_FILE
-    path.write_text(url + "\n")
-    return path
 
 
 @contextlib.contextmanager

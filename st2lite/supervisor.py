@@ -16,15 +16,13 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
-
-import httpx
 
 from st2lite.config import Settings
 from st2lite.embedded_redis import EmbeddedRedis
-from st2lite.redisdb import connect, wait_until_ready
-from st2lite.registration import register_from_disk
-from st2lite.services import REDIS_URL_FILE, publish_redis_url
+from st2lite.exceptions import St2liteError
+from st2lite.runfiles import REDIS_URL_FILE, publish_redis_url
 
 __all__ = ["Supervisor"]
 
@@ -74,21 +72,20 @@ class Supervisor:
             self.redis = EmbeddedRedis(settings.home / "redis", port=settings.embedded_redis_port)
             self.redis_url = self.redis.start()
         publish_redis_url(settings, self.redis_url)
-        client = connect(self.redis_url)
-        wait_until_ready(client, timeout=30)
-        report, version = register_from_disk(settings, client, actor="up")
-        log.info(
-            "Registered %d packs, %d actions, %d rules (registry version %d, %d problems)",
-            len(report.content.packs),
-            len(report.content.actions),
-            len(report.content.rules),
-            version,
-            len(report.problems),
-        )
+        # Services start while the packs register: they pick up the registry as soon as it is written.
+        registration = self._start_registration()
         self._spawn_all()
         url = settings.resolved_api_url
         self._wait_ready(url)
+        code = registration.wait()
+        if code not in (0, 1):  # 1: some content had problems (reported above); the rest is registered
+            raise RuntimeError(f"registering the packs failed (exit code {code}); see the messages above")
         return url
+
+    def _start_registration(self) -> subprocess.Popen[bytes]:
+        # In a child process: loading packs imports much that the supervisor never needs again.
+        argv = [sys.executable, "-m", "st2lite", "pack", "register"]
+        return subprocess.Popen(argv, env=self._env(), stdin=subprocess.DEVNULL)
 
     def _spawn_all(self) -> None:
         base = [sys.executable, "-m", "st2lite"]
@@ -125,9 +122,10 @@ class Supervisor:
         while time.monotonic() < deadline:
             self._check_children()
             try:
-                if httpx.get(f"{url}/api/v1/health", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
+                with urllib.request.urlopen(f"{url}/api/v1/health", timeout=1.0) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
                 pass
             time.sleep(0.05)
         raise RuntimeError(f"the API did not answer on {url} within {timeout:.0f}s; see the log above")
@@ -177,3 +175,44 @@ class Supervisor:
         if self.redis is not None:
             self.redis.stop()
             (self.settings.run_dir / REDIS_URL_FILE).unlink(missing_ok=True)
+
+
+def main() -> None:
+    """``python -m st2lite.supervisor``: what ``st2lite up`` execs into, settings from the environment."""
+    from st2lite.config import load_settings
+
+    try:
+        settings = load_settings()
+    except St2liteError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from exc
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    supervisor = Supervisor(settings)
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        supervisor.stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    started = time.monotonic()
+    try:
+        url = supervisor.start()
+    except (St2liteError, RuntimeError) as exc:
+        supervisor.stop(timeout=5)
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(1) from exc
+    embedded = " (embedded)" if supervisor.redis else ""
+    sys.stderr.write(
+        f"st2lite is up in {time.monotonic() - started:.1f}s: API {url}, Redis {supervisor.redis_url}{embedded}, "
+        f"{settings.workers} workers. Ctrl-C stops.\n"
+    )
+    try:
+        supervisor.supervise()
+    finally:
+        sys.stderr.write("stopping: letting running actions finish...\n")
+        supervisor.stop()
+        sys.stderr.write("stopped\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from st2lite.actions import ParameterSpec
 from st2lite.exceptions import RunnerError
 from st2lite.runners.base import OutputCallback, RunContext, Runner, RunResult, timeout_message
 from st2lite.statuses import ExecutionStatus
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["METHODS", "HttpRequestRunner", "response_result"]
 
@@ -83,6 +84,8 @@ class HttpRequestRunner(Runner):
     }
 
     def run(self, ctx: RunContext, *, on_output: OutputCallback | None = None) -> RunResult:
+        import httpx  # imported when an HTTP action runs: most workers never load it
+
         values = self.runner_values(ctx)
         url = values.get("url")
         if not isinstance(url, str) or not url:

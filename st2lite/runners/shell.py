@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from st2lite.actions import ParameterSpec
+from st2lite.arguments import positional_and_named
 from st2lite.exceptions import RunnerError
-from st2lite.parameters import positional_and_named
 from st2lite.runners.base import (
     OutputCallback,
     ProcessOutcome,

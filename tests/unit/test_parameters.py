@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 
 from st2lite.actions import ParameterSpec
+from st2lite.arguments import positional_and_named
 from st2lite.exceptions import ParameterError
 from st2lite.parameters import (
     MASK,
     cast_value,
     finalize_parameters,
     mask_secrets,
-    positional_and_named,
     render_parameters,
     validate_parameters,
 )

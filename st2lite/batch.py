@@ -1,0 +1,147 @@
+"""Recording Redis writes to apply them later in one atomic script call.
+
+The rules engine turns a whole batch of trigger instances into writes (trigger
+instance records, enforcements, executions, requests, audit events) and the
+acknowledgement of the batch. :class:`WriteBatch` records them with the same
+method names as a redis-py pipeline, so the stores' ``*_in(pipe, ...)``
+methods write into it unchanged, and :meth:`WriteBatch.apply` sends the lot as
+one ``apply_batch.lua`` call: one round trip, all or nothing, and a group whose
+marker key already exists (an earlier attempt committed it) is skipped inside
+Redis, atomically.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from st2lite.redisdb import Redis, Script, load_script
+
+__all__ = ["BackgroundApplier", "WriteBatch", "batch_script"]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+class WriteBatch:
+    """Writes grouped under marker keys, plus tail writes that always apply."""
+
+    def __init__(self) -> None:
+        self._groups: list[list[Any]] = []
+        self._tail: list[list[str]] = []
+        self._current: list[list[str]] = self._tail
+
+    def __len__(self) -> int:
+        return sum(len(group[1]) for group in self._groups) + len(self._tail)
+
+    def group(self, marker: str = "") -> None:
+        """Start a group of writes, skipped when ``marker`` exists at apply time."""
+        commands: list[list[str]] = []
+        self._groups.append([marker, commands])
+        self._current = commands
+
+    def tail(self) -> None:
+        """Record the next writes outside any group (always applied)."""
+        self._current = self._tail
+
+    # -- the pipeline methods the stores use --------------------------------------------------
+
+    def _add(self, *args: Any) -> None:
+        self._current.append([a if type(a) is str else _text(a) for a in args])
+
+    def set(self, key: str, value: Any, ex: int | None = None) -> None:
+        if ex is None:
+            self._add("SET", key, value)
+        else:
+            self._add("SET", key, value, "EX", ex)
+
+    def hset(self, key: str, mapping: Mapping[str, Any]) -> None:
+        flat: list[Any] = []
+        for field, value in mapping.items():
+            flat += [field, value]
+        self._add("HSET", key, *flat)
+
+    def expire(self, key: str, seconds: int) -> None:
+        self._add("EXPIRE", key, seconds)
+
+    def zadd(self, key: str, mapping: Mapping[str, float | int]) -> None:
+        flat: list[Any] = []
+        for member, score in mapping.items():
+            flat += [score, member]
+        self._add("ZADD", key, *flat)
+
+    def xadd(self, key: str, fields: Mapping[str, Any], maxlen: int | None = None, approximate: bool = True) -> None:
+        trim: list[Any] = ["MAXLEN", "~" if approximate else "=", maxlen] if maxlen is not None else []
+        flat: list[Any] = []
+        for field, value in fields.items():
+            flat += [field, value]
+        self._add("XADD", key, *trim, "*", *flat)
+
+    def xack(self, stream: str, group: str, *ids: str) -> None:
+        self._add("XACK", stream, group, *ids)
+
+    # -- applying -------------------------------------------------------------------------------
+
+    def payload(self) -> list[str]:
+        """The script's arguments (see ``apply_batch.lua`` for the layout)."""
+        args: list[str] = [str(len(self._groups))]
+        for marker, commands in self._groups:
+            args += [marker, str(len(commands))]
+            for command in commands:
+                args.append(str(len(command)))
+                args += command
+        args.append(str(len(self._tail)))
+        for command in self._tail:
+            args.append(str(len(command)))
+            args += command
+        return args
+
+    def apply(self, script: Script) -> int:
+        """Apply every write in one call; returns how many groups were applied."""
+        return int(script(args=self.payload()))
+
+
+def batch_script(client: Redis) -> Script:
+    """The registered ``apply_batch.lua`` for ``client``."""
+    return load_script(client, "apply_batch")
+
+
+class BackgroundApplier:
+    """Applies batches on a thread, so Redis runs one batch while the caller builds the next.
+
+    At most one batch is in flight: :meth:`submit` waits for the previous one
+    first, and re-raises its error, so a failed write stops the caller before
+    it acknowledges anything else. :meth:`flush` waits for the last one.
+    """
+
+    def __init__(self, script: Script) -> None:
+        self._script = script
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def submit(self, batch: WriteBatch) -> None:
+        self.flush()
+        payload = batch.payload()
+        self._thread = threading.Thread(target=self._apply, args=(payload,), name="apply-batch", daemon=True)
+        self._thread.start()
+
+    def _apply(self, payload: list[str]) -> None:
+        try:
+            self._script(args=payload)
+        except BaseException as exc:  # handed to the caller by flush()
+            self._error = exc
+
+    def flush(self) -> None:
+        """Wait for the batch in flight; raise its error, if any."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error

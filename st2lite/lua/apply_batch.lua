@@ -1,0 +1,37 @@
+-- Apply a batch of writes atomically, skipping the groups that were already applied.
+--
+-- ARGV is flat: the number of groups, then per group its marker key ("" for none) and its
+-- number of commands, then per command its number of arguments followed by the arguments;
+-- after the groups, the number of tail commands and the commands the same way.
+-- A group whose marker key exists is skipped (an earlier attempt committed it); its commands
+-- usually create that marker. Tail commands always run (the stream acknowledgements).
+-- Returns the number of groups applied.
+local i = 1
+local applied = 0
+
+local function run_commands(count, execute)
+  for _ = 1, count do
+    local argc = tonumber(ARGV[i])
+    if execute then
+      redis.call(unpack(ARGV, i + 1, i + argc))
+    end
+    i = i + 1 + argc
+  end
+end
+
+local groups = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, groups do
+  local marker = ARGV[i]
+  local count = tonumber(ARGV[i + 1])
+  i = i + 2
+  local fresh = marker == '' or redis.call('EXISTS', marker) == 0
+  run_commands(count, fresh)
+  if fresh then
+    applied = applied + 1
+  end
+end
+local tail = tonumber(ARGV[i])
+i = i + 1
+run_commands(tail, true)
+return applied

@@ -20,6 +20,7 @@ import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from st2lite.config import Settings, load_settings
 from st2lite.exceptions import PackLoadError, St2liteError
@@ -45,17 +46,18 @@ app.add_typer(rule_app, name="rule")
 app.add_typer(pack_app, name="pack")
 app.add_typer(audit_app, name="audit")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup=False: action output and messages are printed as they are ("[x]" is data, not a style).
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 #: Statuses after which an execution no longer changes on its own.
 FINAL = {"succeeded", "failed", "timeout", "abandoned", "canceled", "pending", "paused", "delayed"}
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(Text("error: ", style="red") + Text(message))
     raise typer.Exit(code)
 
 
@@ -192,7 +194,7 @@ def _show_execution(execution: dict[str, Any], as_json: bool) -> None:
         return
     out.print(f"id: {execution['id']}")
     out.print(f"action.ref: {execution.get('action', {}).get('ref')}")
-    out.print(f"status: {_status(execution)}")
+    out.print(Text("status: ") + _status(execution))
     for name in ("start_timestamp", "end_timestamp"):
         if execution.get(name):
             out.print(f"{name}: {execution[name]}")
@@ -204,12 +206,12 @@ def _show_execution(execution: dict[str, Any], as_json: bool) -> None:
         out.print(json.dumps(execution["result"], indent=2, default=str))
 
 
-def _status(execution: dict[str, Any]) -> str:
+def _status(execution: dict[str, Any]) -> Text:
     status = str(execution.get("status"))
     elapsed = execution.get("elapsed_seconds")
     colour = {"succeeded": "green", "failed": "red", "timeout": "red", "abandoned": "red"}.get(status, "yellow")
-    text = f"[{colour}]{status}[/{colour}]"
-    return f"{text} ({elapsed:.1f}s elapsed)" if isinstance(elapsed, int | float) else text
+    text = Text(status, style=colour)
+    return text + Text(f" ({elapsed:.1f}s elapsed)") if isinstance(elapsed, int | float) else text
 
 
 @execution_app.command("list")
@@ -341,7 +343,7 @@ def pack_validate(paths: PathsArg = None, as_json: JsonOpt = False) -> None:
         )
     else:
         for problem in report.problems:
-            out.print(f"[red]{problem}[/red]")
+            out.print(Text(str(problem), style="red"))
         out.print(
             f"{len(content.packs)} packs, {len(content.actions)} actions, {len(content.rules)} rules valid; "
             f"{len(report.problems)} problems"
@@ -370,7 +372,7 @@ def pack_register(paths: PathsArg = None, as_json: JsonOpt = False) -> None:
         )
     else:
         for problem in report.problems:
-            err.print(f"[red]{problem}[/red]")
+            err.print(Text(str(problem), style="red"))
         out.print(
             f"registered {', '.join(sorted(content.packs))}: {len(content.actions)} actions, "
             f"{len(content.rules)} rules (registry version {version})"
@@ -440,14 +442,15 @@ def audit_tail(
 
 def _print_event(event: Any, as_json: bool) -> None:
     if as_json:
-        out.print(event.model_dump_json(exclude_none=True), markup=False)
+        out.print(event.model_dump_json(exclude_none=True))
         return
     subject = " ".join(
         f"{name}={value}"
         for name in ("trigger", "trigger_instance", "rule", "execution", "action", "status")
         if (value := getattr(event, name))
     )
-    out.print(f"{event.at} {event.kind} by {event.actor} {subject} {event.message or ''}".rstrip(), markup=False)
+    data = json.dumps(event.data, default=str) if event.data else ""
+    out.print(f"{event.at} {event.kind} by {event.actor} {subject} {event.message or ''} {data}".rstrip())
 
 
 @audit_app.command("export")

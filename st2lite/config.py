@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     YamlConfigSettingsSource,
 )
 
@@ -68,8 +71,14 @@ class Settings(BaseSettings):
     abandon_after: float = Field(default=30.0, ge=1.0)
     #: Emit ``core.st2.generic.actiontrigger`` when an execution ends.
     action_trigger_enabled: bool = True
-    #: Statuses that emit the action trigger.
-    action_trigger_statuses: tuple[str, ...] = ("succeeded", "failed", "timeout", "canceled", "abandoned")
+    #: Statuses that emit the action trigger (in the environment: comma-separated).
+    action_trigger_statuses: Annotated[tuple[str, ...], NoDecode] = (
+        "succeeded",
+        "failed",
+        "timeout",
+        "canceled",
+        "abandoned",
+    )
     #: Logging level of every process.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -78,6 +87,13 @@ class Settings(BaseSettings):
     def _check_redis_url(cls, value: str) -> str:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix:// (or be empty for the embedded Redis)")
+        return value
+
+    @field_validator("action_trigger_statuses", mode="before")
+    @classmethod
+    def _split_statuses(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @property
@@ -121,6 +137,8 @@ def load_settings(**overrides: Any) -> Settings:
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)
+    except (SettingsError, yaml.YAMLError) as exc:
+        raise ConfigError(f"invalid configuration: {exc}; check st2lite.yaml and the ST2LITE_* variables") from exc
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

@@ -62,6 +62,14 @@ class EnforcementStore:
         raws = self._client.mget([keys.enforcement(enforcement_id(trigger_instance_id, r)) for r in rule_refs])
         return [RuleEnforcement.model_validate_json(r) for r in raws if r]
 
+    def prune_all(self) -> int:
+        """Drop index entries older than the retention (periodic maintenance); returns how many."""
+        horizon = int((time.time() - self._ttl) * 1000)
+        dropped = 0
+        for key in self._client.scan_iter(match=f"{keys.PREFIX}:enforcements:*", count=1000):
+            dropped += int(self._client.zremrangebyscore(key, "-inf", f"({horizon}"))
+        return dropped
+
     def list(self, *, rule: str | None = None, limit: int = 50, offset: int = 0) -> list[RuleEnforcement]:
         """The newest enforcements, of one rule or of all."""
         key = keys.enforcement_index("rule", rule) if rule else keys.enforcement_index("all", "all")

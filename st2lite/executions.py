@@ -108,7 +108,7 @@ class ExecutionFilter(BaseModel):
     action: str | None = None
     rule: str | None = None
     parent: str | None = None
-    #: Only executions created at or after this time.
+    #: Only executions created after this time.
     since: datetime | None = None
     #: Only executions created before this time.
     until: datetime | None = None
@@ -244,7 +244,7 @@ class ExecutionStore:
         self, flt: ExecutionFilter, *, limit: int = 50, offset: int = 0, ascending: bool = False
     ) -> tuple[list[Execution], int]:
         """The newest (or, ``ascending``, oldest) executions matching ``flt`` and how many match in all."""
-        low = int(flt.since.timestamp() * 1000) if flt.since else "-inf"
+        low = f"({int(flt.since.timestamp() * 1000)}" if flt.since else "-inf"
         high = f"({int(flt.until.timestamp() * 1000)}" if flt.until else "+inf"
         index_keys = flt.index_keys() or [keys.EXECUTIONS_ALL]
         self._prune(index_keys)
@@ -395,6 +395,7 @@ class ExecutionStore:
             keys.execution_index("status", ""),
             "" if lease_until is None else f"{lease_until:.3f}",
             "1" if target in COMPLETED else "0",
+            _received_event(emit, actor or self._actor) if emit is not None else "",
         ]
 
     def renew_lease(self, execution_id: str, until: float) -> None:
@@ -407,6 +408,12 @@ class ExecutionStore:
 
     def drop_lease(self, execution_id: str) -> None:
         self._client.zrem(keys.RUNNING_LEASES, execution_id)
+
+
+def _received_event(instance: TriggerInstance, actor: str) -> bytes:
+    return AuditEvent(
+        kind=AuditKind.TRIGGER_RECEIVED, actor=actor, trigger=instance.trigger, trigger_instance=instance.id
+    ).encode()
 
 
 def _index_value(execution: Execution, name: str) -> str | None:

@@ -194,7 +194,7 @@ def discover(paths: Sequence[Path], site_dir: Path | None = None) -> list[PackSo
             if child not in packs and any((child / name).is_dir() for name in ("actions", "rules", "sensors")):
                 logger.warning("Skipping %s: it looks like a pack but has no pack.yaml", child)
         if not packs:
-            logger.warning("No packs in %s: neither it nor its subfolders hold a pack.yaml", folder)
+            logger.info("No packs in %s: neither it nor its subfolders hold a pack.yaml", folder)
         for child in packs:
             add(PackSource(path=child))
     if site_dir is not None and any((site_dir / name).is_dir() for name in SITE_FOLDERS):

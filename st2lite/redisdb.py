@@ -41,6 +41,8 @@ Script: TypeAlias = redis.commands.core.Script
 WatchError = redis.exceptions.WatchError
 #: Raised on a reply error (wrong type, script error); a bug, not an outage.
 ResponseError = redis.exceptions.ResponseError
+#: Raised when Redis cannot be reached; boundaries turn these into StoreUnavailableError.
+UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 T = TypeVar("T")
 
@@ -56,7 +58,7 @@ def translate_errors(url: str = "") -> Iterator[None]:
     """Turn connection-level redis errors into :class:`StoreUnavailableError`."""
     try:
         yield
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+    except UNAVAILABLE as exc:
         where = f" at {_safe(url)}" if url else ""
         raise StoreUnavailableError(f"cannot reach Redis{where}: {exc}; start it, or check ST2LITE_REDIS_URL") from exc
 

@@ -197,6 +197,9 @@ class RulesEngine:
             action = snapshot.content.action(rule.action.ref)
         except St2liteError as exc:
             return self._failed(pipe, instance, rule, eid, str(exc), now_ms)
+        if not action.enabled:
+            reason = f"action '{action.full_ref}' is disabled; enable it in its metadata file and re-register its pack"
+            return self._failed(pipe, instance, rule, eid, reason, now_ms)
         context = {
             "user": SYSTEM_USER,
             "pack": action.pack,
@@ -222,20 +225,7 @@ class RulesEngine:
             return self._failed(pipe, instance, rule, eid, str(exc), now_ms, execution_id=failed.id)
         execution_id = prepared.execution.id
         now = prepared.execution.created_at
-        request_in(pipe, prepared, executions=self.executions, requests=self.requests, created_ms=now_ms)
-        self.enforcements.create_in(
-            pipe,
-            RuleEnforcement(
-                id=eid,
-                rule=ref,
-                trigger_instance=instance.id,
-                trigger=instance.trigger,
-                execution=execution_id,
-                status=EnforcementStatus.SUCCEEDED,
-                enforced_at=now,
-            ),
-            at_ms=now_ms,
-        )
+        # The rule matched, then the execution exists: the audit log tells it in that order.
         self.audit.append(
             AuditEvent(
                 kind=AuditKind.RULE_MATCHED,
@@ -249,6 +239,20 @@ class RulesEngine:
                 action=action.full_ref,
             ),
             pipe,
+        )
+        request_in(pipe, prepared, executions=self.executions, requests=self.requests, created_ms=now_ms)
+        self.enforcements.create_in(
+            pipe,
+            RuleEnforcement(
+                id=eid,
+                rule=ref,
+                trigger_instance=instance.id,
+                trigger=instance.trigger,
+                execution=execution_id,
+                status=EnforcementStatus.SUCCEEDED,
+                enforced_at=now,
+            ),
+            at_ms=now_ms,
         )
         return {"rule": ref, "execution": execution_id, "status": "succeeded"}
 

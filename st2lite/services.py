@@ -15,8 +15,10 @@ import threading
 from collections.abc import Callable, Iterator
 
 from st2lite.config import Settings
+from st2lite.enforcements import EnforcementStore
 from st2lite.exceptions import ConfigError
 from st2lite.executions import ExecutionStore
+from st2lite.maintenance import Maintenance
 from st2lite.redisdb import connect, wait_until_ready
 from st2lite.rules_engine import RulesEngine, default_consumer_name
 from st2lite.runfiles import published_redis_url
@@ -26,6 +28,7 @@ from st2lite.worker import Reaper
 __all__ = ["redis_url_for", "run_api", "run_rules", "stop_on_signals"]
 
 log = logging.getLogger(__name__)
+
 
 def redis_url_for(settings: Settings) -> str:
     """The Redis to use: ``redis_url``, else the embedded one a running ``st2lite up`` published."""
@@ -63,21 +66,21 @@ def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] |
     name = default_consumer_name()
     engine = RulesEngine(settings, client, name=name)
     scheduler = Scheduler(settings, connect(redis_url), redis_url, name=name)
-    reaper = Reaper(
-        ExecutionStore(
-            client,
-            ttl=settings.execution_ttl,
-            audit_maxlen=settings.audit_stream_maxlen,
-            trigger_maxlen=settings.trigger_stream_maxlen,
-            actor=f"reaper:{name}",
-        ),
-        settings,
+    executions = ExecutionStore(
+        client,
+        ttl=settings.execution_ttl,
+        audit_maxlen=settings.audit_stream_maxlen,
+        trigger_maxlen=settings.trigger_stream_maxlen,
+        actor=f"reaper:{name}",
     )
+    reaper = Reaper(executions, settings)
+    maintenance = Maintenance(executions, EnforcementStore(client, ttl=settings.execution_ttl))
     stop = threading.Event()
     with stop_on_signals(stop):
         threads = [
             threading.Thread(target=scheduler.run, args=(stop,), name="scheduler"),
             threading.Thread(target=reaper.run, args=(stop,), name="reaper", daemon=True),
+            threading.Thread(target=maintenance.run, args=(stop,), name="maintenance", daemon=True),
         ]
         for thread in threads:
             thread.start()

@@ -16,6 +16,7 @@ from st2lite.exceptions import (
     TriggerError,
     UnknownRefError,
 )
+from st2lite.redisdb import UNAVAILABLE
 
 __all__ = ["ApiError", "install_error_handlers"]
 
@@ -53,6 +54,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _st2lite_error(_request: Request, exc: St2liteError) -> JSONResponse:
         status = next(code for cls, code in STATUS if isinstance(exc, cls))
         return fault(status, str(exc))
+
+    async def _redis_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        return fault(503, f"Redis is unavailable ({exc}); try again when it is back")
+
+    for cls in UNAVAILABLE:
+        app.add_exception_handler(cls, _redis_unavailable)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -6,7 +6,7 @@
 -- ARGV[6] audit event JSON, with "__PREVIOUS__" where the previous status goes
 -- ARGV[7] trigger instance JSON to emit, or ""     ARGV[8] audit maxlen   ARGV[9] trigger maxlen
 -- ARGV[10] status index key prefix                  ARGV[11] lease deadline score, "" to drop the lease
--- ARGV[12] "1" to delete the stored secrets
+-- ARGV[12] "1" to delete the stored secrets      ARGV[13] audit event JSON of the emitted trigger instance, or ""
 -- Returns {1, previous status} when moved, {0, current status} when not allowed, {0, ""} when missing.
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then
@@ -44,5 +44,6 @@ local audit = string.gsub(ARGV[6], '__PREVIOUS__', current, 1)
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', audit)
 if ARGV[7] ~= '' then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 't', ARGV[7])
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[13])
 end
 return {1, current}

@@ -118,8 +118,8 @@ class ActionService:
             )
         if encrypt:
             raise ValueError(
-                f"set_value('{name}', encrypt=True): action_service cannot encrypt values yet; "
-                "store secrets with 'st2lite key set --encrypt' instead"
+                f"set_value('{name}', encrypt=True): encrypted datastore values are not supported yet "
+                "(they arrive with the datastore); store the value unencrypted or in the pack config"
             )
         self._redis().set(self._key(name, local, scope), value, ex=ttl if ttl else None)
         return True

@@ -73,7 +73,7 @@ def test_time_window_and_ascending_order(store: ExecutionStore, redis_client: Re
     for n in range(5):
         add(store, redis_client, n, created_ms=int((base + timedelta(minutes=n)).timestamp() * 1000))
 
-    flt = ExecutionFilter(since=base + timedelta(minutes=1), until=base + timedelta(minutes=4))
+    flt = ExecutionFilter(since=base + timedelta(seconds=30), until=base + timedelta(minutes=4))
     items, total = store.search(flt, ascending=True)
 
     assert [e.id for e in items] == ["e0001", "e0002", "e0003"]
@@ -140,3 +140,28 @@ def test_the_lease_is_taken_when_running_and_dropped_when_done(store: ExecutionS
     assert store.get("e0001").result == {"ok": True}
     [(_, fields)] = redis_client.xrange(keys.TRIGGER_STREAM)
     assert TriggerInstance.model_validate_json(fields["t"]).payload["execution_id"] == "e0001"
+
+
+def test_maintenance_prunes_expired_index_entries_of_executions_and_enforcements(redis_client: Redis) -> None:
+    from st2lite.enforcements import EnforcementStatus, EnforcementStore, RuleEnforcement
+    from st2lite.maintenance import Maintenance
+
+    store = ExecutionStore(redis_client, ttl=60, audit_maxlen=1000, trigger_maxlen=1000, actor="test")
+    enforcements = EnforcementStore(redis_client, ttl=60)
+    old = int((time.time() - 120) * 1000)
+    add(store, redis_client, 1, created_ms=old, rule="site.r")
+    with redis_client.pipeline(transaction=True) as pipe:
+        enforcements.create_in(
+            pipe,
+            RuleEnforcement(
+                id="t:site.r", rule="site.r", trigger_instance="t", trigger="x", status=EnforcementStatus.SUCCEEDED
+            ),
+            at_ms=old,
+        )
+        pipe.execute()
+
+    dropped = Maintenance(store, enforcements).prune()
+
+    assert dropped == 7  # all, status, action, rule, parent indexes + two enforcement indexes
+    assert redis_client.zcard(keys.EXECUTIONS_ALL) == 0
+    assert redis_client.zcard(keys.enforcement_index("rule", "site.r")) == 0

@@ -119,12 +119,12 @@ def test_a_matching_webhook_runs_the_action_and_records_every_step(pipeline: Pip
     kinds = [e.kind for e in AuditLog(pipeline.client, maxlen=10_000).read() if e.kind != AuditKind.PACK_REGISTERED]
     assert kinds[:4] == [
         AuditKind.TRIGGER_RECEIVED,
-        AuditKind.EXECUTION_CREATED,
         AuditKind.RULE_MATCHED,
+        AuditKind.EXECUTION_CREATED,
         AuditKind.EXECUTION_STATUS,
     ]
     statuses = [e.status for e in AuditLog(pipeline.client, maxlen=10_000).read() if e.execution == execution.id]
-    assert statuses == ["requested", None, "scheduled", "running", "succeeded"]
+    assert statuses == [None, "requested", "scheduled", "running", "succeeded"]
 
 
 def test_a_non_matching_webhook_is_recorded_but_starts_nothing(pipeline: Pipeline) -> None:

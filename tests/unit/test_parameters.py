@@ -134,9 +134,7 @@ def test_render_context_variables() -> None:
         config_context={"region": "eu"},
         action_context={"rule": {"name": "r1"}, "user": "ann"},
     )
-    template = (
-        "{{ st2kv.system.k }}/{{ st2kv.user.k }}/{{ config_context.region }}/{{ action_context.rule.name }}"
-    )
+    template = "{{ st2kv.system.k }}/{{ st2kv.user.k }}/{{ config_context.region }}/{{ action_context.rule.name }}"
     supplied = {"a": template}
     assert render_parameters(specs(a={}), supplied, ctx) == {"a": "sys-v/ann-v/eu/r1"}
 
@@ -147,9 +145,7 @@ def test_declared_parameter_without_value_reads_as_none_and_is_left_out() -> Non
 
 
 def test_parameter_shadows_context_variable_of_same_name() -> None:
-    rendered = render_parameters(
-        specs(trigger={}, b={}), {"trigger": "p", "b": "{{ trigger }}"}, context({"x": 1})
-    )
+    rendered = render_parameters(specs(trigger={}, b={}), {"trigger": "p", "b": "{{ trigger }}"}, context({"x": 1}))
     assert rendered == {"trigger": "p", "b": "p"}
 
 
@@ -173,8 +169,7 @@ def test_cycle_is_rejected() -> None:
 
 def test_self_reference_is_a_cycle() -> None:
     assert error_of(render_parameters, specs(a={}), {"a": "{{ a }}!"}, context()) == (
-        "parameters form a cycle: a -> a; break it by giving one of them a value that does not "
-        "reference the others"
+        "parameters form a cycle: a -> a; break it by giving one of them a value that does not reference the others"
     )
 
 
@@ -304,9 +299,7 @@ def test_validate_applies_plain_defaults_only() -> None:
 
 
 def test_validate_rejects_unknown_parameters() -> None:
-    assert error_of(
-        validate_parameters, ECHO, {"message": "x", "msg": 1, "cwd": "/"}, action_ref="core.echo"
-    ) == (
+    assert error_of(validate_parameters, ECHO, {"message": "x", "msg": 1, "cwd": "/"}, action_ref="core.echo") == (
         "action 'core.echo' has no parameter(s) cwd, msg; its parameters are: cmd, message, timeout. "
         "Remove or rename them"
     )
@@ -326,9 +319,7 @@ def test_validate_rejects_immutable_override() -> None:
 
 
 def test_validate_allows_immutable_given_its_default() -> None:
-    assert (
-        validate_parameters(RESTART, {"unit": "a", "sudo": False}, action_ref="ops.restart")["sudo"] is False
-    )
+    assert validate_parameters(RESTART, {"unit": "a", "sudo": False}, action_ref="ops.restart")["sudo"] is False
 
 
 def test_validate_rejects_missing_required() -> None:
@@ -403,9 +394,7 @@ def test_finalize_core_echo() -> None:
 
 
 def test_finalize_rejects_unknown_before_rendering() -> None:
-    message = error_of(
-        finalize_parameters, ECHO, {"message": "x", "bad": "{{ nope"}, context(), action_ref="core.echo"
-    )
+    message = error_of(finalize_parameters, ECHO, {"message": "x", "bad": "{{ nope"}, context(), action_ref="core.echo")
     assert message.startswith("action 'core.echo' has no parameter(s) bad;")
 
 

@@ -74,8 +74,7 @@ def test_from_yaml_string() -> None:
 def test_from_yaml_string_rejects_bad_yaml() -> None:
     message = failure("{{ x | from_yaml_string }}", x="a: [1")
     assert message.startswith(
-        "template '{{ x | from_yaml_string }}' failed: ValueError: "
-        "from_yaml_string: the input is not valid YAML ("
+        "template '{{ x | from_yaml_string }}' failed: ValueError: from_yaml_string: the input is not valid YAML ("
     )
 
 
@@ -172,9 +171,7 @@ def test_regex_search_anywhere() -> None:
 
 
 def test_regex_replace_with_groups() -> None:
-    assert (
-        render("{{ x | regex_replace(p, r) }}", x="me@host", p=r"(\w+)@(\w+)", r=r"\2 at \1") == "host at me"
-    )
+    assert render("{{ x | regex_replace(p, r) }}", x="me@host", p=r"(\w+)@(\w+)", r=r"\2 at \1") == "host at me"
 
 
 def test_regex_substring() -> None:
@@ -260,8 +257,7 @@ def test_to_human_time_from_seconds(seconds: Any, expected: str) -> None:
 )
 def test_to_human_time_from_seconds_rejects(seconds: Any, reason: str) -> None:
     assert failure("{{ x | to_human_time_from_seconds }}", x=seconds) == (
-        f"template '{{{{ x | to_human_time_from_seconds }}}}' failed: ValueError: "
-        f"to_human_time_from_seconds {reason}"
+        f"template '{{{{ x | to_human_time_from_seconds }}}}' failed: ValueError: to_human_time_from_seconds {reason}"
     )
 
 
@@ -337,9 +333,7 @@ def test_versions_must_be_semantic(bad: str) -> None:
 
 
 def test_basename_and_dirname() -> None:
-    assert (
-        render("{{ p | basename }}|{{ p | dirname }}", p="/opt/packs/ops/run.sh") == "run.sh|/opt/packs/ops"
-    )
+    assert render("{{ p | basename }}|{{ p | dirname }}", p="/opt/packs/ops/run.sh") == "run.sh|/opt/packs/ops"
     assert render("{{ p | basename }}|{{ p | dirname }}", p="run.sh") == "run.sh|"
 
 

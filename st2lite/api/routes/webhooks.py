@@ -8,6 +8,7 @@ registered trigger type); every other url must be the ``url`` parameter of a
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import orjson
@@ -38,10 +39,7 @@ async def post_webhook(url: str, request: Request, rt: RuntimeDep) -> Any:
     raw = await request.body()
     if len(raw) > limit:
         raise ApiError(413, f"request body of {len(raw)} bytes is over the limit of {limit} bytes")
-    try:
-        body = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, f"request body is not valid JSON: {exc}; send a JSON object or array") from exc
+    body = _parse_body(raw, request.headers.get("content-type", ""))
     trace_tag = request.headers.get(TRACE_HEADER, "")
     if hook == "st2":
         return _dispatch_st2(rt, body, trace_tag, len(raw))
@@ -72,6 +70,17 @@ async def post_webhook(url: str, request: Request, rt: RuntimeDep) -> Any:
                 )
             )
     return JSONResponse(status_code=202, content=_accepted(instances))
+
+
+def _parse_body(raw: bytes, content_type: str) -> Any:
+    """JSON, or a form (``application/x-www-form-urlencoded``: each field once -> a string, repeated -> a list)."""
+    if content_type.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+        fields = urllib.parse.parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
+        return {name: values[0] if len(values) == 1 else values for name, values in fields.items()}
+    try:
+        return orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"request body is not valid JSON: {exc}; send a JSON object or array (or a form)") from exc
 
 
 def _dispatch_st2(rt: RuntimeDep, body: Any, trace_tag: str, size: int) -> JSONResponse:

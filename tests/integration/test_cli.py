@@ -219,12 +219,15 @@ def test_rule_test_matched_exits_0_with_the_rendered_action(live_api: ApiServer,
     text = ok(live_api.cli("rule", "test", str(SAMPLE_RULE), "--trigger-instance", str(matching)))
     verdict = as_json(ok(live_api.cli("rule", "test", str(SAMPLE_RULE), "--trigger-instance", str(matching), "--json")))
 
-    cmd = """echo 'webhook sample from st2: {"name": "st2", "n": 1}'"""
+    parameters = {
+        "cmd": 'echo "webhook sample from $NAME: $BODY"',
+        "env": {"NAME": "st2", "BODY": '{"name": "st2", "n": 1}'},
+    }
     assert verdict["matched"] is True
-    assert verdict["action"] == {"ref": "core.local", "parameters": {"cmd": cmd}}
+    assert verdict["action"] == {"ref": "core.local", "parameters": parameters}
     lines = text.stdout.splitlines()
     assert lines[0] == "rule default.sample_rule_with_webhook: MATCHED (all 1 criteria passed)"
-    assert lines[-1] == f"action core.local with parameters {json.dumps({'cmd': cmd})}"
+    assert lines[-1] == f"action core.local with parameters {json.dumps(parameters)}"
 
 
 def test_rule_test_marks_each_passing_criterion(live_api: ApiServer, matching: Path) -> None:

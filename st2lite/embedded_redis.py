@@ -107,6 +107,10 @@ class EmbeddedRedis:
         log.info("Embedded Redis listening on %s (data in %s)", self.url, self.data_dir)
         return self.url
 
+    def alive(self) -> bool:
+        """True while the server process runs."""
+        return self._process is not None and self._process.poll() is None
+
     def stop(self, *, timeout: float = 10.0) -> None:
         """Stop the server (it writes its AOF on the way out)."""
         process, self._process = self._process, None

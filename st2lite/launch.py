@@ -73,7 +73,8 @@ def prepare_execution(
             action_ref=action.full_ref,
         )
     now = now_iso()
-    # Every field is built here from validated parts, so construct without re-validating:
+    # Every field is built here from validated parts, so construct without re-validating
+    # (every field that has a default_factory is passed, see below):
     # this runs once per execution the rules engine creates.
     execution = Execution.model_construct(
         **(links or {}),
@@ -85,6 +86,8 @@ def prepare_execution(
         status=ExecutionStatus.REQUESTED,
         created_at=now,
         log=[StatusChange.model_construct(status=ExecutionStatus.REQUESTED, timestamp=now)],
+        # Given explicitly: model_construct inspects a default_factory's signature on every call.
+        children=[],
     )
     secrets = {name: values[name] for name, spec in specs.items() if spec.secret and name in values}
     return Prepared.model_construct(execution=execution, secrets=secrets)

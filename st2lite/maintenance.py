@@ -6,8 +6,8 @@ import logging
 import threading
 
 from st2lite.enforcements import EnforcementStore
-from st2lite.exceptions import St2liteError
 from st2lite.executions import ExecutionStore
+from st2lite.redisdb import RECOVERABLE
 
 __all__ = ["Maintenance"]
 
@@ -29,7 +29,7 @@ class Maintenance:
         while not stop.wait(self._interval):
             try:
                 self.prune()
-            except St2liteError as exc:
+            except RECOVERABLE as exc:
                 log.warning("Maintenance: %s", exc)
 
     def prune(self) -> int:

@@ -18,7 +18,7 @@ from typing import Any, TypeAlias, TypeVar
 import redis
 import redis.exceptions
 
-from st2lite.exceptions import StoreUnavailableError
+from st2lite.exceptions import St2liteError, StoreUnavailableError
 
 __all__ = [
     "Pipeline",
@@ -43,6 +43,8 @@ WatchError = redis.exceptions.WatchError
 ResponseError = redis.exceptions.ResponseError
 #: Raised when Redis cannot be reached; boundaries turn these into StoreUnavailableError.
 UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+#: What a background loop logs and survives: our own errors and a Redis outage.
+RECOVERABLE: tuple[type[Exception], ...] = (St2liteError, *UNAVAILABLE)
 
 T = TypeVar("T")
 

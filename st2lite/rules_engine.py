@@ -2,14 +2,15 @@
 
 It reads trigger instances from the bus in batches, matches each against the
 enabled rules (:mod:`st2lite.matcher`), renders the matched rules' action
-parameters and writes, in **one transaction per batch**: the trigger instance
-records, the enforcements, the executions (``requested``), their entries on
-the request stream, the audit events and the acknowledgement of the bus
-entries. Either all of a batch's effects exist or none do, so a rules engine
-killed at any moment loses nothing: the entries stay pending and another
-engine (or this one, restarted) reclaims them. The trigger instance records
-double as "already processed" markers, WATCHed until the transaction commits,
-so two engines that both hold an entry can never both enforce it.
+parameters and writes, in **one atomic script call per batch**
+(:mod:`st2lite.batch`): the trigger instance records, the enforcements, the
+executions (``requested``), their entries on the request stream, the audit
+events and the acknowledgement of the bus entries. A rules engine killed at
+any moment therefore loses nothing: unacknowledged entries stay pending and
+another engine (or this one, restarted) reclaims them. The trigger instance
+records double as "already processed" markers that the script checks inside
+Redis before writing an instance's effects, so two engines that both hold an
+entry can never both enforce it.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ finishes what it has in hand), and Redis last.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from st2lite.config import Settings
 from st2lite.embedded_redis import EmbeddedRedis
 from st2lite.exceptions import St2liteError
+from st2lite.processes import die_with_parent
 from st2lite.runfiles import REDIS_URL_FILE, publish_redis_url
 
 __all__ = ["Supervisor"]
@@ -34,13 +34,9 @@ DRAIN_TIMEOUT = 60.0
 MAX_BACKOFF = 30.0
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the supervisor dies, so no service outlives it (Linux only)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+def _child_setup() -> None:
+    """In each service process: SIGTERM when the supervisor dies, and its own process group."""
+    die_with_parent(signal.SIGTERM)
     os.setpgrp()  # Ctrl-C reaches the supervisor only; it stops the children in order
 
 
@@ -111,15 +107,15 @@ class Supervisor:
         return env
 
     def _spawn(self, child: Child) -> None:
-        child.process = subprocess.Popen(
-            child.argv, env=self._env(), stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
-        )
+        child.process = subprocess.Popen(child.argv, env=self._env(), stdin=subprocess.DEVNULL, preexec_fn=_child_setup)
         child.started_at = time.monotonic()
         log.info("Started %s (pid %d)", child.name, child.process.pid)
 
     def _wait_ready(self, url: str, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.stopping.is_set():
+                raise RuntimeError("stopped before the API was ready")
             self._check_children()
             try:
                 with urllib.request.urlopen(f"{url}/api/v1/health", timeout=1.0) as response:
@@ -137,6 +133,14 @@ class Supervisor:
 
     def _check_children(self) -> None:
         now = time.monotonic()
+        if self.redis is not None and not self.redis.alive() and not self.stopping.is_set():
+            log.error(
+                "the embedded Redis exited; restarting it on port %d (its data reloads from the AOF)", self.redis.port
+            )
+            try:
+                self.redis.start()
+            except St2liteError as exc:
+                log.error("could not restart the embedded Redis: %s", exc)
         for child in self.children:
             process = child.process
             if process is not None and process.poll() is None:

@@ -24,7 +24,7 @@ from st2lite.config import Settings
 from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError, St2liteError
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import run_worker
-from st2lite.redisdb import Redis, connect
+from st2lite.redisdb import RECOVERABLE, Redis, connect
 from st2lite.registry import RegistryCache, RegistryStore
 from st2lite.runners import get_runner
 from st2lite.runners.base import RunContext, RunResult
@@ -125,7 +125,7 @@ def _heartbeat(rt: WorkerRuntime, execution_id: str, stop: threading.Event) -> N
     while not stop.wait(period):
         try:
             rt.executions.renew_lease(execution_id, time.time() + rt.settings.abandon_after)
-        except St2liteError as exc:
+        except RECOVERABLE as exc:  # keep trying: a Redis blip must not lose the lease
             log.warning("Worker %s: could not renew the lease of %s: %s", rt.name, execution_id, exc)
 
 
@@ -207,8 +207,8 @@ class Reaper:
         while not stop.wait(period):
             try:
                 self.reap()
-            except St2liteError as exc:
-                log.warning("Reaper: %s", exc)
+            except RECOVERABLE as exc:  # the thread must outlive a Redis outage
+                log.warning("Reaper: %s; retrying in %.1fs", exc, period)
 
     def reap(self, now: float | None = None) -> list[str]:
         """Abandon every execution whose lease ended; returns their ids."""

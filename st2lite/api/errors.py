@@ -56,7 +56,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return fault(status, str(exc))
 
     async def _redis_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-        return fault(503, f"Redis is unavailable ({exc}); try again when it is back")
+        return fault(503, f"cannot reach Redis ({exc}); try again when it is back")
 
     for cls in UNAVAILABLE:
         app.add_exception_handler(cls, _redis_unavailable)

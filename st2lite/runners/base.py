@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from st2lite.actions import ParameterSpec
 from st2lite.exceptions import RunnerError
+from st2lite.processes import die_with_parent
 from st2lite.statuses import ExecutionStatus
 
 __all__ = [
@@ -236,6 +237,8 @@ def run_process(
         cwd=cwd,
         env=dict(env),
         start_new_session=True,
+        # A worker killed outright takes its action with it instead of leaving it running unseen.
+        preexec_fn=_die_with_worker if threading.current_thread() is threading.main_thread() else None,
     )
     assert proc.stdout is not None and proc.stderr is not None
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -272,6 +275,10 @@ def run_process(
         stderr="".join(chunks["stderr"]),
         timed_out=timed_out,
     )
+
+
+def _die_with_worker() -> None:
+    die_with_parent(signal.SIGKILL)
 
 
 def _remaining(deadline: float | None) -> float | None:

@@ -1,0 +1,24 @@
+"""Child-process helpers shared by the supervisor and the runners."""
+
+from __future__ import annotations
+
+import ctypes
+import signal
+
+__all__ = ["die_with_parent"]
+
+#: prctl option: the signal the kernel sends this process when its parent thread exits.
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """In a child (``preexec_fn``): receive ``sig`` when the parent dies, so nothing outlives it.
+
+    Linux only; elsewhere a no-op. The kernel tracks the *thread* that forked,
+    so only call this for children started from a long-lived thread.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, sig)
+    except (OSError, AttributeError):
+        pass

@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     abandon_after: float = Field(default=30.0, ge=1.0)
     #: Emit ``core.st2.generic.actiontrigger`` when an execution ends.
     action_trigger_enabled: bool = True
+    #: Emit it even when no enabled rule listens to it (off: an unwatched trigger can cause nothing).
+    action_trigger_unwatched: bool = False
     #: Statuses that emit the action trigger (in the environment: comma-separated).
     action_trigger_statuses: Annotated[tuple[str, ...], NoDecode] = (
         "succeeded",

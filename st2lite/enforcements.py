@@ -49,7 +49,8 @@ class EnforcementStore:
 
     def create_in(self, pipe: Pipeline, enforcement: RuleEnforcement, *, at_ms: int | None = None) -> None:
         ms = at_ms if at_ms is not None else int(time.time() * 1000)
-        pipe.set(keys.enforcement(enforcement.id), orjson.dumps(enforcement.model_dump(mode="json")), ex=self._ttl)
+        # __dict__ rather than model_dump: one of these per rule that fires (all fields are JSON-ready).
+        pipe.set(keys.enforcement(enforcement.id), orjson.dumps(enforcement.__dict__), ex=self._ttl)
         pipe.zadd(keys.enforcement_index("rule", enforcement.rule), {enforcement.id: ms})
         pipe.zadd(keys.enforcement_index("all", "all"), {enforcement.id: ms})
 

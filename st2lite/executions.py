@@ -26,7 +26,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from st2lite import keys
-from st2lite.audit import AuditEvent, AuditKind, now_iso
+from st2lite.audit import AuditEvent, AuditKind, encode_event, now_iso
 from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError
 from st2lite.redisdb import Pipeline, Redis, load_script
 from st2lite.statuses import COMPLETED, ExecutionStatus, sources_of
@@ -149,9 +149,10 @@ class ExecutionStore:
         created_ms: int | None = None,
     ) -> None:
         """Queue the writes that create ``execution`` (and its audit event) on ``pipe``."""
-        ms = created_ms if created_ms is not None else int(time.time() * 1000)
-        key = keys.execution(execution.id)
-        # Built by hand: this runs for every execution the rules engine creates.
+        # Built by hand, without pydantic: this runs for every execution the rules engine creates.
+        ms = str(created_ms if created_ms is not None else int(time.time() * 1000))
+        eid = execution.id
+        key = keys.execution(eid)
         doc = {name: getattr(execution, name) for name in _DOC_FIELDS}
         mapping: dict[str, Any] = {
             "doc": orjson.dumps(doc),
@@ -167,46 +168,34 @@ class ExecutionStore:
             mapping["secrets"] = orjson.dumps(dict(secrets))
         pipe.hset(key, mapping=mapping)
         pipe.expire(key, self._ttl)
-        pipe.zadd(keys.EXECUTIONS_ALL, {execution.id: ms})
+        pipe.zadd(keys.EXECUTIONS_ALL, {eid: ms})
         for name in INDEXED_FIELDS:
             value = _index_value(execution, name)
             if value is not None:
-                pipe.zadd(keys.execution_index(name, value), {execution.id: ms})
-        pipe.xadd(
-            keys.AUDIT_STREAM,
-            {
-                "e": AuditEvent(
-                    kind=AuditKind.EXECUTION_CREATED,
-                    actor=self._actor,
-                    execution=execution.id,
-                    action=execution.action,
-                    rule=execution.rule,
-                    trigger_instance=execution.trigger_instance,
-                    enforcement=execution.enforcement,
-                    status=execution.status.value,
-                    data={"parameters": execution.parameters, "parent": execution.parent}
-                    if execution.parent
-                    else {"parameters": execution.parameters},
-                ).encode()
-            },
-            maxlen=self._audit_maxlen,
-            approximate=True,
+                pipe.zadd(keys.execution_index(name, value), {eid: ms})
+        created = encode_event(
+            AuditKind.EXECUTION_CREATED,
+            self._actor,
+            execution=eid,
+            action=execution.action,
+            rule=execution.rule,
+            trigger_instance=execution.trigger_instance,
+            enforcement=execution.enforcement,
+            status=ExecutionStatus.REQUESTED.value,
+            data={"parameters": execution.parameters, "parent": execution.parent}
+            if execution.parent
+            else {"parameters": execution.parameters},
         )
+        pipe.xadd(keys.AUDIT_STREAM, {"e": created}, maxlen=self._audit_maxlen, approximate=True)
         if execution.status is not ExecutionStatus.REQUESTED:
-            pipe.xadd(
-                keys.AUDIT_STREAM,
-                {
-                    "e": AuditEvent(
-                        kind=AuditKind.EXECUTION_STATUS,
-                        actor=self._actor,
-                        execution=execution.id,
-                        status=execution.status.value,
-                        previous_status=ExecutionStatus.REQUESTED.value,
-                    ).encode()
-                },
-                maxlen=self._audit_maxlen,
-                approximate=True,
+            changed = encode_event(
+                AuditKind.EXECUTION_STATUS,
+                self._actor,
+                execution=eid,
+                status=execution.status.value,
+                previous_status=ExecutionStatus.REQUESTED.value,
             )
+            pipe.xadd(keys.AUDIT_STREAM, {"e": changed}, maxlen=self._audit_maxlen, approximate=True)
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -337,6 +326,29 @@ class ExecutionStore:
             raise InvalidTransitionError(execution_id, str(previous), target.value)
         return ExecutionStatus(previous)
 
+    def claim(self, execution_id: str, *, worker: str, lease_until: float) -> tuple[Execution, dict[str, Any]]:
+        """Move a ``scheduled`` execution to ``running`` for ``worker``; return it and its secrets, in one step.
+
+        Raises :class:`InvalidTransitionError` when it is not ``scheduled`` (run elsewhere, canceled)
+        and :class:`ExecutionNotFoundError` when it does not exist.
+        """
+        target = ExecutionStatus.RUNNING
+        fields = {"start": now_iso(), "worker": worker}
+        args = self._transition_args(
+            execution_id, target, fields, [ExecutionStatus.SCHEDULED], None, lease_until, None, None
+        )
+        args[-1] = "1"  # fetch the fields
+        reply = self._transition(keys=self._transition_keys(execution_id), args=args)
+        moved, previous = reply[0], reply[1]
+        if not previous:
+            raise ExecutionNotFoundError(execution_id)
+        if not int(moved):
+            raise InvalidTransitionError(execution_id, str(previous), target.value)
+        flat = reply[2]
+        data = dict(zip(flat[::2], flat[1::2], strict=True))
+        secrets = dict(orjson.loads(data["secrets"])) if data.get("secrets") else {}
+        return _decode(data, []), secrets
+
     def transition_in(
         self,
         pipe: Pipeline,
@@ -396,6 +408,7 @@ class ExecutionStore:
             "" if lease_until is None else f"{lease_until:.3f}",
             "1" if target in COMPLETED else "0",
             _received_event(emit, actor or self._actor) if emit is not None else "",
+            "0",
         ]
 
     def renew_lease(self, execution_id: str, until: float) -> None:

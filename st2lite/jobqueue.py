@@ -45,7 +45,8 @@ class JobQueue:
                 args=(eid,),
                 job_id=eid,
                 timeout=-1,  # runners enforce the action's own timeout
-                result_ttl=0,
+                # Kept a minute: with 0, RQ deletes each finished job at once, which costs more.
+                result_ttl=60,
                 failure_ttl=3600,
             )
             for eid in execution_ids

@@ -48,6 +48,11 @@ class Snapshot:
         return RuleSet(self.content.enabled_rules())
 
     @cached_property
+    def rule_trigger_types(self) -> frozenset[str]:
+        """The trigger types some enabled rule listens to."""
+        return frozenset(rule.trigger.type for rule in self.content.enabled_rules())
+
+    @cached_property
     def webhook_urls(self) -> frozenset[str]:
         """The urls of ``core.st2.webhook`` triggers that enabled rules listen to."""
         return frozenset(str(p.get("url", "")).strip("/") for p in self.ruleset.trigger_parameters("core.st2.webhook"))

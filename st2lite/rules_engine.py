@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from st2lite import keys
-from st2lite.audit import AuditEvent, AuditKind, AuditLog
+from st2lite.audit import AuditEvent, AuditKind, AuditLog, encode_event
 from st2lite.batch import BackgroundApplier, WriteBatch, batch_script
 from st2lite.bus import Delivery, RedisBus
 from st2lite.config import Settings
@@ -46,6 +46,8 @@ __all__ = ["RulesEngine", "default_consumer_name"]
 
 log = logging.getLogger(__name__)
 
+#: Batches smaller than this are written at once rather than in the background.
+SMALL_BATCH = 32
 #: The user executions started by rules run as (StackStorm's system user is ``stanley``).
 SYSTEM_USER = "stanley"
 
@@ -78,7 +80,8 @@ class RulesEngine:
         self.requests = RequestQueue(client, maxlen=settings.trigger_stream_maxlen)
         self.registry = RegistryCache(RegistryStore(client))
         self._kv = kv_lookup(client)
-        self._applier = BackgroundApplier(batch_script(client))
+        self._apply_script = batch_script(client)
+        self._applier = BackgroundApplier(self._apply_script)
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -134,10 +137,10 @@ class RulesEngine:
     def process(self, deliveries: list[Delivery]) -> None:
         """Enforce a batch and acknowledge it, in one atomic write (see :mod:`st2lite.batch`)."""
         snapshot = self.registry.current()
-        markers = [keys.trigger_instance(d.instance.id) for d in deliveries if d.instance is not None]
-        done = (
-            {key for key, value in zip(markers, self._client.mget(markers), strict=True) if value} if markers else set()
-        )
+        # Only reclaimed entries can have been processed already: skip their work early (the script checks all).
+        markers = [keys.trigger_instance(d.instance.id) for d in deliveries if d.instance is not None and d.reclaimed]
+        replies = self._client.mget(markers) if markers else []
+        done = {key for key, value in zip(markers, replies, strict=True) if value}
         batch = WriteBatch()
         for delivery in deliveries:
             instance = delivery.instance
@@ -147,7 +150,11 @@ class RulesEngine:
             self._enforce_one(batch, snapshot, delivery)
         batch.tail()
         self.bus.ack_in(batch, [d.entry_id for d in deliveries])
-        self._applier.submit(batch)
+        if len(deliveries) < SMALL_BATCH:
+            self._applier.flush()
+            batch.apply(self._apply_script)  # a trickle: write now, for the lowest latency
+        else:
+            self._applier.submit(batch)  # a flood: Redis writes this batch while the next one is built
 
     def flush(self) -> None:
         """Wait until every processed batch is written (and raise if a write failed)."""
@@ -227,10 +234,10 @@ class RulesEngine:
         execution_id = prepared.execution.id
         now = prepared.execution.created_at
         # The rule matched, then the execution exists: the audit log tells it in that order.
-        self.audit.append(
-            AuditEvent(
-                kind=AuditKind.RULE_MATCHED,
-                actor=self.actor,
+        self.audit.append_encoded(
+            encode_event(
+                AuditKind.RULE_MATCHED,
+                self.actor,
                 at=now,
                 trigger=instance.trigger,
                 trigger_instance=instance.id,

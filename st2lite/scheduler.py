@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 
-from st2lite import keys
 from st2lite.config import Settings
 from st2lite.executions import ExecutionStore
 from st2lite.jobqueue import JobQueue
@@ -75,23 +74,17 @@ class Scheduler:
 
     def schedule(self, batch: list[Request]) -> None:
         """Schedule one batch of requests, in one transaction."""
-        ids = [eid for _entry, eid in batch]
-        statuses = self._statuses(ids)
-        ready = [eid for eid, status in zip(ids, statuses, strict=True) if status == ExecutionStatus.REQUESTED]
+        ids = [eid for _entry, eid in batch if eid]
+        # No status pre-check: an execution no longer 'requested' (canceled meanwhile) is not moved by the
+        # transition, and the worker runs only 'scheduled' ones, so its job is skipped.
         with self._client.pipeline(transaction=True) as pipe:
-            for eid in ready:
+            for eid in ids:
                 self.executions.transition_in(
                     pipe, eid, ExecutionStatus.SCHEDULED, allowed_from=[ExecutionStatus.REQUESTED]
                 )
-            self.jobs.enqueue_in(pipe, ready)
+            self.jobs.enqueue_in(pipe, ids)
             self.requests.ack_in(pipe, [entry for entry, _eid in batch])
-            pipe.execute()
-        skipped = len(ids) - len(ready)
+            replies = pipe.execute()
+        skipped = sum(1 for reply in replies[: len(ids)] if not int(reply[0]))
         if skipped:
             log.info("Scheduler %s: skipped %d requests no longer 'requested'", self.name, skipped)
-
-    def _statuses(self, ids: list[str]) -> list[str | None]:
-        with self._client.pipeline(transaction=False) as pipe:
-            for eid in ids:
-                pipe.hget(keys.execution(eid), "status")
-            return list(pipe.execute())

@@ -46,6 +46,8 @@ class WorkerRuntime:
     executions: ExecutionStore
     registry: RegistryCache
     name: str
+    #: The execution this worker runs now (its lease is renewed by :func:`heartbeat`).
+    current: str | None = None
 
 
 #: Set by :func:`serve` in the worker process. RQ calls jobs by dotted path, so the
@@ -78,8 +80,8 @@ def serve(settings: Settings, redis_url: str, *, name: str | None = None, burst:
     _runtime = build_runtime(settings, redis_url, name=name)
     reaper = Reaper(_runtime.executions, settings)
     stop = threading.Event()
-    thread = threading.Thread(target=reaper.run, args=(stop,), name="reaper", daemon=True)
-    thread.start()
+    threading.Thread(target=reaper.run, args=(stop,), name="reaper", daemon=True).start()
+    threading.Thread(target=heartbeat, args=(_runtime, stop), name="heartbeat", daemon=True).start()
     try:
         run_worker(redis_url, name=name, burst=burst)
     finally:
@@ -95,46 +97,40 @@ def run_job(execution_id: str) -> None:
 
 def run_execution(rt: WorkerRuntime, execution_id: str) -> None:
     """Run ``execution_id`` to completion, unless it is no longer ``scheduled``."""
-    lease = rt.settings.abandon_after
     try:
-        rt.executions.transition(
-            execution_id,
-            ExecutionStatus.RUNNING,
-            allowed_from=[ExecutionStatus.SCHEDULED],
-            fields={"start": now_iso(), "worker": rt.name},
-            lease_until=time.time() + lease,
+        execution, secrets = rt.executions.claim(
+            execution_id, worker=rt.name, lease_until=time.time() + rt.settings.abandon_after
         )
     except (InvalidTransitionError, ExecutionNotFoundError) as exc:
         log.info("Worker %s: not running execution %s: %s", rt.name, execution_id, exc)
         return
-    execution = rt.executions.get(execution_id)
-    stop_heartbeat = threading.Event()
-    heartbeat = threading.Thread(
-        target=_heartbeat, args=(rt, execution_id, stop_heartbeat), name=f"lease-{execution_id}", daemon=True
-    )
-    heartbeat.start()
+    rt.current = execution_id  # the heartbeat renews its lease from now on
     try:
-        outcome = _run(rt, execution)
+        outcome = _run(rt, execution, secrets)
     finally:
-        stop_heartbeat.set()
+        rt.current = None
     _finish(rt, execution, outcome)
 
 
-def _heartbeat(rt: WorkerRuntime, execution_id: str, stop: threading.Event) -> None:
+def heartbeat(rt: WorkerRuntime, stop: threading.Event) -> None:
+    """Renew the lease of the execution this worker runs, until ``stop`` (one thread per worker)."""
     period = rt.settings.abandon_after / 3
     while not stop.wait(period):
+        execution_id = rt.current
+        if execution_id is None:
+            continue
         try:
             rt.executions.renew_lease(execution_id, time.time() + rt.settings.abandon_after)
         except RECOVERABLE as exc:  # keep trying: a Redis blip must not lose the lease
             log.warning("Worker %s: could not renew the lease of %s: %s", rt.name, execution_id, exc)
 
 
-def _run(rt: WorkerRuntime, execution: Execution) -> RunResult:
+def _run(rt: WorkerRuntime, execution: Execution, secrets: dict[str, Any]) -> RunResult:
     try:
         snapshot = rt.registry.current()
         action = snapshot.content.action(execution.action)
         runner = get_runner(action.runner_type)
-        values = {**execution.parameters, **rt.executions.secrets(execution.id)}
+        values = {**execution.parameters, **secrets}
         runner_names = set(runner.parameters)
         ctx = RunContext(
             execution_id=execution.id,
@@ -159,7 +155,9 @@ def _run(rt: WorkerRuntime, execution: Execution) -> RunResult:
 
 def _finish(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None:
     end = now_iso()
-    emit = action_trigger(rt.settings, execution, outcome.status, outcome.result)
+    emit = None
+    if rt.settings.action_trigger_unwatched or ACTION_TRIGGER in rt.registry.current().rule_trigger_types:
+        emit = action_trigger(rt.settings, execution, outcome.status, outcome.result)
     try:
         rt.executions.transition(
             execution.id,

@@ -195,8 +195,8 @@ def test_action_service_rejects_bad_input() -> None:
     with pytest.raises(ValueError) as info:
         service.set_value("k", "v", encrypt=True)
     assert str(info.value) == (
-        "set_value('k', encrypt=True): action_service cannot encrypt values yet; "
-        "store secrets with 'st2lite key set --encrypt' instead"
+        "set_value('k', encrypt=True): encrypted datastore values are not supported yet "
+        "(they arrive with the datastore); store the value unencrypted or in the pack config"
     )
     with pytest.raises(ValueError) as info:
         service.delete_value("k", scope="user")

@@ -12,6 +12,7 @@ Redis, atomically.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -70,11 +71,10 @@ class WriteBatch:
     def expire(self, key: str, seconds: int) -> None:
         self._add("EXPIRE", key, seconds)
 
-    def zadd(self, key: str, mapping: Mapping[str, float | int]) -> None:
-        flat: list[Any] = []
+    def zadd(self, key: str, mapping: Mapping[str, float | int | str]) -> None:
+        # Deferred inside the script: one ZADD per key for the whole batch.
         for member, score in mapping.items():
-            flat += [score, member]
-        self._add("ZADD", key, *flat)
+            self._add("+ZADD", key, score, member)
 
     def xadd(self, key: str, fields: Mapping[str, Any], maxlen: int | None = None, approximate: bool = True) -> None:
         trim: list[Any] = ["MAXLEN", "~" if approximate else "=", maxlen] if maxlen is not None else []
@@ -113,7 +113,7 @@ def batch_script(client: Redis) -> Script:
 
 
 class BackgroundApplier:
-    """Applies batches on a thread, so Redis runs one batch while the caller builds the next.
+    """Applies batches on a long-lived thread, so Redis runs one batch while the caller builds the next.
 
     At most one batch is in flight: :meth:`submit` waits for the previous one
     first, and re-raises its error, so a failed write stops the caller before
@@ -122,26 +122,33 @@ class BackgroundApplier:
 
     def __init__(self, script: Script) -> None:
         self._script = script
-        self._thread: threading.Thread | None = None
+        self._pending: queue.Queue[list[str]] = queue.Queue(maxsize=1)
+        self._idle = threading.Event()
+        self._idle.set()
         self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
 
     def submit(self, batch: WriteBatch) -> None:
         self.flush()
-        payload = batch.payload()
-        self._thread = threading.Thread(target=self._apply, args=(payload,), name="apply-batch", daemon=True)
-        self._thread.start()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="apply-batch", daemon=True)
+            self._thread.start()
+        self._idle.clear()
+        self._pending.put(batch.payload())
 
-    def _apply(self, payload: list[str]) -> None:
-        try:
-            self._script(args=payload)
-        except BaseException as exc:  # handed to the caller by flush()
-            self._error = exc
+    def _loop(self) -> None:
+        while True:
+            payload = self._pending.get()
+            try:
+                self._script(args=payload)
+            except BaseException as exc:  # handed to the caller by flush()
+                self._error = exc
+            finally:
+                self._idle.set()
 
     def flush(self) -> None:
         """Wait for the batch in flight; raise its error, if any."""
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._idle.wait()
         if self._error is not None:
             error, self._error = self._error, None
             raise error

@@ -91,6 +91,12 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix:// (or be empty for the embedded Redis)")
         return value
 
+    @field_validator("home", "site_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        # Children (redis-server --dir, the services) run from other folders: pin relative paths now.
+        return value.expanduser().resolve()
+
     @field_validator("action_trigger_statuses", mode="before")
     @classmethod
     def _split_statuses(cls, value: Any) -> Any:

@@ -46,6 +46,8 @@ __all__ = ["RulesEngine", "default_consumer_name"]
 
 log = logging.getLogger(__name__)
 
+#: Batches read from the stream at once (see ``_read_count``).
+READ_AHEAD = 4
 #: Batches smaller than this are written at once rather than in the background.
 SMALL_BATCH = 32
 #: The user executions started by rules run as (StackStorm's system user is ``stanley``).
@@ -81,6 +83,8 @@ class RulesEngine:
         self.registry = RegistryCache(RegistryStore(client))
         self._kv = kv_lookup(client)
         self._apply_script = batch_script(client)
+        # Read several batches at a time: a read waits while Redis runs the script of the batch in flight.
+        self._read_count = settings.engine_batch_size * READ_AHEAD
         self._applier = BackgroundApplier(self._apply_script)
 
     # -- the loop -------------------------------------------------------------------------------
@@ -95,14 +99,14 @@ class RulesEngine:
             if time.monotonic() >= next_reclaim:
                 self.reclaim_stale()
                 next_reclaim = time.monotonic() + max(1.0, self.settings.engine_claim_idle_ms / 2000)
-            deliveries = self.bus.consume(self.name, count=self.settings.engine_batch_size, block_ms=None)
+            deliveries = self.bus.consume(self.name, count=self._read_count, block_ms=None)
             if deliveries:
                 self.process(deliveries)
                 continue
             self.flush()  # nothing waiting: make sure the last batch is written before blocking
             if idle is not None:
                 idle()
-            deliveries = self.bus.consume(self.name, count=self.settings.engine_batch_size, block_ms=500)
+            deliveries = self.bus.consume(self.name, count=self._read_count, block_ms=500)
             if deliveries:
                 self.process(deliveries)
         self.flush()
@@ -126,7 +130,7 @@ class RulesEngine:
         self.bus.ensure_group()
         self.requests.ensure_group()
         done = 0
-        while deliveries := self.bus.consume(self.name, count=self.settings.engine_batch_size, block_ms=None):
+        while deliveries := self.bus.consume(self.name, count=self._read_count, block_ms=None):
             self.process(deliveries)
             done += len(deliveries)
         self.flush()
@@ -135,7 +139,13 @@ class RulesEngine:
     # -- one batch ------------------------------------------------------------------------------
 
     def process(self, deliveries: list[Delivery]) -> None:
-        """Enforce a batch and acknowledge it, in one atomic write (see :mod:`st2lite.batch`)."""
+        """Enforce deliveries in batches of ``engine_batch_size``, each acknowledged in one atomic write."""
+        size = self.settings.engine_batch_size
+        for start in range(0, len(deliveries), size):
+            self._process_batch(deliveries[start : start + size])
+
+    def _process_batch(self, deliveries: list[Delivery]) -> None:
+        """Enforce one batch and acknowledge it, in one atomic write (see :mod:`st2lite.batch`)."""
         snapshot = self.registry.current()
         # Only reclaimed entries can have been processed already: skip their work early (the script checks all).
         markers = [keys.trigger_instance(d.instance.id) for d in deliveries if d.instance is not None and d.reclaimed]

@@ -46,6 +46,7 @@ __all__ = [
     "percentile",
     "profile_call",
     "register_packs",
+    "cpu_seconds",
     "timed",
     "tree_rss_kb",
     "wait_for",
@@ -198,7 +199,7 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
     return result, time.perf_counter() - started
 
 
-def wait_for(condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.01) -> T:
+def wait_for(condition: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.01) -> T:
     """Poll ``condition`` until it returns something truthy; raise after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -223,6 +224,16 @@ def _children() -> dict[int, list[int]]:
         ppid = int(stat.rpartition(")")[2].split()[1])
         kids.setdefault(ppid, []).append(int(entry))
     return kids
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process ``pid`` has used so far; 0.0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    # After the command name: state is field 3, utime and stime are fields 14 and 15 (1-based).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def tree_rss_kb(pid: int) -> tuple[int, int]:

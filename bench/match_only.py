@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.common import Context, Figure, profile_call, timed
+from bench.peer import make_event
 from st2lite.matcher import RuleSet
 from st2lite.rules import Rule
 from st2lite.triggers import TriggerInstance
-
-from bench.common import Context, Figure, profile_call, timed
-from bench.peer import make_event
 
 __all__ = ["build_rules", "run"]
 

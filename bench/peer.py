@@ -57,12 +57,12 @@ def make_event(i: int) -> dict[str, Any]:
         "i": i,
         "mod10": i % 10,
         "mod7": i % 7,
-        "host": "web-%02d" % (i % 50),
+        "host": f"web-{i % 50:02d}",
         "severity": SEVERITIES[i % 4],
         "region": REGIONS[i % 5],
-        "msg": "request %d took %d ms" % (i, (i * 37) % 1000),
+        "msg": f"request {i} took {(i * 37) % 1000} ms",
         "latency_ms": (i * 37) % 1000,
-        "tags": ["bench", "t%d" % (i % 3)],
+        "tags": ["bench", f"t{i % 3}"],
     }
 
 

@@ -13,14 +13,13 @@ Baseline ``eda_events_per_s``: ``run.sh 100000`` of the peer, same machine, same
 
 from __future__ import annotations
 
+from bench.common import PACKS_DIR, Context, Figure, Lab, lab, profile_call, register_packs, timed
+from bench.peer import EXPECTED_MULTI, RULE_MAP, expected_per_rule, make_event, run_peer
 from st2lite import keys
 from st2lite.audit import AuditLog
 from st2lite.bus import RedisBus
 from st2lite.rules_engine import RulesEngine
 from st2lite.triggers import TriggerInstance
-
-from bench.common import PACKS_DIR, Context, Figure, Lab, lab, profile_call, register_packs, timed
-from bench.peer import EXPECTED_MULTI, RULE_MAP, expected_per_rule, make_event, run_peer
 
 __all__ = ["run"]
 
@@ -119,4 +118,3 @@ def run(ctx: Context) -> list[Figure]:
             )
         )
     return figures
-

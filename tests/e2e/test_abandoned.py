@@ -111,7 +111,8 @@ def test_sigterm_lets_the_worker_finish_its_action(
     execution_id = request_execution(
         settings, client, redis_url, "core.local", {"cmd": f"echo $$ > {pid_file}; sleep 2; echo finished"}
     )
-    worker = procs.service("worker", redis_url=redis_url)
+    # Emit the action trigger although no rule listens to it, to check what the finished execution announces.
+    worker = procs.service("worker", redis_url=redis_url, ST2LITE_ACTION_TRIGGER_UNWATCHED="true")
     wait_for(lambda: _running(store, execution_id, pid_file), what="the action to run")
 
     worker.send_signal(signal.SIGTERM)

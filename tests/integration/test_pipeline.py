@@ -290,3 +290,20 @@ def test_secret_parameters_are_masked_in_the_record_and_given_in_clear_to_the_ac
     assert pipeline.engine.executions.secrets(execution.id) == {}  # dropped once the execution ended
     audit_text = "".join(str(e.model_dump()) for e in AuditLog(pipeline.client, maxlen=10_000).read())
     assert "s3cr3t" not in audit_text.replace("token-s3cr3t", "")
+
+
+def test_no_action_trigger_is_emitted_when_no_rule_listens_unless_asked(
+    settings: Settings, redis_client: Redis
+) -> None:
+    quiet = Pipeline(settings, redis_client)
+    quiet.register(webhook_rule("noop", {}, {"ref": "core.noop"}))
+    quiet.webhook({})
+    quiet.run_all()
+    emitted = [f for _, f in redis_client.xrange(keys.TRIGGER_STREAM) if ACTION_TRIGGER in f["t"]]
+    assert emitted == []
+
+    loud = Pipeline(settings.model_copy(update={"action_trigger_unwatched": True}), redis_client)
+    loud.webhook({})
+    loud.run_all()
+    emitted = [f for _, f in redis_client.xrange(keys.TRIGGER_STREAM) if ACTION_TRIGGER in f["t"]]
+    assert len(emitted) == 1

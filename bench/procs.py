@@ -1,0 +1,79 @@
+"""st2lite services as child processes of a benchmark, talking to the benchmark's private Redis.
+
+Each service is started as ``python -c`` calling the library entry point the
+CLI calls (:func:`st2lite.worker.serve`, :func:`st2lite.services.run_rules`,
+:func:`st2lite.services.run_api`), configured through ``ST2LITE_*``
+environment variables (:meth:`Lab.env`). With ``profile_dir`` set, the
+service's main thread runs under cProfile and dumps its stats there on exit.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from bench.common import PYTHON, Lab, Process
+
+__all__ = ["api_available", "start_api", "start_rules", "start_worker"]
+
+_PRELUDE = (
+    "import logging, os\n"
+    "logging.basicConfig(level=logging.WARNING, format='%(asctime)s %(name)s %(levelname)s %(message)s')\n"
+    "from st2lite.config import load_settings\n"
+    "s = load_settings()\n"
+)
+
+_PROFILED = (
+    "import cProfile\n"
+    "p = cProfile.Profile()\n"
+    "p.enable()\n"
+    "try:\n"
+    "    {call}\n"
+    "finally:\n"
+    "    p.disable()\n"
+    "    p.dump_stats(os.environ['BENCH_PROFILE_OUT'])\n"
+)
+
+
+def _start(env: Lab, label: str, imports: str, call: str, profile_dir: Path | None, **extra: str) -> Process:
+    code = _PRELUDE + imports + "\n"
+    if profile_dir is not None:
+        extra["BENCH_PROFILE_OUT"] = str(profile_dir / f"{label}.prof")
+        code += _PROFILED.format(call=call)
+    else:
+        code += call + "\n"
+    return Process([PYTHON, "-c", code], env=env.env(**extra), log_path=env.home / f"{label}.log", cwd=env.home)
+
+
+def start_worker(env: Lab, name: str, *, profile_dir: Path | None = None) -> Process:
+    """An st2lite worker (RQ SimpleWorker running executions)."""
+    return _start(env, name, "from st2lite.worker import serve", f"serve(s, s.redis_url, name={name!r})", profile_dir)
+
+
+def start_rules(env: Lab, *, profile_dir: Path | None = None) -> Process:
+    """The rules engine + scheduler + reaper process."""
+    return _start(env, "rules", "from st2lite.services import run_rules", "run_rules(s, s.redis_url)", profile_dir)
+
+
+def api_available() -> bool:
+    """Whether this checkout has the HTTP API (``st2lite.services.run_api`` and ``st2lite.api.app``)."""
+    try:
+        if importlib.util.find_spec("st2lite.api.app") is None:
+            return False
+        from st2lite import services
+    except ImportError:
+        return False
+    return hasattr(services, "run_api")
+
+
+def start_api(env: Lab, port: int) -> Process:
+    """The HTTP API (uvicorn) on 127.0.0.1:``port``."""
+    return _start(
+        env,
+        "api",
+        "from st2lite.services import run_api",
+        "run_api(s, s.redis_url)",
+        None,
+        ST2LITE_API_HOST="127.0.0.1",
+        ST2LITE_API_PORT=str(port),
+    )

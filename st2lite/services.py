@@ -15,15 +15,12 @@ import threading
 from collections.abc import Callable, Iterator
 
 from st2lite.config import Settings
-from st2lite.enforcements import EnforcementStore
-from st2lite.exceptions import ConfigError
-from st2lite.executions import ExecutionStore
-from st2lite.maintenance import Maintenance
+from st2lite.exceptions import ConfigError, St2liteError
 from st2lite.redisdb import connect, wait_until_ready
-from st2lite.rules_engine import RulesEngine, default_consumer_name
 from st2lite.runfiles import published_redis_url
-from st2lite.scheduler import Scheduler
-from st2lite.worker import Reaper
+
+# Each service imports what it runs inside its function: a worker process never loads the
+# rules engine (jinja2, jsonpath) nor the API (fastapi), which keeps every process small.
 
 __all__ = ["redis_url_for", "run_api", "run_rules", "stop_on_signals"]
 
@@ -61,6 +58,13 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] | None = None) -> None:
     """The rules engine, the scheduler and the reaper, until SIGINT/SIGTERM."""
+    from st2lite.enforcements import EnforcementStore
+    from st2lite.executions import ExecutionStore
+    from st2lite.maintenance import Maintenance
+    from st2lite.rules_engine import RulesEngine, default_consumer_name
+    from st2lite.scheduler import Scheduler
+    from st2lite.worker import Reaper
+
     client = connect(redis_url)
     wait_until_ready(client, timeout=30)
     name = default_consumer_name()
@@ -110,3 +114,39 @@ def run_api(settings: Settings, redis_url: str) -> None:
         lifespan="off",
     )
     uvicorn.Server(config).run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m st2lite.services api|rules|worker``: one service, without the CLI's imports.
+
+    ``st2lite up`` starts its children this way: typer and rich would stay
+    resident in every service process for nothing.
+    """
+    import sys
+
+    from st2lite.config import load_settings
+
+    args = sys.argv[1:] if argv is None else argv
+    services = ("api", "rules", "worker")
+    if len(args) != 1 or args[0] not in services:
+        sys.stderr.write(f"usage: python -m st2lite.services {{{'|'.join(services)}}}\n")
+        raise SystemExit(2)
+    try:
+        settings = load_settings()
+        url = redis_url_for(settings)
+    except St2liteError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(2) from exc
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args[0] == "api":
+        run_api(settings, url)
+    elif args[0] == "rules":
+        run_rules(settings, url)
+    else:
+        from st2lite.worker import serve
+
+        serve(settings, url)
+
+
+if __name__ == "__main__":
+    main()

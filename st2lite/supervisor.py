@@ -84,7 +84,7 @@ class Supervisor:
         return subprocess.Popen(argv, env=self._env(), stdin=subprocess.DEVNULL)
 
     def _spawn_all(self) -> None:
-        base = [sys.executable, "-m", "st2lite"]
+        base = [sys.executable, "-m", "st2lite.services"]  # lean entry points, without the CLI
         self.children = [Child("api", [*base, "api"]), Child("rules", [*base, "rules"])]
         self.children += [Child(f"worker-{i + 1}", [*base, "worker"]) for i in range(self.settings.workers)]
         for child in self.children:

@@ -59,8 +59,8 @@ def test_redis_killed_under_up_loses_no_accepted_webhook(procs: Procs, site: Pat
 
     before = _services(up)
     [redis_pid] = _pids_of(before, f"redis-server 127.0.0.1:{port}")
-    [rules_pid] = _pids_of(before, "-m st2lite rules")
-    [api_pid] = _pids_of(before, "-m st2lite api")
+    [rules_pid] = _pids_of(before, "-m st2lite.services rules")
+    [api_pid] = _pids_of(before, "-m st2lite.services api")
     finished = sum(e.status in FINAL for e in up.executions())
     os.kill(redis_pid, signal.SIGKILL)
     assert ACCEPTED - finished >= 10, "most of the work should still be waiting when Redis dies"
@@ -72,14 +72,14 @@ def test_redis_killed_under_up_loses_no_accepted_webhook(procs: Procs, site: Pat
     health = wait_for(unavailable, what="health to answer 503")
     assert "cannot reach Redis" in health.json()["redis"]
     wait_for(
-        lambda: _pids_of(_services(up), "-m st2lite rules") - {rules_pid},
+        lambda: _pids_of(_services(up), "-m st2lite.services rules") - {rules_pid},
         what="the supervisor to restart the crashed rules process",
     )
     assert "rules exited with code 1; restarting" in up.output()
     assert up.process.poll() is None
     assert alive(api_pid), "the API rides the outage out"
     # The worker rides it out too when idle (RQ retries); one caught finishing a job exits and is restarted.
-    wait_for(lambda: _pids_of(_services(up), "-m st2lite worker"), what="a worker process")
+    wait_for(lambda: _pids_of(_services(up), "-m st2lite.services worker"), what="a worker process")
 
     tree = descendants(up.process.pid)
     assert up.stop() == 0

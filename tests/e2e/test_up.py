@@ -43,7 +43,7 @@ def test_up_serves_webhooks_drains_on_stop_leaves_nothing_and_keeps_its_data(
     tree = command_lines(up.process.pid)
     commands = list(tree.values())
     assert sum("redis-server" in c for c in commands) == 1, commands
-    assert sum(" -m st2lite " in c for c in commands) == 4, commands  # api, rules, 2 workers
+    assert sum(" -m st2lite.services " in c for c in commands) == 4, commands  # api, rules, 2 workers
     assert any(c.startswith("sleep 2") for c in commands), commands  # the action's process
 
     assert up.stop() == 0

@@ -10,9 +10,8 @@ its entry on the request stream.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 from st2lite.actions import Action
 from st2lite.audit import now_iso
@@ -28,10 +27,9 @@ from st2lite.templating import KvLookup, kv_context
 __all__ = ["Prepared", "failed_execution", "prepare_execution", "request_in"]
 
 
-class Prepared(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Prepared:
     """An execution ready to be stored, and the clear values of its secret parameters."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     execution: Execution
     secrets: dict[str, Any]
@@ -90,7 +88,7 @@ def prepare_execution(
         children=[],
     )
     secrets = {name: values[name] for name, spec in specs.items() if spec.secret and name in values}
-    return Prepared.model_construct(execution=execution, secrets=secrets)
+    return Prepared(execution=execution, secrets=secrets)
 
 
 def failed_execution(

@@ -32,7 +32,15 @@ from st2lite.redisdb import Pipeline, Redis, load_script
 from st2lite.statuses import COMPLETED, ExecutionStatus, sources_of
 from st2lite.triggers import TriggerInstance
 
-__all__ = ["INDEXED_FIELDS", "Execution", "ExecutionFilter", "ExecutionStore", "StatusChange"]
+__all__ = [
+    "INDEXED_FIELDS",
+    "Execution",
+    "ExecutionFilter",
+    "ExecutionStore",
+    "ExecutionTemplate",
+    "StatusChange",
+    "index_keys",
+]
 
 #: Execution fields with an index (``st2lite:executions:<field>:<value>``).
 INDEXED_FIELDS = ("status", "action", "rule", "parent")
@@ -119,6 +127,52 @@ class ExecutionFilter(BaseModel):
         ]
 
 
+def index_keys(*, status: ExecutionStatus, action: str, rule: str | None, parent: str | None) -> list[str]:
+    """Every index an execution with these fields belongs to (top-level ones: parent ``null``)."""
+    out = [
+        keys.EXECUTIONS_ALL,
+        keys.execution_index("status", status.value),
+        keys.execution_index("action", action),
+        keys.execution_index("parent", parent or TOP_LEVEL),
+    ]
+    if rule is not None:
+        out.append(keys.execution_index("rule", rule))
+    return out
+
+
+class ExecutionTemplate:
+    """The fixed part of the executions a rule with fixed parameters starts, serialized once.
+
+    Only the id, the times and the trigger instance differ between them, so the
+    rules engine builds one of these per rule and registry version and
+    :meth:`ExecutionStore.create_from_template_in` fills in the rest.
+    """
+
+    __slots__ = ("action", "context", "index_keys", "parameters", "rule", "runner", "secrets", "trigger")
+
+    def __init__(
+        self,
+        *,
+        action: str,
+        runner: str,
+        parameters: Mapping[str, Any],
+        secrets: Mapping[str, Any],
+        context: Mapping[str, Any],
+        rule: str,
+        trigger: str,
+    ) -> None:
+        self.action = action
+        self.runner = runner
+        #: Masked values, serialized once and embedded as they are.
+        self.parameters = orjson.Fragment(orjson.dumps(dict(parameters)))
+        self.secrets = orjson.dumps(dict(secrets)) if secrets else None
+        #: The context without ``trigger_instance`` and ``trace_context``.
+        self.context = dict(context)
+        self.rule = rule
+        self.trigger = trigger
+        self.index_keys = index_keys(status=ExecutionStatus.REQUESTED, action=action, rule=rule, parent=None)
+
+
 class ExecutionStore:
     """Reads and writes executions in Redis."""
 
@@ -148,51 +202,145 @@ class ExecutionStore:
         secrets: Mapping[str, Any] | None = None,
         created_ms: int | None = None,
     ) -> None:
-        """Queue the writes that create ``execution`` (and its audit event) on ``pipe``."""
-        # Built by hand, without pydantic: this runs for every execution the rules engine creates.
-        ms = str(created_ms if created_ms is not None else int(time.time() * 1000))
+        """Queue the writes that create ``execution`` (and its audit events) on ``pipe``."""
         eid = execution.id
-        key = keys.execution(eid)
-        doc = {name: getattr(execution, name) for name in _DOC_FIELDS}
-        mapping: dict[str, Any] = {
-            "doc": orjson.dumps(doc),
-            "status": execution.status.value,
-            "created_ms": ms,
-            "log": "\n".join(f"{c.status.value}|{c.timestamp}" for c in execution.log),
-        }
+        extra: dict[str, Any] = {}
         if execution.result is not None:
-            mapping["result"] = orjson.dumps(execution.result)
+            extra["result"] = orjson.dumps(execution.result)
         if execution.end_timestamp:
-            mapping["end"] = execution.end_timestamp
-        if secrets:
-            mapping["secrets"] = orjson.dumps(dict(secrets))
-        pipe.hset(key, mapping=mapping)
-        pipe.expire(key, self._ttl)
-        pipe.zadd(keys.EXECUTIONS_ALL, {eid: ms})
-        for name in INDEXED_FIELDS:
-            value = _index_value(execution, name)
-            if value is not None:
-                pipe.zadd(keys.execution_index(name, value), {eid: ms})
-        created = encode_event(
+            extra["end"] = execution.end_timestamp
+        self._write_in(
+            pipe,
+            eid,
+            doc=orjson.dumps({name: getattr(execution, name) for name in _DOC_FIELDS}),
+            status=execution.status,
+            ms=str(created_ms if created_ms is not None else int(time.time() * 1000)),
+            log="\n".join(f"{c.status.value}|{c.timestamp}" for c in execution.log),
+            index_keys=index_keys(
+                status=execution.status, action=execution.action, rule=execution.rule, parent=execution.parent
+            ),
+            created_event=self._created_event(
+                eid,
+                execution.action,
+                parameters=execution.parameters,
+                rule=execution.rule,
+                trigger_instance=execution.trigger_instance,
+                enforcement=execution.enforcement,
+                parent=execution.parent,
+            ),
+            secrets=orjson.dumps(dict(secrets)) if secrets else None,
+            extra=extra,
+        )
+
+    def create_from_template_in(
+        self,
+        pipe: Pipeline,
+        template: ExecutionTemplate,
+        *,
+        execution_id: str,
+        created_at: str,
+        created_ms: int,
+        trigger_instance: str,
+        enforcement: str,
+        trace_tag: str = "",
+    ) -> None:
+        """Queue the writes that create a ``requested`` execution of ``template`` (the rules engine's fast path).
+
+        Writes exactly what :meth:`create_in` writes for the same execution.
+        """
+        context = {
+            **template.context,
+            "trigger_instance": {"id": trigger_instance, "name": None},
+            "trace_context": {"trace_tag": trace_tag} if trace_tag else {},
+        }
+        doc = {
+            "id": execution_id,
+            "action": template.action,
+            "runner": template.runner,
+            "parameters": template.parameters,
+            "context": context,
+            "rule": template.rule,
+            "trigger": template.trigger,
+            "trigger_instance": trigger_instance,
+            "enforcement": enforcement,
+            "parent": None,
+            "created_at": created_at,
+        }
+        self._write_in(
+            pipe,
+            execution_id,
+            doc=orjson.dumps(doc),
+            status=ExecutionStatus.REQUESTED,
+            ms=str(created_ms),
+            log=f"requested|{created_at}",
+            index_keys=template.index_keys,
+            created_event=self._created_event(
+                execution_id,
+                template.action,
+                parameters=template.parameters,
+                rule=template.rule,
+                trigger_instance=trigger_instance,
+                enforcement=enforcement,
+                parent=None,
+            ),
+            secrets=template.secrets,
+        )
+
+    def _created_event(
+        self,
+        execution_id: str,
+        action: str,
+        *,
+        parameters: Any,
+        rule: str | None,
+        trigger_instance: str | None,
+        enforcement: str | None,
+        parent: str | None,
+    ) -> bytes:
+        return encode_event(
             AuditKind.EXECUTION_CREATED,
             self._actor,
-            execution=eid,
-            action=execution.action,
-            rule=execution.rule,
-            trigger_instance=execution.trigger_instance,
-            enforcement=execution.enforcement,
+            execution=execution_id,
+            action=action,
+            rule=rule,
+            trigger_instance=trigger_instance,
+            enforcement=enforcement,
             status=ExecutionStatus.REQUESTED.value,
-            data={"parameters": execution.parameters, "parent": execution.parent}
-            if execution.parent
-            else {"parameters": execution.parameters},
+            data={"parameters": parameters, "parent": parent} if parent else {"parameters": parameters},
         )
-        pipe.xadd(keys.AUDIT_STREAM, {"e": created}, maxlen=self._audit_maxlen, approximate=True)
-        if execution.status is not ExecutionStatus.REQUESTED:
+
+    def _write_in(
+        self,
+        pipe: Pipeline,
+        execution_id: str,
+        *,
+        doc: bytes,
+        status: ExecutionStatus,
+        ms: str,
+        log: str,
+        index_keys: Iterable[str],
+        created_event: bytes,
+        secrets: bytes | None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """The one place that knows how an execution is laid out in Redis."""
+        key = keys.execution(execution_id)
+        mapping: dict[str, Any] = {"doc": doc, "status": status.value, "created_ms": ms, "log": log}
+        if extra:
+            mapping.update(extra)
+        if secrets:
+            mapping["secrets"] = secrets
+        pipe.hset(key, mapping=mapping)
+        pipe.expire(key, self._ttl)
+        for index in index_keys:
+            pipe.zadd(index, {execution_id: ms})
+        pipe.xadd(keys.AUDIT_STREAM, {"e": created_event}, maxlen=self._audit_maxlen, approximate=True)
+        if status is not ExecutionStatus.REQUESTED:
             changed = encode_event(
                 AuditKind.EXECUTION_STATUS,
                 self._actor,
-                execution=eid,
-                status=execution.status.value,
+                execution=execution_id,
+                status=status.value,
                 previous_status=ExecutionStatus.REQUESTED.value,
             )
             pipe.xadd(keys.AUDIT_STREAM, {"e": changed}, maxlen=self._audit_maxlen, approximate=True)
@@ -427,15 +575,6 @@ def _received_event(instance: TriggerInstance, actor: str) -> bytes:
     return AuditEvent(
         kind=AuditKind.TRIGGER_RECEIVED, actor=actor, trigger=instance.trigger, trigger_instance=instance.id
     ).encode()
-
-
-def _index_value(execution: Execution, name: str) -> str | None:
-    """The value ``execution`` is indexed under for ``name`` (top-level executions: parent ``null``)."""
-    if name == "status":
-        return execution.status.value
-    if name == "parent":
-        return execution.parent or TOP_LEVEL
-    return getattr(execution, name)  # type: ignore[no-any-return]
 
 
 def _decode(fields: Mapping[str, str], children: list[str]) -> Execution:

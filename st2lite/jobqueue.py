@@ -1,8 +1,8 @@
 """The one module that imports ``rq``: enqueueing executions and running RQ workers.
 
 A job carries only the execution id; everything else lives in the execution
-record. Jobs are JSON-serialised (never pickled) and keep no result in RQ:
-the execution record is the result. RQ's keys are moved under
+record. Jobs are JSON-serialised (never pickled) and RQ keeps them only a
+minute after they end: the execution record is the result. RQ's keys are moved under
 ``st2lite:rq`` (``RQ_KEY_PREFIX`` must be set before rq is imported, which
 is why this module sets it at import time and is the only importer of rq).
 """

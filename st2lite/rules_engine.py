@@ -25,22 +25,18 @@ from typing import Any
 import orjson
 
 from st2lite import keys
-from st2lite.audit import AuditEvent, AuditKind, AuditLog, encode_event
+from st2lite.audit import AuditEvent, AuditKind, AuditLog
 from st2lite.batch import BackgroundApplier, WriteBatch, batch_script
 from st2lite.bus import Delivery, RedisBus
 from st2lite.config import Settings
 from st2lite.datastore import kv_lookup
-from st2lite.enforcements import EnforcementStatus, EnforcementStore, RuleEnforcement, enforcement_id
-from st2lite.exceptions import St2liteError
+from st2lite.enforcements import EnforcementStore
+from st2lite.enforcer import RuleEnforcer
 from st2lite.executions import ExecutionStore
-from st2lite.launch import failed_execution, prepare_execution, request_in
-from st2lite.matcher import MatchOutcome
 from st2lite.redisdb import Redis
 from st2lite.registry import RegistryCache, RegistryStore, Snapshot
 from st2lite.requests import RequestQueue
-from st2lite.rules import Rule
 from st2lite.templating import kv_context, render_typed
-from st2lite.triggers import TriggerInstance
 
 __all__ = ["RulesEngine", "default_consumer_name"]
 
@@ -50,8 +46,6 @@ log = logging.getLogger(__name__)
 READ_AHEAD = 4
 #: Batches smaller than this are written at once rather than in the background.
 SMALL_BATCH = 32
-#: The user executions started by rules run as (StackStorm's system user is ``stanley``).
-SYSTEM_USER = "stanley"
 
 
 def default_consumer_name() -> str:
@@ -82,6 +76,7 @@ class RulesEngine:
         self.requests = RequestQueue(client, maxlen=settings.trigger_stream_maxlen)
         self.registry = RegistryCache(RegistryStore(client))
         self._kv = kv_lookup(client)
+        self._current_enforcer: RuleEnforcer | None = None
         self._apply_script = batch_script(client)
         # Read several batches at a time: a read waits while Redis runs the script of the batch in flight.
         self._read_count = settings.engine_batch_size * READ_AHEAD
@@ -182,12 +177,10 @@ class RulesEngine:
                 pipe,
             )
             return
-        render = self._pattern_renderer()
-        outcomes = snapshot.ruleset.match(instance, render)
+        outcomes = snapshot.ruleset.match(instance, self._render)
         now_ms = int(time.time() * 1000)
-        enforced: list[dict[str, Any]] = []
-        for outcome in outcomes:
-            enforced.append(self._enforce(pipe, snapshot, instance, outcome, now_ms))
+        enforcer = self._enforcer(snapshot)
+        enforced = [enforcer.enforce(pipe, instance, outcome, now_ms) for outcome in outcomes]
         record = {
             **instance.model_dump(mode="json"),
             "status": "processed",
@@ -195,122 +188,19 @@ class RulesEngine:
         }
         pipe.set(keys.trigger_instance(instance.id), orjson.dumps(record), ex=self.settings.execution_ttl)
 
-    def _pattern_renderer(self) -> Callable[[str, Any], Any]:
-        st2kv = kv_context(self._kv)
+    def _render(self, pattern: str, payload: Any) -> Any:
+        """Render a templated criteria pattern (``trigger`` and ``st2kv.system`` in scope)."""
+        return render_typed(pattern, {"trigger": payload, "st2kv": kv_context(self._kv)})
 
-        def render(pattern: str, payload: Any) -> Any:
-            return render_typed(pattern, {"trigger": payload, "st2kv": st2kv})
-
-        return render
-
-    def _enforce(
-        self, pipe: WriteBatch, snapshot: Snapshot, instance: TriggerInstance, outcome: MatchOutcome, now_ms: int
-    ) -> dict[str, Any]:
-        rule = outcome.rule
-        ref = rule.full_ref
-        eid = enforcement_id(instance.id, ref)
-        if not outcome.matched:
-            return self._failed(pipe, instance, rule, eid, f"criteria could not be evaluated: {outcome.error}", now_ms)
-        try:
-            action = snapshot.content.action(rule.action.ref)
-        except St2liteError as exc:
-            return self._failed(pipe, instance, rule, eid, str(exc), now_ms)
-        if not action.enabled:
-            reason = f"action '{action.full_ref}' is disabled; enable it in its metadata file and re-register its pack"
-            return self._failed(pipe, instance, rule, eid, reason, now_ms)
-        context = {
-            "user": SYSTEM_USER,
-            "pack": action.pack,
-            "rule": {"id": ref, "name": rule.name, "ref": ref},
-            "trigger_instance": {"id": instance.id, "name": None},
-            "trace_context": {"trace_tag": instance.trace_tag} if instance.trace_tag else {},
-        }
-        links = {"rule": ref, "trigger": instance.trigger, "trigger_instance": instance.id, "enforcement": eid}
-        try:
-            prepared = prepare_execution(
+    def _enforcer(self, snapshot: Snapshot) -> RuleEnforcer:
+        if self._current_enforcer is None or self._current_enforcer.snapshot is not snapshot:
+            self._current_enforcer = RuleEnforcer(
                 snapshot,
-                action,
-                rule.action.parameters,
-                context=context,
-                kv_lookup=self._kv,
-                trigger_payload=instance.payload,
-                links=links,
-            )
-        except St2liteError as exc:
-            # StackStorm's behaviour: the execution exists, failed, with the reason.
-            failed = failed_execution(action, str(exc), context=context, links=links)
-            self.executions.create_in(pipe, failed, created_ms=now_ms)
-            return self._failed(pipe, instance, rule, eid, str(exc), now_ms, execution_id=failed.id)
-        execution_id = prepared.execution.id
-        now = prepared.execution.created_at
-        # The rule matched, then the execution exists: the audit log tells it in that order.
-        self.audit.append_encoded(
-            encode_event(
-                AuditKind.RULE_MATCHED,
-                self.actor,
-                at=now,
-                trigger=instance.trigger,
-                trigger_instance=instance.id,
-                rule=ref,
-                enforcement=eid,
-                execution=execution_id,
-                action=action.full_ref,
-            ),
-            pipe,
-        )
-        request_in(pipe, prepared, executions=self.executions, requests=self.requests, created_ms=now_ms)
-        self.enforcements.create_in(
-            pipe,
-            RuleEnforcement(
-                id=eid,
-                rule=ref,
-                trigger_instance=instance.id,
-                trigger=instance.trigger,
-                execution=execution_id,
-                status=EnforcementStatus.SUCCEEDED,
-                enforced_at=now,
-            ),
-            at_ms=now_ms,
-        )
-        return {"rule": ref, "execution": execution_id, "status": "succeeded"}
-
-    def _failed(
-        self,
-        pipe: WriteBatch,
-        instance: TriggerInstance,
-        rule: Rule,
-        eid: str,
-        reason: str,
-        now_ms: int,
-        *,
-        execution_id: str | None = None,
-    ) -> dict[str, Any]:
-        ref = rule.full_ref
-        log.warning("RulesEngine %s: rule %s failed for trigger instance %s: %s", self.name, ref, instance.id, reason)
-        self.enforcements.create_in(
-            pipe,
-            RuleEnforcement(
-                id=eid,
-                rule=ref,
-                trigger_instance=instance.id,
-                trigger=instance.trigger,
-                execution=execution_id,
-                status=EnforcementStatus.FAILED,
-                failure_reason=reason,
-            ),
-            at_ms=now_ms,
-        )
-        self.audit.append(
-            AuditEvent(
-                kind=AuditKind.RULE_FAILED,
+                executions=self.executions,
+                enforcements=self.enforcements,
+                requests=self.requests,
+                audit=self.audit,
+                kv=self._kv,
                 actor=self.actor,
-                trigger=instance.trigger,
-                trigger_instance=instance.id,
-                rule=ref,
-                enforcement=eid,
-                execution=execution_id,
-                message=reason,
-            ),
-            pipe,
-        )
-        return {"rule": ref, "execution": execution_id, "status": "failed", "failure_reason": reason}
+            )
+        return self._current_enforcer

@@ -1,8 +1,8 @@
 """Redis dies under a running ``st2lite up``: nothing accepted is lost.
 
-What happens (observed): the supervisor neither watches nor restarts its
-embedded redis-server (it stays a zombie until ``up`` stops). The API stays
-up (health answers 503). The rules process crashes and the supervisor
+What happens (observed): the supervisor restarts its embedded redis-server on
+the same port, which reloads the append-only file. Until then the API stays up
+(health answers 503). The rules process crashes and the supervisor
 restarts it; the new one waits up to 30 s for Redis, then exits, and is
 restarted with a growing pause. A worker rides the outage out while idle (RQ
 retries its connection), exits when caught finishing a job, and one started
@@ -99,6 +99,32 @@ def test_redis_killed_under_up_loses_no_accepted_webhook(procs: Procs, site: Pat
     assert set(statuses) <= {"succeeded", "abandoned"}
     assert statuses.count("abandoned") <= 1
     assert again.stop() == 0
+
+
+def test_up_restarts_a_killed_embedded_redis_and_finishes_the_work_by_itself(
+    procs: Procs, site: Path, tmp_path: Path
+) -> None:
+    write_rules(site, {"hook": webhook_rule("e2e", "core.local", {"cmd": "sleep 0.05"})})
+    port = free_port()
+    up = Up.start(procs, tmp_path / "home", site, workers=1, ST2LITE_EMBEDDED_REDIS_PORT=str(port))
+    instances = [up.post("/api/v1/webhooks/e2e", json={"i": i}).json()["id"] for i in range(20)]
+    [redis_pid] = _pids_of(_services(up), f"redis-server 127.0.0.1:{port}")
+
+    os.kill(redis_pid, signal.SIGKILL)
+
+    wait_for(
+        lambda: _pids_of(_services(up), f"redis-server 127.0.0.1:{port}") - {redis_pid},
+        what="the supervisor to start Redis again",
+    )
+    assert "the embedded Redis exited; restarting it" in up.output()
+
+    def all_finished() -> bool:
+        executions = up.executions()
+        return len(executions) == len(instances) and all(e.status in FINAL for e in executions)
+
+    wait_for(all_finished, what="every accepted webhook's execution to end without a manual restart", timeout=90)
+    assert Counter(e.trigger_instance for e in up.executions()) == Counter(instances)
+    assert up.stop() == 0
 
 
 def test_the_api_answers_503_while_redis_is_down(own_redis: EmbeddedRedis, tmp_path: Path) -> None:

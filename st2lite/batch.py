@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from st2lite.redisdb import Redis, Script, load_script
+from st2lite.redisdb import Pipeline, Redis, Script, load_script
 
-__all__ = ["BackgroundApplier", "WriteBatch", "batch_script"]
+__all__ = ["BackgroundApplier", "WriteBatch", "add_to_indexes", "batch_script"]
 
 
 def _text(value: Any) -> str:
@@ -68,9 +68,12 @@ class WriteBatch:
         self._current.append(["EXPIRE", key, str(seconds)])
 
     def zadd(self, key: str, mapping: Mapping[str, float | int | str]) -> None:
-        # Deferred inside the script: one ZADD per key for the whole batch.
         for member, score in mapping.items():
-            self._current.append(["+ZADD", key, score if type(score) is str else _text(score), member])
+            self.zadd_many([key], member, score)
+
+    def zadd_many(self, keys: Sequence[str], member: str, score: float | int | str) -> None:
+        """Add ``member`` to every sorted set in ``keys`` (deferred in the script: one ZADD per key per batch)."""
+        self._current.append(["+ZADD", score if type(score) is str else _text(score), member, *keys])
 
     def xadd(self, key: str, fields: Mapping[str, Any], maxlen: int | None = None, approximate: bool = True) -> None:
         command: list[Any] = ["XADD", key]
@@ -108,6 +111,15 @@ class WriteBatch:
 def batch_script(client: Redis) -> Script:
     """The registered ``apply_batch.lua`` for ``client``."""
     return load_script(client, "apply_batch")
+
+
+def add_to_indexes(pipe: Pipeline | WriteBatch, keys: Sequence[str], member: str, score: float | int | str) -> None:
+    """Add ``member`` to several sorted sets, compactly when ``pipe`` is a :class:`WriteBatch`."""
+    if isinstance(pipe, WriteBatch):
+        pipe.zadd_many(keys, member, score)
+    else:
+        for key in keys:
+            pipe.zadd(key, {member: score})
 
 
 class BackgroundApplier:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from st2lite import keys
 from st2lite.audit import now_iso
+from st2lite.batch import add_to_indexes
 from st2lite.redisdb import Pipeline, Redis
 
 __all__ = ["EnforcementStatus", "EnforcementStore", "RuleEnforcement", "enforcement_id"]
@@ -51,8 +52,8 @@ class EnforcementStore:
         ms = at_ms if at_ms is not None else int(time.time() * 1000)
         # __dict__ rather than model_dump: one of these per rule that fires (all fields are JSON-ready).
         pipe.set(keys.enforcement(enforcement.id), orjson.dumps(enforcement.__dict__), ex=self._ttl)
-        pipe.zadd(keys.enforcement_index("rule", enforcement.rule), {enforcement.id: ms})
-        pipe.zadd(keys.enforcement_index("all", "all"), {enforcement.id: ms})
+        indexes = [keys.enforcement_index("rule", enforcement.rule), keys.enforcement_index("all", "all")]
+        add_to_indexes(pipe, indexes, enforcement.id, ms)
 
     def get(self, eid: str) -> RuleEnforcement | None:
         raw = self._client.get(keys.enforcement(eid))

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from st2lite import keys
 from st2lite.audit import AuditEvent, AuditKind, encode_event, now_iso
+from st2lite.batch import add_to_indexes
 from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError
 from st2lite.redisdb import Pipeline, Redis, load_script
 from st2lite.statuses import COMPLETED, ExecutionStatus, sources_of
@@ -332,8 +333,7 @@ class ExecutionStore:
             mapping["secrets"] = secrets
         pipe.hset(key, mapping=mapping)
         pipe.expire(key, self._ttl)
-        for index in index_keys:
-            pipe.zadd(index, {execution_id: ms})
+        add_to_indexes(pipe, list(index_keys), execution_id, ms)
         pipe.xadd(keys.AUDIT_STREAM, {"e": created_event}, maxlen=self._audit_maxlen, approximate=True)
         if status is not ExecutionStatus.REQUESTED:
             changed = encode_event(

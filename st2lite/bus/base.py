@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
-
-from pydantic import BaseModel, ConfigDict
 
 from st2lite.triggers import TriggerInstance
 
 __all__ = ["Bus", "Delivery"]
 
 
-class Delivery(BaseModel):
-    """One trigger instance handed to a consumer, or the reason its entry could not be decoded."""
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One trigger instance handed to a consumer, or the reason its entry could not be decoded.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A plain dataclass: one is made per trigger instance on the hot path, and its
+    instance was validated already.
+    """
 
     entry_id: str
     instance: TriggerInstance | None = None

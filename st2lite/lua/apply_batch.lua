@@ -5,8 +5,8 @@
 -- after the groups, the number of tail commands and the commands the same way.
 -- A group whose marker key exists is skipped (an earlier attempt committed it); its commands
 -- usually create that marker. Tail commands always run (the stream acknowledgements).
--- The pseudo-command "+ZADD key score member" adds to a sorted set at the end of the batch, in one
--- ZADD per key (index keys are shared by most of a batch's writes).
+-- The pseudo-command "+ZADD score member key..." adds member to each sorted set key at the end of
+-- the batch, in one ZADD per key (index keys are shared by most of a batch's writes).
 -- Returns the number of groups applied.
 local i = 1
 local applied = 0
@@ -18,15 +18,18 @@ local function run_commands(count, execute)
     local argc = tonumber(ARGV[i])
     if execute then
       if ARGV[i + 1] == '+ZADD' then
-        local key = ARGV[i + 2]
-        local pending = deferred[key]
-        if pending == nil then
-          pending = {}
-          deferred[key] = pending
-          deferred_keys[#deferred_keys + 1] = key
+        local score, member = ARGV[i + 2], ARGV[i + 3]
+        for k = i + 4, i + argc do
+          local key = ARGV[k]
+          local pending = deferred[key]
+          if pending == nil then
+            pending = {}
+            deferred[key] = pending
+            deferred_keys[#deferred_keys + 1] = key
+          end
+          pending[#pending + 1] = score
+          pending[#pending + 1] = member
         end
-        pending[#pending + 1] = ARGV[i + 3]
-        pending[#pending + 1] = ARGV[i + 4]
       else
         redis.call(unpack(ARGV, i + 1, i + argc))
       end

@@ -10,6 +10,7 @@ never published; nothing already accepted is affected.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import jsonschema
@@ -55,9 +56,7 @@ class TriggerDispatcher:
                 "(setting max_payload_bytes)"
             )
         if trigger_type.payload_schema:
-            error = jsonschema.exceptions.best_match(
-                jsonschema.Draft7Validator(trigger_type.payload_schema).iter_errors(payload)
-            )
+            error = jsonschema.exceptions.best_match(_validator(trigger_type.payload_schema).iter_errors(payload))
             if error is not None:
                 where = "/".join(str(p) for p in error.absolute_path) or "(root)"
                 raise TriggerError(f"payload does not match the schema of '{trigger}' at {where}: {error.message}")
@@ -77,6 +76,16 @@ class TriggerDispatcher:
         instance = TriggerInstance(trigger=trigger, parameters=parameters or {}, payload=payload, trace_tag=trace_tag)
         self.bus.publish(instance, actor=actor)
         return instance
+
+
+@lru_cache(maxsize=1024)
+def _validator_for(schema_json: bytes) -> jsonschema.Draft7Validator:
+    return jsonschema.Draft7Validator(orjson.loads(schema_json))
+
+
+def _validator(schema: dict[str, Any]) -> jsonschema.Draft7Validator:
+    """A compiled validator for ``schema``, built once per distinct schema (building one is slow)."""
+    return _validator_for(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
 
 
 def _json_type(value: Any) -> str:

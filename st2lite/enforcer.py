@@ -117,19 +117,7 @@ class RuleEnforcer:
             execution_id, now = prepared.execution.id, prepared.execution.created_at
             self._matched(pipe, instance, ref, eid, execution_id, action.full_ref, now)
             request_in(pipe, prepared, executions=self._executions, requests=self._requests, created_ms=now_ms)
-        self._enforcements.create_in(
-            pipe,
-            RuleEnforcement(
-                id=eid,
-                rule=ref,
-                trigger_instance=instance.id,
-                trigger=instance.trigger,
-                execution=execution_id,
-                status=EnforcementStatus.SUCCEEDED,
-                enforced_at=now,
-            ),
-            at_ms=now_ms,
-        )
+        self._record(pipe, instance, ref, eid, EnforcementStatus.SUCCEEDED, now_ms, execution_id=execution_id)
         return {"rule": ref, "execution": execution_id, "status": "succeeded"}
 
     def _matched(
@@ -157,6 +145,29 @@ class RuleEnforcer:
             ),
             pipe,
         )
+
+    def _record(
+        self,
+        pipe: WriteBatch,
+        instance: TriggerInstance,
+        ref: str,
+        eid: str,
+        status: EnforcementStatus,
+        now_ms: int,
+        *,
+        execution_id: str | None,
+        reason: str | None = None,
+    ) -> None:
+        enforcement = RuleEnforcement(
+            id=eid,
+            rule=ref,
+            trigger_instance=instance.id,
+            trigger=instance.trigger,
+            execution=execution_id,
+            status=status,
+            failure_reason=reason,
+        )
+        self._enforcements.create_in(pipe, enforcement, at_ms=now_ms)
 
     @staticmethod
     def _context(rule: Rule, pack: str) -> dict[str, Any]:
@@ -200,18 +211,8 @@ class RuleEnforcer:
     ) -> dict[str, Any]:
         ref = rule.full_ref
         log.warning("RuleEnforcer: rule %s failed for trigger instance %s: %s", ref, instance.id, reason)
-        self._enforcements.create_in(
-            pipe,
-            RuleEnforcement(
-                id=eid,
-                rule=ref,
-                trigger_instance=instance.id,
-                trigger=instance.trigger,
-                execution=execution_id,
-                status=EnforcementStatus.FAILED,
-                failure_reason=reason,
-            ),
-            at_ms=now_ms,
+        self._record(
+            pipe, instance, ref, eid, EnforcementStatus.FAILED, now_ms, execution_id=execution_id, reason=reason
         )
         self._audit.append_encoded(
             encode_event(

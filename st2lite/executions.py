@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from st2lite import keys
 from st2lite.audit import AuditEvent, AuditKind, encode_event, now_iso
 from st2lite.batch import add_to_indexes
+from st2lite.config import Settings
 from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError
 from st2lite.redisdb import Pipeline, Redis, load_script
 from st2lite.statuses import COMPLETED, ExecutionStatus, sources_of
@@ -192,6 +193,17 @@ class ExecutionStore:
         self._trigger_maxlen = trigger_maxlen
         self._actor = actor
         self._transition = load_script(client, "transition")
+
+    @classmethod
+    def for_settings(cls, client: Redis, settings: Settings, *, actor: str) -> ExecutionStore:
+        """A store with the retention and stream limits of ``settings``."""
+        return cls(
+            client,
+            ttl=settings.execution_ttl,
+            audit_maxlen=settings.audit_stream_maxlen,
+            trigger_maxlen=settings.trigger_stream_maxlen,
+            actor=actor,
+        )
 
     # -- creation -----------------------------------------------------------------------------
 

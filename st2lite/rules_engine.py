@@ -65,13 +65,7 @@ class RulesEngine:
         self._client = client
         self.audit = AuditLog(client, maxlen=settings.audit_stream_maxlen)
         self.bus = RedisBus(client, maxlen=settings.trigger_stream_maxlen, audit=self.audit)
-        self.executions = ExecutionStore(
-            client,
-            ttl=settings.execution_ttl,
-            audit_maxlen=settings.audit_stream_maxlen,
-            trigger_maxlen=settings.trigger_stream_maxlen,
-            actor=self.actor,
-        )
+        self.executions = ExecutionStore.for_settings(client, settings, actor=self.actor)
         self.enforcements = EnforcementStore(client, ttl=settings.execution_ttl)
         self.requests = RequestQueue(client, maxlen=settings.trigger_stream_maxlen)
         self.registry = RegistryCache(RegistryStore(client))

@@ -35,13 +35,7 @@ class Scheduler:
         self.name = name
         self._client = client
         self.requests = RequestQueue(client, maxlen=settings.trigger_stream_maxlen)
-        self.executions = ExecutionStore(
-            client,
-            ttl=settings.execution_ttl,
-            audit_maxlen=settings.audit_stream_maxlen,
-            trigger_maxlen=settings.trigger_stream_maxlen,
-            actor=f"scheduler:{name}",
-        )
+        self.executions = ExecutionStore.for_settings(client, settings, actor=f"scheduler:{name}")
         self.jobs = JobQueue(redis_url)
 
     def run(self, stop: threading.Event) -> None:

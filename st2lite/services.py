@@ -71,13 +71,7 @@ def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] |
     name = default_consumer_name()
     engine = RulesEngine(settings, client, name=name)
     scheduler = Scheduler(settings, connect(redis_url), redis_url, name=name)
-    executions = ExecutionStore(
-        client,
-        ttl=settings.execution_ttl,
-        audit_maxlen=settings.audit_stream_maxlen,
-        trigger_maxlen=settings.trigger_stream_maxlen,
-        actor=f"reaper:{name}",
-    )
+    executions = ExecutionStore.for_settings(client, settings, actor=f"reaper:{name}")
     reaper = Reaper(executions, settings)
     maintenance = Maintenance(executions, EnforcementStore(client, ttl=settings.execution_ttl))
     stop = threading.Event()

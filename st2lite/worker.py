@@ -62,13 +62,7 @@ def build_runtime(settings: Settings, redis_url: str, *, name: str) -> WorkerRun
         settings=settings,
         redis_url=redis_url,
         client=client,
-        executions=ExecutionStore(
-            client,
-            ttl=settings.execution_ttl,
-            audit_maxlen=settings.audit_stream_maxlen,
-            trigger_maxlen=settings.trigger_stream_maxlen,
-            actor=f"worker:{name}",
-        ),
+        executions=ExecutionStore.for_settings(client, settings, actor=f"worker:{name}"),
         registry=RegistryCache(RegistryStore(client)),
         name=name,
     )

@@ -28,6 +28,8 @@ from st2lite.exceptions import ConfigError
 
 __all__ = ["Settings", "load_settings"]
 
+#: The statuses an execution ends in (the action trigger can be emitted for these).
+_FINAL_STATUSES = ("succeeded", "failed", "timeout", "canceled", "abandoned")
 #: Seconds in a day, for the retention defaults below.
 DAY = 86_400
 
@@ -104,6 +106,14 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("action_trigger_statuses")
+    @classmethod
+    def _known_statuses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [status for status in value if status not in _FINAL_STATUSES]
+        if unknown:
+            raise ValueError(f"unknown status(es) {', '.join(unknown)}; use some of: {', '.join(_FINAL_STATUSES)}")
+        return value
+
     @property
     def packs_paths(self) -> list[Path]:
         """The pack folders of ``packs_path``, in order."""
@@ -134,6 +144,11 @@ class Settings(BaseSettings):
         config_file = os.environ.get("ST2LITE_CONFIG") or "st2lite.yaml"
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         if Path(config_file).is_file():
+            content = yaml.safe_load(Path(config_file).read_text(encoding="utf-8"))
+            if content is not None and not isinstance(content, dict):
+                raise ConfigError(
+                    f"{config_file} must hold a mapping of settings (name: value), not a {type(content).__name__}"
+                )
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
         elif os.environ.get("ST2LITE_CONFIG"):
             raise ConfigError(f"ST2LITE_CONFIG names '{config_file}', which is not a file; fix the path or unset it")

@@ -79,11 +79,11 @@ class TriggerDispatcher:
 
 
 @lru_cache(maxsize=1024)
-def _validator_for(schema_json: bytes) -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(orjson.loads(schema_json))
+def _validator_for(schema_json: bytes) -> jsonschema.Draft4Validator:
+    return jsonschema.Draft4Validator(orjson.loads(schema_json))
 
 
-def _validator(schema: dict[str, Any]) -> jsonschema.Draft7Validator:
+def _validator(schema: dict[str, Any]) -> jsonschema.Draft4Validator:
     """A compiled validator for ``schema``, built once per distinct schema (building one is slow)."""
     return _validator_for(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS))
 

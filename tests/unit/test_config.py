@@ -72,3 +72,27 @@ def test_a_missing_config_file_named_in_the_environment_is_an_error(
         load_settings()
 
     assert "which is not a file" in str(caught.value)
+
+
+def test_a_config_file_that_is_not_a_mapping_is_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "st2lite.yaml"
+    config.write_text("- api_port\n- 9300\n")
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+
+    assert str(caught.value) == "st2lite.yaml must hold a mapping of settings (name: value), not a list"
+
+
+def test_action_trigger_statuses_are_comma_separated_and_checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ST2LITE_ACTION_TRIGGER_STATUSES", "failed, timeout")
+    assert load_settings().action_trigger_statuses == ("failed", "timeout")
+
+    monkeypatch.setenv("ST2LITE_ACTION_TRIGGER_STATUSES", '["failed"]')
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert 'unknown status(es) ["failed"]' in str(caught.value)

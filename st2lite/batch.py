@@ -19,11 +19,50 @@ from typing import Any
 
 from st2lite.redisdb import Pipeline, Redis, Script, load_script
 
-__all__ = ["BackgroundApplier", "WriteBatch", "add_to_indexes", "batch_script"]
+__all__ = [
+    "PLACEHOLDER_START",
+    "BackgroundApplier",
+    "CommandTemplate",
+    "WriteBatch",
+    "add_to_indexes",
+    "batch_script",
+    "placeholder",
+]
 
 
 def _text(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(value)
+
+
+class CommandTemplate:
+    """Writes recorded once with placeholders and replayed with values inside the batch script.
+
+    Record by writing into a :class:`WriteBatch` (in a group) with
+    :func:`placeholder` strings where values go, then :meth:`from_recording`;
+    replay with :meth:`WriteBatch.replay`. The rules engine records the writes
+    of one rule firing once and replays them for every firing: Python then
+    sends a handful of values per firing instead of every argument.
+    """
+
+    __slots__ = ("commands",)
+
+    def __init__(self, commands: list[list[Any]]) -> None:
+        self.commands = commands
+
+    @classmethod
+    def from_recording(cls, recorder: WriteBatch) -> CommandTemplate:
+        """The commands of ``recorder``'s last group."""
+        return cls(recorder.last_group())
+
+
+#: Around a placeholder's number: C1 control characters, which JSON encoders leave as they are (unlike
+#: U+0000-U+001F) and which no real key, id or JSON value here contains (recordings check it).
+PLACEHOLDER_START, PLACEHOLDER_END = "\u0091", "\u0092"
+
+
+def placeholder(n: int) -> str:
+    """Where the ``n``-th value (1-based) of a replay goes in a recorded argument."""
+    return f"{PLACEHOLDER_START}{n}{PLACEHOLDER_END}"
 
 
 class WriteBatch:
@@ -33,6 +72,8 @@ class WriteBatch:
         self._groups: list[list[Any]] = []
         self._tail: list[list[Any]] = []
         self._current: list[list[Any]] = self._tail
+        self._templates: list[CommandTemplate] = []
+        self._template_ids: dict[int, str] = {}
 
     def __len__(self) -> int:
         return sum(len(group[1]) for group in self._groups) + len(self._tail)
@@ -46,6 +87,17 @@ class WriteBatch:
     def tail(self) -> None:
         """Record the next writes outside any group (always applied)."""
         self._current = self._tail
+
+    def last_group(self) -> list[list[Any]]:
+        return list(self._groups[-1][1]) if self._groups else []
+
+    def replay(self, template: CommandTemplate, values: Sequence[str]) -> None:
+        """Record ``template``'s writes with its placeholders replaced by ``values``."""
+        tid = self._template_ids.get(id(template))
+        if tid is None:
+            self._templates.append(template)
+            tid = self._template_ids[id(template)] = str(len(self._templates))
+        self._current.append(["+TPL", tid, *values])
 
     # -- the pipeline methods the stores use --------------------------------------------------
 
@@ -91,7 +143,13 @@ class WriteBatch:
 
     def payload(self) -> list[str | bytes]:
         """The script's arguments (see ``apply_batch.lua`` for the layout)."""
-        args: list[str | bytes] = [str(len(self._groups))]
+        args: list[str | bytes] = [str(len(self._templates))]
+        for template in self._templates:
+            args.append(str(len(template.commands)))
+            for command in template.commands:
+                args.append(str(len(command)))
+                args += command
+        args.append(str(len(self._groups)))
         for marker, commands in self._groups:
             args += [marker, str(len(commands))]
             for command in commands:

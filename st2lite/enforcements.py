@@ -48,7 +48,8 @@ class EnforcementStore:
         self._client = client
         self._ttl = ttl
 
-    def create_in(self, pipe: Pipeline, enforcement: RuleEnforcement, *, at_ms: int | None = None) -> None:
+    def create_in(self, pipe: Pipeline, enforcement: RuleEnforcement, *, at_ms: int | str | None = None) -> None:
+        """Queue the writes of ``enforcement`` (``at_ms`` may be a placeholder when recording a template)."""
         ms = at_ms if at_ms is not None else int(time.time() * 1000)
         # __dict__ rather than model_dump: one of these per rule that fires (all fields are JSON-ready).
         pipe.set(keys.enforcement(enforcement.id), orjson.dumps(enforcement.__dict__), ex=self._ttl)

@@ -18,8 +18,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import orjson
+
 from st2lite.audit import AuditKind, AuditLog, encode_event, now_iso
-from st2lite.batch import WriteBatch
+from st2lite.batch import PLACEHOLDER_START, CommandTemplate, WriteBatch, placeholder
 from st2lite.enforcements import EnforcementStatus, EnforcementStore, RuleEnforcement, enforcement_id
 from st2lite.exceptions import St2liteError
 from st2lite.executions import ExecutionStore, ExecutionTemplate
@@ -64,6 +66,8 @@ class RuleEnforcer:
         self._actor = actor
         #: rule ref -> its template, or None when its parameters need rendering for each match.
         self._templates: dict[str, ExecutionTemplate | None] = {}
+        #: (rule ref, has a trace tag) -> the recorded writes of one firing.
+        self._recordings: dict[tuple[str, bool], CommandTemplate | None] = {}
 
     def enforce(
         self, pipe: WriteBatch, instance: TriggerInstance, outcome: MatchOutcome, now_ms: int
@@ -81,21 +85,12 @@ class RuleEnforcer:
         if not action.enabled:
             reason = f"action '{action.full_ref}' is disabled; enable it in its metadata file and re-register its pack"
             return self._failed(pipe, instance, rule, eid, reason, now_ms)
-        template = self._template(rule)
-        if template is not None:
-            execution_id, now = new_id(), now_iso()
-            self._matched(pipe, instance, ref, eid, execution_id, action.full_ref, now)
-            self._executions.create_from_template_in(
-                pipe,
-                template,
-                execution_id=execution_id,
-                created_at=now,
-                created_ms=now_ms,
-                trigger_instance=instance.id,
-                enforcement=eid,
-                trace_tag=instance.trace_tag,
-            )
-            self._requests.add_in(pipe, execution_id)
+        recorded = self._recorded(rule, traced=bool(instance.trace_tag))
+        if recorded is not None:
+            execution_id = new_id()
+            trace = orjson.dumps(instance.trace_tag).decode()[1:-1]  # its text inside a JSON string
+            pipe.replay(recorded, [execution_id, now_iso(), str(now_ms), instance.id, trace])
+            return {"rule": ref, "execution": execution_id, "status": "succeeded"}
         else:
             context = {**self._context(rule, action.pack), **_instance_context(instance)}
             links = {"rule": ref, "trigger": instance.trigger, "trigger_instance": instance.id, "enforcement": eid}
@@ -117,8 +112,55 @@ class RuleEnforcer:
             execution_id, now = prepared.execution.id, prepared.execution.created_at
             self._matched(pipe, instance, ref, eid, execution_id, action.full_ref, now)
             request_in(pipe, prepared, executions=self._executions, requests=self._requests, created_ms=now_ms)
-        self._record(pipe, instance, ref, eid, EnforcementStatus.SUCCEEDED, now_ms, execution_id=execution_id)
+        self._record(pipe, instance, ref, eid, EnforcementStatus.SUCCEEDED, now_ms, execution_id=execution_id, at=now)
         return {"rule": ref, "execution": execution_id, "status": "succeeded"}
+
+    def _recorded(self, rule: Rule, *, traced: bool) -> CommandTemplate | None:
+        """The writes of one firing of ``rule``, recorded with placeholders (None: its parameters need rendering).
+
+        Recorded by running the same code as a firing, with :func:`~st2lite.batch.placeholder` values
+        for what changes between firings: 1 execution id, 2 time, 3 time in ms, 4 trigger instance id,
+        5 trace tag.
+        """
+        key = (rule.full_ref, traced)
+        if key in self._recordings:
+            return self._recordings[key]
+        template = self._template(rule)
+        recorded = None
+        # A rule whose own text holds the placeholder marker is never recorded (it would be replaced).
+        if template is not None and PLACEHOLDER_START not in orjson.dumps(rule.model_dump()).decode():
+            execution_id, now, now_ms, instance_id, trace = (placeholder(n) for n in range(1, 6))
+            instance = TriggerInstance.model_construct(
+                id=instance_id, trigger=rule.trigger.type, trace_tag=trace if traced else ""
+            )
+            eid = enforcement_id(instance_id, template.rule)
+            recorder = WriteBatch()
+            recorder.group()
+            self._matched(recorder, instance, template.rule, eid, execution_id, template.action, now)
+            self._executions.create_from_template_in(
+                recorder,
+                template,
+                execution_id=execution_id,
+                created_at=now,
+                created_ms=now_ms,
+                trigger_instance=instance_id,
+                enforcement=eid,
+                trace_tag=instance.trace_tag,
+            )
+            self._requests.add_in(recorder, execution_id)
+            self._record(
+                recorder,
+                instance,
+                template.rule,
+                eid,
+                EnforcementStatus.SUCCEEDED,
+                now_ms,
+                execution_id=execution_id,
+                at=now,
+            )
+            recorded = CommandTemplate.from_recording(recorder)
+        self._recordings[key] = recorded
+        return recorded
 
     def _matched(
         self,
@@ -153,10 +195,11 @@ class RuleEnforcer:
         ref: str,
         eid: str,
         status: EnforcementStatus,
-        now_ms: int,
+        now_ms: int | str,
         *,
         execution_id: str | None,
         reason: str | None = None,
+        at: str | None = None,
     ) -> None:
         enforcement = RuleEnforcement(
             id=eid,
@@ -166,6 +209,7 @@ class RuleEnforcer:
             execution=execution_id,
             status=status,
             failure_reason=reason,
+            enforced_at=at or now_iso(),
         )
         self._enforcements.create_in(pipe, enforcement, at_ms=now_ms)
 

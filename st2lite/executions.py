@@ -252,7 +252,7 @@ class ExecutionStore:
         *,
         execution_id: str,
         created_at: str,
-        created_ms: int,
+        created_ms: int | str,
         trigger_instance: str,
         enforcement: str,
         trace_tag: str = "",
@@ -295,6 +295,7 @@ class ExecutionStore:
                 trigger_instance=trigger_instance,
                 enforcement=enforcement,
                 parent=None,
+                at=created_at,
             ),
             secrets=template.secrets,
         )
@@ -309,10 +310,12 @@ class ExecutionStore:
         trigger_instance: str | None,
         enforcement: str | None,
         parent: str | None,
+        at: str | None = None,
     ) -> bytes:
         return encode_event(
             AuditKind.EXECUTION_CREATED,
             self._actor,
+            at=at,
             execution=execution_id,
             action=action,
             rule=rule,

@@ -307,3 +307,61 @@ def test_no_action_trigger_is_emitted_when_no_rule_listens_unless_asked(
     loud.run_all()
     emitted = [f for _, f in redis_client.xrange(keys.TRIGGER_STREAM) if ACTION_TRIGGER in f["t"]]
     assert len(emitted) == 1
+
+
+def _stored_shape(client: Redis, execution_id: str) -> dict[str, Any]:
+    import orjson
+
+    fields = client.hgetall(keys.execution(execution_id))
+    doc = orjson.loads(fields["doc"])
+    return {
+        "fields": sorted(fields),
+        "doc": sorted(doc),
+        "context": sorted(doc["context"]),
+        "ttl_set": client.ttl(keys.execution(execution_id)) > 0,
+        "indexes": sorted(
+            k.rsplit(":", 1)[0] for k in client.keys(f"{keys.PREFIX}:executions:*") if client.zscore(k, execution_id)
+        ),
+    }
+
+
+def test_recorded_firings_store_the_same_records_as_rendered_ones(pipeline: Pipeline) -> None:
+    pipeline.register(
+        webhook_rule("fixed", {}, {"ref": "core.local", "parameters": {"cmd": "echo fixed"}}),
+        webhook_rule("rendered", {}, {"ref": "core.local", "parameters": {"cmd": "echo {{ trigger.body.x }}"}}),
+    )
+    payload = {"headers": {}, "headers_lower": {}, "body": {"x": "rendered"}}
+    instance = pipeline.dispatcher.dispatch(
+        WEBHOOK_TRIGGER, payload, parameters={"url": "hook"}, trace_tag='tag "with" quotes', actor="test"
+    )
+    pipeline.engine.drain()
+
+    executions = {e.rule: e for e in pipeline.executions()}
+    fixed, rendered = executions["site.fixed"], executions["site.rendered"]
+    assert _stored_shape(pipeline.client, fixed.id) == _stored_shape(pipeline.client, rendered.id)
+    assert fixed.context["trace_context"] == {"trace_tag": 'tag "with" quotes'}
+    assert fixed.context == {**rendered.context, "rule": fixed.context["rule"]}
+    assert fixed.trigger_instance == rendered.trigger_instance == instance.id
+    store = EnforcementStore(pipeline.client, ttl=60)
+    first = store.get(enforcement_id(instance.id, "site.fixed"))
+    second = store.get(enforcement_id(instance.id, "site.rendered"))
+    assert first is not None and second is not None
+    assert first.model_dump(exclude={"id", "rule", "execution", "enforced_at"}) == second.model_dump(
+        exclude={"id", "rule", "execution", "enforced_at"}
+    )
+    assert first.enforced_at == fixed.created_at
+    audit = [e for e in AuditLog(pipeline.client, maxlen=10_000).read() if e.execution == fixed.id]
+    assert [(e.kind, e.at) for e in audit] == [
+        (AuditKind.RULE_MATCHED, fixed.created_at),
+        (AuditKind.EXECUTION_CREATED, fixed.created_at),
+    ]
+
+
+def test_a_rule_containing_the_placeholder_marker_still_fires_correctly(pipeline: Pipeline) -> None:
+    odd = "echo \u0091" + "1\u0092"
+    pipeline.register(webhook_rule("odd", {}, {"ref": "core.local", "parameters": {"cmd": odd}}))
+    pipeline.webhook({})
+
+    [execution] = pipeline.run_all()
+
+    assert execution.parameters["cmd"] == odd

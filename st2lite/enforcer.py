@@ -127,8 +127,7 @@ class RuleEnforcer:
             return self._recordings[key]
         template = self._template(rule)
         recorded = None
-        # A rule whose own text holds the placeholder marker is never recorded (it would be replaced).
-        if template is not None and PLACEHOLDER_START not in orjson.dumps(rule.model_dump()).decode():
+        if template is not None and not _holds_marker(rule, template):
             execution_id, now, now_ms, instance_id, trace = (placeholder(n) for n in range(1, 6))
             instance = TriggerInstance.model_construct(
                 id=instance_id, trigger=rule.trigger.type, trace_tag=trace if traced else ""
@@ -272,6 +271,16 @@ class RuleEnforcer:
             pipe,
         )
         return {"rule": ref, "execution": execution_id, "status": "failed", "failure_reason": reason}
+
+
+def _holds_marker(rule: Rule, template: ExecutionTemplate) -> bool:
+    """True when the rule or its parameters contain the placeholder marker: such a rule is never recorded."""
+    marker = PLACEHOLDER_START.encode()
+    return (
+        marker in orjson.dumps(rule.model_dump())
+        or marker in template.parameters_json
+        or marker in (template.secrets or b"")
+    )
 
 
 def _instance_context(instance: TriggerInstance) -> dict[str, Any]:

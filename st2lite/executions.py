@@ -150,7 +150,17 @@ class ExecutionTemplate:
     :meth:`ExecutionStore.create_from_template_in` fills in the rest.
     """
 
-    __slots__ = ("action", "context", "index_keys", "parameters", "rule", "runner", "secrets", "trigger")
+    __slots__ = (
+        "action",
+        "context",
+        "index_keys",
+        "parameters",
+        "parameters_json",
+        "rule",
+        "runner",
+        "secrets",
+        "trigger",
+    )
 
     def __init__(
         self,
@@ -166,7 +176,8 @@ class ExecutionTemplate:
         self.action = action
         self.runner = runner
         #: Masked values, serialized once and embedded as they are.
-        self.parameters = orjson.Fragment(orjson.dumps(dict(parameters)))
+        self.parameters_json = orjson.dumps(dict(parameters))
+        self.parameters = orjson.Fragment(self.parameters_json)
         self.secrets = orjson.dumps(dict(secrets)) if secrets else None
         #: The context without ``trigger_instance`` and ``trace_context``.
         self.context = dict(context)

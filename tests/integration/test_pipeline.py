@@ -365,3 +365,19 @@ def test_a_rule_containing_the_placeholder_marker_still_fires_correctly(pipeline
     [execution] = pipeline.run_all()
 
     assert execution.parameters["cmd"] == odd
+
+
+def test_an_action_default_containing_the_placeholder_marker_still_fires_correctly(pipeline: Pipeline) -> None:
+    odd = "echo \u0091" + "2\u0092"
+    action = Action(
+        name="odd_default",
+        pack="site",
+        runner_type="local-shell-cmd",
+        parameters={"cmd": ParameterSpec(type="string", default=odd)},
+    )
+    pipeline.register(webhook_rule("odd", {}, {"ref": "site.odd_default"}), actions=(LOCAL, NOOP, action))
+    pipeline.webhook({})
+
+    [execution] = pipeline.run_all()
+
+    assert execution.parameters["cmd"] == odd

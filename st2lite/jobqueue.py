@@ -17,7 +17,10 @@ from st2lite import keys
 
 os.environ["RQ_KEY_PREFIX"] = keys.RQ_PREFIX
 
+# rq reads RQ_KEY_PREFIX when it is imported: these imports must stay below the line above.
 import rq
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
@@ -53,6 +56,14 @@ class JobQueue:
         ]
         if datas:
             self._queue.enqueue_many(datas, pipeline=pipe)
+
+    def pending(self, execution_id: str) -> bool:
+        """True while the execution's job waits in the queue or a live worker holds it."""
+        try:
+            job = Job.fetch(execution_id, connection=self._connection, serializer=JSONSerializer)
+        except NoSuchJobError:
+            return False
+        return job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED)
 
     def __len__(self) -> int:
         return int(self._queue.count)

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 
+from st2lite import keys
 from st2lite.config import Settings
 from st2lite.executions import ExecutionStore
 from st2lite.jobqueue import JobQueue
@@ -45,6 +46,7 @@ class Scheduler:
         while not stop.is_set():
             if time.monotonic() >= next_reclaim:
                 self._reclaim()
+                self.requeue_lost(older_than=self.settings.abandon_after)
                 next_reclaim = time.monotonic() + max(1.0, self.settings.engine_claim_idle_ms / 2000)
             batch = self.requests.read(self.name, count=self.settings.engine_batch_size, block_ms=500)
             if batch:
@@ -65,6 +67,26 @@ class Scheduler:
         ):
             log.warning("Scheduler %s: reclaimed %d stale requests", self.name, len(batch))
             self.schedule(batch)
+
+    def requeue_lost(self, *, older_than: float, count: int = 500) -> list[str]:
+        """Enqueue again the jobs of ``scheduled`` executions whose job is gone; returns their ids.
+
+        A worker killed after RQ handed it a job but before it claimed the
+        execution leaves it ``scheduled`` with no job and no lease. Executions
+        created more than ``older_than`` seconds ago and still ``scheduled``
+        are checked; one whose job is neither queued nor held by a worker gets
+        a new job (the worker's claim makes a duplicate harmless).
+        """
+        horizon = int((time.time() - older_than) * 1000)
+        index = keys.execution_index("status", ExecutionStatus.SCHEDULED.value)
+        candidates = self._client.zrangebyscore(index, "-inf", horizon, start=0, num=count)
+        lost = [eid for eid in candidates if not self.jobs.pending(eid)]
+        if lost:
+            with self._client.pipeline(transaction=True) as pipe:
+                self.jobs.enqueue_in(pipe, lost)
+                pipe.execute()
+            log.warning("Scheduler %s: enqueued again %d scheduled executions whose job was lost", self.name, len(lost))
+        return lost
 
     def schedule(self, batch: list[Request]) -> None:
         """Schedule one batch of requests, in one transaction."""

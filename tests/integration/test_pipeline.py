@@ -381,3 +381,30 @@ def test_an_action_default_containing_the_placeholder_marker_still_fires_correct
     [execution] = pipeline.run_all()
 
     assert execution.parameters["cmd"] == odd
+
+
+def test_a_scheduled_execution_whose_job_was_lost_is_enqueued_again_once(pipeline: Pipeline) -> None:
+    pipeline.register(webhook_rule("lost", {}, {"ref": "core.noop"}))
+    pipeline.webhook({})
+    pipeline.engine.drain()
+    pipeline.scheduler.drain()
+    [execution] = pipeline.executions()
+    assert execution.status is ExecutionStatus.SCHEDULED
+    pipeline.scheduler.jobs.empty()  # what a worker killed right after RQ handed it the job leaves
+
+    assert pipeline.scheduler.requeue_lost(older_than=0) == [execution.id]
+    assert pipeline.scheduler.requeue_lost(older_than=0) == []  # its job waits now: not enqueued twice
+    assert len(pipeline.scheduler.jobs) == 1
+
+    run_execution(pipeline.worker, execution.id)
+    assert pipeline.engine.executions.get(execution.id).status is ExecutionStatus.SUCCEEDED
+
+
+def test_recent_scheduled_executions_are_left_alone(pipeline: Pipeline) -> None:
+    pipeline.register(webhook_rule("fresh", {}, {"ref": "core.noop"}))
+    pipeline.webhook({})
+    pipeline.engine.drain()
+    pipeline.scheduler.drain()
+    pipeline.scheduler.jobs.empty()
+
+    assert pipeline.scheduler.requeue_lost(older_than=3600) == []

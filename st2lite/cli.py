@@ -230,7 +230,10 @@ def execution_list(
     if as_json:
         print_json(items)
         return
-    table = Table("id", "action", "status", "rule", "started", "elapsed")
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=24)  # ids are copied from here: never cut them
+    for name in ("action", "status", "rule", "started", "elapsed"):
+        table.add_column(name)
     for item in items:
         elapsed = item.get("elapsed_seconds")
         table.add_row(

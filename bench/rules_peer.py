@@ -14,13 +14,14 @@ Baseline ``eda_events_per_s``: ``run.sh 100000`` of the peer, same machine, same
 from __future__ import annotations
 
 import gc
+import sys
 
 from bench.common import PACKS_DIR, Context, Figure, Lab, lab, profile_call, register_packs, timed
 from bench.peer import EXPECTED_MULTI, RULE_MAP, expected_per_rule, make_event, run_peer
 from st2lite import keys
 from st2lite.audit import AuditLog
 from st2lite.bus import RedisBus
-from st2lite.processes import tune_gc
+from st2lite.processes import tune_service_process
 from st2lite.rules_engine import RulesEngine
 from st2lite.triggers import TriggerInstance
 
@@ -84,14 +85,15 @@ def run(ctx: Context) -> list[Figure]:
         if ctx.profile:
             profile_call("rules_peer", engine.drain)
             return []
-        # Configure the collector as the rules process (st2lite rules) does at start, then restore it.
-        thresholds = gc.get_threshold()
-        tune_gc()
+        # Configure the interpreter as the rules process (st2lite rules) does at start, then restore it.
+        thresholds, switch = gc.get_threshold(), sys.getswitchinterval()
+        tune_service_process()
         try:
             drained, seconds = timed(engine.drain)
         finally:
             gc.unfreeze()
             gc.set_threshold(*thresholds)
+            sys.setswitchinterval(switch)
         executions = int(env.client.zcard(keys.EXECUTIONS_ALL))
         per_rule = _per_rule(env)
         memory = env.client.info("memory")["used_memory"]

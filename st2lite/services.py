@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 from st2lite.config import Settings
 from st2lite.exceptions import ConfigError, St2liteError
-from st2lite.processes import tune_gc
+from st2lite.processes import tune_service_process
 from st2lite.redisdb import connect, wait_until_ready
 from st2lite.runfiles import published_redis_url
 
@@ -75,7 +75,7 @@ def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] |
     reaper = Reaper(executions, settings)
     maintenance = Maintenance(executions, EnforcementStore(client, ttl=settings.execution_ttl))
     stop = threading.Event()
-    tune_gc()
+    tune_service_process()
     with stop_on_signals(stop):
         threads = [
             threading.Thread(target=scheduler.run, args=(stop,), name="scheduler"),

@@ -24,7 +24,7 @@ from st2lite.config import Settings
 from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError, St2liteError
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import run_worker
-from st2lite.processes import tune_gc
+from st2lite.processes import tune_service_process
 from st2lite.redisdb import RECOVERABLE, Redis, connect
 from st2lite.registry import RegistryCache, RegistryStore
 from st2lite.runners import get_runner
@@ -77,7 +77,7 @@ def serve(settings: Settings, redis_url: str, *, name: str | None = None, burst:
     stop = threading.Event()
     threading.Thread(target=reaper.run, args=(stop,), name="reaper", daemon=True).start()
     threading.Thread(target=heartbeat, args=(_runtime, stop), name="heartbeat", daemon=True).start()
-    tune_gc()
+    tune_service_process()
     try:
         run_worker(redis_url, name=name, burst=burst)
     finally:

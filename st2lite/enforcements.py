@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
+from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,28 +43,46 @@ class RuleEnforcement(BaseModel):
 
 
 class EnforcementStore:
-    """Reads and writes enforcements (JSON strings with the execution retention)."""
+    """Reads and indexes enforcements.
+
+    An enforcement is stored once, inside the record of its trigger instance
+    (``st2lite:triggerinstance:<id>``, field ``enforcements``), written in the
+    same step as everything the trigger instance caused; sorted sets by rule
+    and of all enforcements index them by time.
+    """
 
     def __init__(self, client: Redis, *, ttl: int) -> None:
         self._client = client
         self._ttl = ttl
 
-    def create_in(self, pipe: Pipeline, enforcement: RuleEnforcement, *, at_ms: int | str | None = None) -> None:
-        """Queue the writes of ``enforcement`` (``at_ms`` may be a placeholder when recording a template)."""
+    @staticmethod
+    def summary(enforcement: RuleEnforcement) -> dict[str, Any]:
+        """What the trigger instance record keeps of ``enforcement``."""
+        out: dict[str, Any] = {
+            "rule": enforcement.rule,
+            "execution": enforcement.execution,
+            "status": enforcement.status.value,
+            "enforced_at": enforcement.enforced_at,
+        }
+        if enforcement.failure_reason is not None:
+            out["failure_reason"] = enforcement.failure_reason
+        return out
+
+    def index_in(self, pipe: Pipeline, enforcement: RuleEnforcement, *, at_ms: int | str | None = None) -> None:
+        """Queue the index entries of ``enforcement`` (``at_ms`` may be a placeholder when recording a template)."""
         ms = at_ms if at_ms is not None else int(time.time() * 1000)
-        # __dict__ rather than model_dump: one of these per rule that fires (all fields are JSON-ready).
-        pipe.set(keys.enforcement(enforcement.id), orjson.dumps(enforcement.__dict__), ex=self._ttl)
         indexes = [keys.enforcement_index("rule", enforcement.rule), keys.enforcement_index("all", "all")]
         add_to_indexes(pipe, indexes, enforcement.id, ms)
 
     def get(self, eid: str) -> RuleEnforcement | None:
-        raw = self._client.get(keys.enforcement(eid))
-        return RuleEnforcement.model_validate_json(raw) if raw else None
+        """The enforcement ``<trigger instance id>:<rule ref>``, or None."""
+        instance_id, _, rule = eid.partition(":")
+        found = self._from_records([instance_id], {instance_id: {rule}})
+        return found[0] if found else None
 
-    def for_trigger_instance(self, trigger_instance_id: str, rule_refs: list[str]) -> list[RuleEnforcement]:
-        """The enforcements of ``rule_refs`` for one trigger instance."""
-        raws = self._client.mget([keys.enforcement(enforcement_id(trigger_instance_id, r)) for r in rule_refs])
-        return [RuleEnforcement.model_validate_json(r) for r in raws if r]
+    def for_trigger_instance(self, trigger_instance_id: str) -> list[RuleEnforcement]:
+        """Every enforcement of one trigger instance."""
+        return self._from_records([trigger_instance_id], None)
 
     def prune_all(self) -> int:
         """Drop index entries older than the retention (periodic maintenance); returns how many."""
@@ -73,11 +92,40 @@ class EnforcementStore:
             dropped += int(self._client.zremrangebyscore(key, "-inf", f"({horizon}"))
         return dropped
 
-    def list(self, *, rule: str | None = None, limit: int = 50, offset: int = 0) -> list[RuleEnforcement]:
+    def search(self, *, rule: str | None = None, limit: int = 50, offset: int = 0) -> list[RuleEnforcement]:
         """The newest enforcements, of one rule or of all."""
         key = keys.enforcement_index("rule", rule) if rule else keys.enforcement_index("all", "all")
         horizon = int((time.time() - self._ttl) * 1000)
         self._client.zremrangebyscore(key, "-inf", f"({horizon}")
-        ids = self._client.zrevrange(key, offset, offset + limit - 1)
-        raws = self._client.mget([keys.enforcement(i) for i in ids]) if ids else []
-        return [RuleEnforcement.model_validate_json(r) for r in raws if r]
+        wanted: dict[str, set[str]] = {}
+        order: list[tuple[str, str]] = []
+        for eid in self._client.zrevrange(key, offset, offset + limit - 1):
+            instance_id, _, ref = eid.partition(":")
+            wanted.setdefault(instance_id, set()).add(ref)
+            order.append((instance_id, ref))
+        found = {(e.trigger_instance, e.rule): e for e in self._from_records(list(wanted), wanted)}
+        return [found[pair] for pair in order if pair in found]
+
+    def _from_records(self, instance_ids: list[str], rules: dict[str, set[str]] | None) -> list[RuleEnforcement]:
+        if not instance_ids:
+            return []
+        out = []
+        for instance_id, raw in zip(
+            instance_ids, self._client.mget([keys.trigger_instance(i) for i in instance_ids]), strict=True
+        ):
+            if not raw:
+                continue
+            record = orjson.loads(raw)
+            for entry in record.get("enforcements", []):
+                if rules is None or entry["rule"] in rules[instance_id]:
+                    out.append(
+                        RuleEnforcement.model_validate(
+                            {
+                                **entry,
+                                "id": enforcement_id(instance_id, entry["rule"]),
+                                "trigger_instance": instance_id,
+                                "trigger": record["trigger"],
+                            }
+                        )
+                    )
+        return out

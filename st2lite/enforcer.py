@@ -87,10 +87,11 @@ class RuleEnforcer:
             return self._failed(pipe, instance, rule, eid, reason, now_ms)
         recorded = self._recorded(rule, traced=bool(instance.trace_tag))
         if recorded is not None:
-            execution_id = new_id()
+            execution_id, now = new_id(), now_iso()
             trace = orjson.dumps(instance.trace_tag).decode()[1:-1]  # its text inside a JSON string
-            pipe.replay(recorded, [execution_id, now_iso(), str(now_ms), instance.id, trace])
-            return {"rule": ref, "execution": execution_id, "status": "succeeded"}
+            pipe.replay(recorded, [execution_id, now, str(now_ms), instance.id, trace])
+            # What _record returns for this firing (the replay wrote its index entries).
+            return {"rule": ref, "execution": execution_id, "status": "succeeded", "enforced_at": now}
         else:
             context = {**self._context(rule, action.pack), **_instance_context(instance)}
             links = {"rule": ref, "trigger": instance.trigger, "trigger_instance": instance.id, "enforcement": eid}
@@ -112,8 +113,8 @@ class RuleEnforcer:
             execution_id, now = prepared.execution.id, prepared.execution.created_at
             self._matched(pipe, instance, ref, eid, execution_id, action.full_ref, now)
             request_in(pipe, prepared, executions=self._executions, requests=self._requests, created_ms=now_ms)
-        self._record(pipe, instance, ref, eid, EnforcementStatus.SUCCEEDED, now_ms, execution_id=execution_id, at=now)
-        return {"rule": ref, "execution": execution_id, "status": "succeeded"}
+        succeeded = EnforcementStatus.SUCCEEDED
+        return self._record(pipe, instance, ref, eid, succeeded, now_ms, execution_id=execution_id, at=now)
 
     def _recorded(self, rule: Rule, *, traced: bool) -> CommandTemplate | None:
         """The writes of one firing of ``rule``, recorded with placeholders (None: its parameters need rendering).
@@ -199,7 +200,8 @@ class RuleEnforcer:
         execution_id: str | None,
         reason: str | None = None,
         at: str | None = None,
-    ) -> None:
+    ) -> dict[str, Any]:
+        """Index the enforcement; return what the trigger instance record keeps of it."""
         enforcement = RuleEnforcement(
             id=eid,
             rule=ref,
@@ -210,7 +212,8 @@ class RuleEnforcer:
             failure_reason=reason,
             enforced_at=at or now_iso(),
         )
-        self._enforcements.create_in(pipe, enforcement, at_ms=now_ms)
+        self._enforcements.index_in(pipe, enforcement, at_ms=now_ms)
+        return EnforcementStore.summary(enforcement)
 
     @staticmethod
     def _context(rule: Rule, pack: str) -> dict[str, Any]:
@@ -254,7 +257,7 @@ class RuleEnforcer:
     ) -> dict[str, Any]:
         ref = rule.full_ref
         log.warning("RuleEnforcer: rule %s failed for trigger instance %s: %s", ref, instance.id, reason)
-        self._record(
+        summary = self._record(
             pipe, instance, ref, eid, EnforcementStatus.FAILED, now_ms, execution_id=execution_id, reason=reason
         )
         self._audit.append_encoded(
@@ -270,7 +273,7 @@ class RuleEnforcer:
             ),
             pipe,
         )
-        return {"rule": ref, "execution": execution_id, "status": "failed", "failure_reason": reason}
+        return summary
 
 
 def _holds_marker(rule: Rule, template: ExecutionTemplate) -> bool:

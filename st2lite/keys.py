@@ -46,13 +46,8 @@ def execution_index(field: str, value: str) -> str:
 
 
 def trigger_instance(instance_id: str) -> str:
-    """String holding one processed trigger instance (JSON); also the engine's 'done' marker."""
+    """String holding one processed trigger instance (JSON) with its enforcements; also the engine's 'done' marker."""
     return f"{PREFIX}:triggerinstance:{instance_id}"
-
-
-def enforcement(enforcement_id: str) -> str:
-    """String holding one rule enforcement (JSON)."""
-    return f"{PREFIX}:enforcement:{enforcement_id}"
 
 
 def enforcement_index(field: str, value: str) -> str:

@@ -17,7 +17,7 @@ from st2lite import keys
 from st2lite.audit import AuditLog
 from st2lite.bus import RedisBus
 from st2lite.config import Settings
-from st2lite.enforcements import RuleEnforcement, enforcement_id
+from st2lite.enforcements import EnforcementStore, enforcement_id
 from st2lite.executions import ExecutionFilter
 from st2lite.redisdb import Redis, connect
 from st2lite.rules_engine import RulesEngine
@@ -76,9 +76,8 @@ def _assert_exactly_once(client: Redis, instances: list[TriggerInstance]) -> Non
 
     eids = [enforcement_id(ti, rule) for ti, rule in sorted(expected)]
     assert client.zcard(keys.enforcement_index("all", "all")) == len(expected)
-    enforcements = {
-        e.id: e for e in map(RuleEnforcement.model_validate_json, client.mget(keys.enforcement(x) for x in eids))
-    }
+    found = [EnforcementStore(client, ttl=86_400).get(x) for x in eids]
+    enforcements = {e.id: e for e in found if e is not None}
     assert {e.enforcement: e.id for e in executions} == {x: enforcements[x].execution for x in eids}
 
     requested = [fields["x"] for _entry, fields in client.xrange(keys.REQUEST_STREAM)]

@@ -151,7 +151,7 @@ def test_maintenance_prunes_expired_index_entries_of_executions_and_enforcements
     old = int((time.time() - 120) * 1000)
     add(store, redis_client, 1, created_ms=old, rule="site.r")
     with redis_client.pipeline(transaction=True) as pipe:
-        enforcements.create_in(
+        enforcements.index_in(
             pipe,
             RuleEnforcement(
                 id="t:site.r", rule="site.r", trigger_instance="t", trigger="x", status=EnforcementStatus.SUCCEEDED

@@ -408,3 +408,29 @@ def test_recent_scheduled_executions_are_left_alone(pipeline: Pipeline) -> None:
     pipeline.scheduler.jobs.empty()
 
     assert pipeline.scheduler.requeue_lost(older_than=3600) == []
+
+
+def test_enforcements_are_listed_newest_first_from_the_trigger_instance_records(pipeline: Pipeline) -> None:
+    pipeline.register(
+        webhook_rule("ok", {}, {"ref": "core.noop"}),
+        webhook_rule("broken", {"trigger.body.n": {"type": "lessthan", "pattern": 1}}, {"ref": "core.noop"}),
+    )
+    first = pipeline.webhook({"n": "text"})
+    second = pipeline.webhook({"n": "more text"})
+    pipeline.engine.drain()
+    store = EnforcementStore(pipeline.client, ttl=60)
+
+    listed = store.search(rule="site.ok")
+    everything = store.search(limit=10)
+    of_first = store.for_trigger_instance(first)
+
+    assert [e.trigger_instance for e in listed] == [second, first]
+    assert all(e.status is EnforcementStatus.SUCCEEDED and e.execution for e in listed)
+    assert sorted((e.rule, e.status.value) for e in everything) == [
+        ("site.broken", "failed"),
+        ("site.broken", "failed"),
+        ("site.ok", "succeeded"),
+        ("site.ok", "succeeded"),
+    ]
+    assert {e.rule for e in of_first} == {"site.ok", "site.broken"}
+    assert store.get(enforcement_id("nope", "site.ok")) is None

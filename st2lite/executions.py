@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -552,29 +553,26 @@ class ExecutionStore:
         message: str | None,
         actor: str | None,
     ) -> list[Any]:
-        allowed = set(sources_of(target))
-        if allowed_from is not None:
-            allowed &= set(allowed_from)
         now = now_iso()
         values: dict[str, str] = {}
         for name, value in (fields or {}).items():
             values[name] = value if isinstance(value, str) else orjson.dumps(value).decode()
-        audit = AuditEvent(
-            kind=AuditKind.EXECUTION_STATUS,
-            actor=actor or self._actor,
+        audit = encode_event(
+            AuditKind.EXECUTION_STATUS,
+            actor or self._actor,
+            at=now,
             execution=execution_id,
             status=target.value,
             message=message,
-            at=now,
-        ).model_dump(exclude={"id"}, exclude_none=True)
-        audit["previous_status"] = "__PREVIOUS__"
+            previous_status="__PREVIOUS__",
+        )
         return [
             execution_id,
             target.value,
-            ",".join(sorted(s.value for s in allowed)),
+            _allowed_text(target, None if allowed_from is None else frozenset(allowed_from)),
             now,
             orjson.dumps(values),
-            orjson.dumps(audit),
+            audit,
             orjson.dumps(emit.model_dump(mode="json")) if emit is not None else "",
             self._audit_maxlen,
             self._trigger_maxlen,
@@ -595,6 +593,13 @@ class ExecutionStore:
 
     def drop_lease(self, execution_id: str) -> None:
         self._client.zrem(keys.RUNNING_LEASES, execution_id)
+
+
+@lru_cache(maxsize=256)
+def _allowed_text(target: ExecutionStatus, allowed_from: frozenset[ExecutionStatus] | None) -> str:
+    """The statuses ``target`` may be reached from (within ``allowed_from``), as the script reads them."""
+    allowed = sources_of(target) if allowed_from is None else sources_of(target) & allowed_from
+    return ",".join(sorted(s.value for s in allowed))
 
 
 def _received_event(instance: TriggerInstance, actor: str) -> bytes:

@@ -176,7 +176,7 @@ class RulesEngine:
         enforcer = self._enforcer(snapshot)
         enforced = [enforcer.enforce(pipe, instance, outcome, now_ms) for outcome in outcomes]
         record = {
-            **instance.model_dump(mode="json"),
+            **instance.__dict__,  # orjson writes the fields (and the time, RFC 3339) directly
             "status": "processed",
             "enforcements": enforced,
         }

@@ -14,7 +14,7 @@ import orjson
 from pydantic import ValidationError
 
 from st2lite import keys
-from st2lite.audit import AuditEvent, AuditKind, AuditLog
+from st2lite.audit import AuditKind, AuditLog, encode_event
 from st2lite.bus.base import Delivery
 from st2lite.redisdb import Pipeline, Redis
 from st2lite.streams import StreamGroup
@@ -27,8 +27,8 @@ FIELD = "t"
 
 
 def encode_instance(instance: TriggerInstance) -> bytes:
-    """The stream field value of ``instance``."""
-    return orjson.dumps(instance.model_dump(mode="json"))
+    """The stream field value of ``instance`` (orjson writes its fields, the time as RFC 3339, directly)."""
+    return orjson.dumps(instance.__dict__)
 
 
 class RedisBus:
@@ -51,10 +51,10 @@ class RedisBus:
     def publish_in(self, pipe: Pipeline, instance: TriggerInstance, *, actor: str) -> None:
         """Queue the XADD of ``instance`` and its audit event on ``pipe``."""
         self.stream.add_in(pipe, {FIELD: encode_instance(instance)})
-        self._audit.append(
-            AuditEvent(
-                kind=AuditKind.TRIGGER_RECEIVED,
-                actor=actor,
+        self._audit.append_encoded(
+            encode_event(
+                AuditKind.TRIGGER_RECEIVED,
+                actor,
                 trigger=instance.trigger,
                 trigger_instance=instance.id,
                 data={"parameters": instance.parameters} if instance.parameters else {},

@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib import resources
-from typing import Any, TypeAlias, TypeVar
+from typing import TypeAlias
 
 import redis
 import redis.exceptions
@@ -24,7 +24,6 @@ __all__ = [
     "Pipeline",
     "Redis",
     "Script",
-    "WatchError",
     "connect",
     "load_script",
     "translate_errors",
@@ -37,16 +36,12 @@ log = logging.getLogger(__name__)
 Redis: TypeAlias = redis.Redis
 Pipeline: TypeAlias = redis.client.Pipeline
 Script: TypeAlias = redis.commands.core.Script
-#: Raised by a pipeline whose WATCHed keys changed before EXEC; callers retry.
-WatchError = redis.exceptions.WatchError
 #: Raised on a reply error (wrong type, script error); a bug, not an outage.
 ResponseError = redis.exceptions.ResponseError
 #: Raised when Redis cannot be reached; boundaries turn these into StoreUnavailableError.
 UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 #: What a background loop logs and survives: our own errors and a Redis outage.
 RECOVERABLE: tuple[type[Exception], ...] = (St2liteError, *UNAVAILABLE)
-
-T = TypeVar("T")
 
 
 def connect(url: str, *, decode_responses: bool = True) -> Redis:
@@ -85,24 +80,9 @@ def load_script(client: Redis, name: str) -> Script:
     return script
 
 
-def retry_on_watch(fn: Callable[[], T], *, attempts: int = 50) -> T:
-    """Run ``fn`` again while it raises :data:`WatchError` (another process changed a watched key)."""
-    for _ in range(attempts - 1):
-        try:
-            return fn()
-        except WatchError:
-            continue
-    return fn()
-
-
 def _safe(url: str) -> str:
     """The URL with any password hidden."""
     if "@" not in url:
         return url
     scheme, _, rest = url.partition("://")
     return f"{scheme}://***@{rest.rpartition('@')[2]}"
-
-
-def info_memory(client: Redis) -> dict[str, Any]:
-    """Redis ``INFO memory`` as a dict."""
-    return dict(client.info("memory"))

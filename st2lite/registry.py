@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -147,16 +147,6 @@ class RegistryStore:
         version = int(results[(1 if stale else 0) + (1 if entries else 0)])
         log.info("Registry: registered packs %s as version %s", ", ".join(sorted(packs)), version)
         return version
-
-    def unregister(self, packs: Iterable[str]) -> int:
-        """Remove packs entirely; return the new version."""
-        gone = set(packs)
-        stale = [f for f in self._client.hkeys(keys.REGISTRY) if f.partition(":")[2].partition(".")[0] in gone]
-        with self._client.pipeline(transaction=True) as pipe:
-            if stale:
-                pipe.hdel(keys.REGISTRY, *stale)
-            pipe.incr(keys.REGISTRY_VERSION)
-            return int(pipe.execute()[-1])
 
 
 class RegistryCache:

@@ -65,14 +65,3 @@ class StreamGroup:
         """Entries delivered and not yet acknowledged."""
         info: Any = self._client.xpending(self.stream, self.group)
         return int(info["pending"])
-
-    def lag(self) -> int:
-        """Entries not yet delivered to the group (0 when unknown)."""
-        try:
-            groups = self._client.xinfo_groups(self.stream)
-        except ResponseError:
-            return 0
-        for group in groups:
-            if group["name"] == self.group:
-                return int(group.get("lag") or 0)
-        return 0

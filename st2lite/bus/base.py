@@ -32,7 +32,7 @@ class Bus(Protocol):
         """Append ``instance``; return its entry id."""
         ...
 
-    def consume(self, consumer: str, *, count: int, block_ms: int) -> list[Delivery]:
+    def consume(self, consumer: str, *, count: int, block_ms: int | None) -> list[Delivery]:
         """New deliveries for ``consumer`` (waits up to ``block_ms`` when there are none)."""
         ...
 

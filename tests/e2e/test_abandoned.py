@@ -28,7 +28,7 @@ from st2lite.statuses import ExecutionStatus
 from st2lite.triggers import ACTION_TRIGGER
 from st2lite.worker import Reaper
 
-from .conftest import Procs, execution_store, register, request_execution, trigger_entries, wait_for
+from .conftest import Procs, alive, execution_store, register, request_execution, trigger_entries, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -97,8 +97,8 @@ def test_a_killed_worker_s_execution_is_abandoned_and_announced(
     [announced] = [t for t in trigger_entries(client, ACTION_TRIGGER) if t["payload"]["execution_id"] == execution_id]
     assert announced["payload"]["status"] == "abandoned"
     assert announced["payload"]["action_ref"] == "core.local"
-    # Deliberately not asserted: the action's process runs in its own session and outlives the
-    # killed worker (alive(action_pid) is True here until `sleep 30` ends); procs kills it.
+    # The action dies with its worker (PR_SET_PDEATHSIG) instead of running on unseen.
+    wait_for(lambda: not alive(action_pid), what="the action's process to die with its worker")
 
 
 def test_sigterm_lets_the_worker_finish_its_action(

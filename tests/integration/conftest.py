@@ -377,3 +377,12 @@ def live_api(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> Ite
     finally:
         client.flushdb()
         client.close()
+
+
+def fault(response: httpx.Response, status: int) -> str:
+    """The ``faultstring`` of an error response, after checking its status."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"faultstring"}, body
+    message: str = body["faultstring"]
+    return message

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ApiServer, wait_for
+from conftest import ApiServer, fault, wait_for
 
 from st2lite import keys
 
@@ -19,15 +19,6 @@ SECRET = "hunter2"
 #: Time between the executions before and after the mark of :class:`History`.
 MARGIN = timedelta(milliseconds=50)
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
-
-
-def fault(response: httpx.Response, status: int) -> str:
-    """The ``faultstring`` of an error response, after checking its status."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"faultstring"}, body
-    message: str = body["faultstring"]
-    return message
 
 
 def run(api: ApiServer, action: str, **parameters: Any) -> dict[str, Any]:

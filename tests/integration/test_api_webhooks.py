@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import orjson
 import pytest
-from conftest import MAX_PAYLOAD, ApiServer
+from conftest import MAX_PAYLOAD, ApiServer, fault
 
 from st2lite import keys
 from st2lite.bus.redis import FIELD
@@ -20,15 +19,6 @@ AUTH_HEADERS = {
     "Cookie": "auth-token=token-abc",
     "Authorization": "Bearer token-abc",
 }
-
-
-def fault(response: httpx.Response, status: int) -> str:
-    """The ``faultstring`` of an error response, after checking its status."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"faultstring"}, body
-    message: str = body["faultstring"]
-    return message
 
 
 def stored_instances(api: ApiServer) -> list[dict[str, Any]]:

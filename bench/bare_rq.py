@@ -1,13 +1,20 @@
 """The ``bare_rq_jobs_per_s`` baseline: RQ alone, jobs that do nothing.
 
-Run as ``python -m bench.bare_rq measure REDIS_URL N`` (prints one JSON line)
-in an environment without ``RQ_KEY_PREFIX``. It starts two worker processes
-(``python -m bench.bare_rq worker REDIS_URL NAME``) of the class st2lite uses
-(:class:`rq.worker.SimpleWorker`, JSON serializer), warms them up, then
-enqueues N jobs (RQ's default job options) in batches of 200 per pipeline (as st2lite's scheduler does)
-while the workers run them, and times until the workers have finished all N.
+Run as ``python -m bench.bare_rq measure REDIS_URL N LOG_DIR [lean]`` (prints one
+JSON line) in an environment without ``RQ_KEY_PREFIX``. It starts two worker
+processes (``python -m bench.bare_rq worker REDIS_URL NAME [lean]``) of RQ's
+:class:`rq.worker.SimpleWorker` (JSON serializer), warms them up, then enqueues
+N jobs (RQ's default job options) in batches of 200 per pipeline (as st2lite's
+scheduler does) while the workers run them, and times until the workers have
+finished all N.
 
-This module imports nothing from st2lite (so RQ keeps its default key prefix).
+With ``lean``, the workers are st2lite's RQ worker class
+(:class:`st2lite.jobqueue.Worker`, RQ with fewer heartbeat round trips) running
+the same empty jobs: the difference between the two runs is what that class
+saves, and st2lite's own cost per execution is measured against this one.
+Without it, this module imports nothing from st2lite (so RQ keeps its default
+key prefix); with it, the caller sets ``RQ_KEY_PREFIX`` as st2lite does, for
+both processes.
 """
 
 from __future__ import annotations
@@ -37,11 +44,16 @@ def nothing() -> None:
     """The job."""
 
 
-def work(url: str, name: str) -> None:
+def work(url: str, name: str, *, lean: bool = False) -> None:
     """One RQ worker on the bench queue until SIGTERM."""
+    worker_class: type[SimpleWorker] = SimpleWorker
+    if lean:
+        from st2lite.jobqueue import Worker
+
+        worker_class = Worker
     connection = redis.Redis.from_url(url)
     queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
-    worker = SimpleWorker([queue], connection=connection, name=name, serializer=JSONSerializer)
+    worker = worker_class([queue], connection=connection, name=name, serializer=JSONSerializer)
     worker.work(burst=False, logging_level="WARNING", with_scheduler=False)
 
 
@@ -59,7 +71,7 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(url: str, n: int, *, workers: int = 2, log_dir: Path) -> dict[str, Any]:
+def measure(url: str, n: int, *, workers: int = 2, log_dir: Path, lean: bool = False) -> dict[str, Any]:
     connection = redis.Redis.from_url(url)
     queue = Queue(QUEUE, connection=connection, serializer=JSONSerializer)
     names = [f"bare{i}" for i in range(workers)]
@@ -69,7 +81,7 @@ def measure(url: str, n: int, *, workers: int = 2, log_dir: Path) -> dict[str, A
         with open(log_dir / f"{name}.log", "wb") as log:
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "bench.bare_rq", "worker", url, name],
+                    [sys.executable, "-m", "bench.bare_rq", "worker", url, name] + (["lean"] if lean else []),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
@@ -126,13 +138,15 @@ def measure(url: str, n: int, *, workers: int = 2, log_dir: Path) -> dict[str, A
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["worker"] and len(argv) == 3:
-        work(argv[1], argv[2])
+    lean = argv[-1:] == ["lean"]
+    args = argv[:-1] if lean else argv
+    if args[:1] == ["worker"] and len(args) == 3:
+        work(args[1], args[2], lean=lean)
         return 0
-    if argv[:1] == ["measure"] and len(argv) == 4:
-        print(json.dumps(measure(argv[1], int(argv[2]), log_dir=Path(argv[3]))))
+    if args[:1] == ["measure"] and len(args) == 4:
+        print(json.dumps(measure(args[1], int(args[2]), log_dir=Path(args[3]), lean=lean)))
         return 0
-    print("usage: python -m bench.bare_rq worker URL NAME | measure URL N LOG_DIR", file=sys.stderr)
+    print("usage: python -m bench.bare_rq worker URL NAME [lean] | measure URL N LOG_DIR [lean]", file=sys.stderr)
     return 2
 
 

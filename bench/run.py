@@ -37,7 +37,7 @@ __all__ = ["BENCHMARKS", "TARGETS", "main"]
 BENCHMARKS: dict[str, tuple[Callable[[Context], list[Figure]], tuple[str, ...]]] = {
     "rules_peer": (rules_peer.run, ("rules_peer_events_per_s", "eda_events_per_s")),
     "match_only": (match_only.run, ("match_only_events_per_s",)),
-    "e2e_noop": (e2e.run, ("e2e_noop_exec_per_s", "bare_rq_jobs_per_s")),
+    "e2e_noop": (e2e.run, ("e2e_noop_exec_per_s", "bare_rq_jobs_per_s", "rq_lean_jobs_per_s")),
     "webhook_latency": (latency.run, ("webhook_to_start_p50_ms", "webhook_to_start_p99_ms")),
     "list_1m": (list_executions.run, ("list_1m_p50_ms", "list_1m_p99_ms")),
     "up": (up.run, ("startup_s", "idle_rss_mb")),

@@ -74,6 +74,8 @@ class WriteBatch:
         self._current: list[list[Any]] = self._tail
         self._templates: list[CommandTemplate] = []
         self._template_ids: dict[int, str] = {}
+        #: (group number, 0 for the tail; execution id) of the jobs to queue once applied (:meth:`enqueue_after`).
+        self._jobs: list[tuple[int, str]] = []
 
     def __len__(self) -> int:
         return sum(len(group[1]) for group in self._groups) + len(self._tail)
@@ -87,6 +89,15 @@ class WriteBatch:
     def tail(self) -> None:
         """Record the next writes outside any group (always applied)."""
         self._current = self._tail
+
+    def enqueue_after(self, execution_id: str) -> None:
+        """Queue the job of ``execution_id`` (written ``scheduled`` in this batch) once the batch is applied.
+
+        Not part of the script: RQ writes its jobs itself. An execution whose job
+        is lost between the two (the process died) stays ``scheduled`` and is
+        enqueued again by :meth:`st2lite.scheduler.Scheduler.requeue_lost`.
+        """
+        self._jobs.append((0 if self._current is self._tail else len(self._groups), execution_id))
 
     def last_group(self) -> list[list[Any]]:
         return list(self._groups[-1][1]) if self._groups else []
@@ -161,9 +172,16 @@ class WriteBatch:
             args += command
         return args
 
-    def apply(self, script: Script) -> int:
-        """Apply every write in one call; returns how many groups were applied."""
-        return int(script(args=self.payload()))
+    def apply(self, script: Script) -> list[str]:
+        """Apply every write in one call; returns the executions whose jobs to queue now (see :meth:`jobs`)."""
+        return self.jobs(script(args=self.payload()))
+
+    def jobs(self, skipped: Sequence[int | str | bytes] = ()) -> list[str]:
+        """The executions of :meth:`enqueue_after` in the groups applied (``skipped``: what the script returned)."""
+        if not skipped:
+            return [eid for _group, eid in self._jobs]
+        gone = {int(g) for g in skipped}
+        return [eid for group, eid in self._jobs if group not in gone]
 
 
 def batch_script(client: Redis) -> Script:
@@ -186,29 +204,33 @@ class BackgroundApplier:
     At most one batch is in flight: :meth:`submit` waits for the previous one
     first, and re-raises its error, so a failed write stops the caller before
     it acknowledges anything else. :meth:`flush` waits for the last one.
+    Batches with jobs to queue (:meth:`WriteBatch.enqueue_after`) are not
+    taken: their caller queues the jobs once the batch is applied.
     """
 
     def __init__(self, script: Script) -> None:
         self._script = script
-        self._pending: queue.Queue[list[str | bytes]] = queue.Queue(maxsize=1)
+        self._pending: queue.Queue[WriteBatch] = queue.Queue(maxsize=1)
         self._idle = threading.Event()
         self._idle.set()
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
     def submit(self, batch: WriteBatch) -> None:
+        if batch.jobs():
+            raise ValueError("a batch with jobs to queue must be applied by its caller (WriteBatch.apply)")
         self.flush()
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="apply-batch", daemon=True)
             self._thread.start()
         self._idle.clear()
-        self._pending.put(batch.payload())
+        self._pending.put(batch)
 
     def _loop(self) -> None:
         while True:
-            payload = self._pending.get()
+            batch = self._pending.get()
             try:
-                self._script(args=payload)
+                batch.apply(self._script)
             except BaseException as exc:  # handed to the caller by flush()
                 self._error = exc
             finally:

@@ -184,7 +184,11 @@ class ExecutionTemplate:
         self.context = dict(context)
         self.rule = rule
         self.trigger = trigger
-        self.index_keys = index_keys(status=ExecutionStatus.REQUESTED, action=action, rule=rule, parent=None)
+        #: Created ``requested`` or, when the rules engine schedules them itself, ``scheduled``.
+        self.index_keys = {
+            status: index_keys(status=status, action=action, rule=rule, parent=None)
+            for status in (ExecutionStatus.REQUESTED, ExecutionStatus.SCHEDULED)
+        }
 
 
 class ExecutionStore:
@@ -255,6 +259,7 @@ class ExecutionStore:
             ),
             secrets=orjson.dumps(dict(secrets)) if secrets else None,
             extra=extra,
+            at=execution.log[-1].timestamp if execution.log else None,
         )
 
     def create_from_template_in(
@@ -268,11 +273,19 @@ class ExecutionStore:
         trigger_instance: str,
         enforcement: str,
         trace_tag: str = "",
+        status: ExecutionStatus = ExecutionStatus.REQUESTED,
     ) -> None:
-        """Queue the writes that create a ``requested`` execution of ``template`` (the rules engine's fast path).
+        """Queue the writes that create an execution of ``template`` (the rules engine's fast path).
 
-        Writes exactly what :meth:`create_in` writes for the same execution.
+        Writes exactly what :meth:`create_in` writes for the same execution;
+        ``status`` is ``requested``, or ``scheduled`` (requested and scheduled
+        at ``created_at``).
         """
+        log = f"requested|{created_at}"
+        if status is ExecutionStatus.SCHEDULED:
+            log += f"\nscheduled|{created_at}"
+        elif status is not ExecutionStatus.REQUESTED:
+            raise ValueError(f"an execution is created requested or scheduled, not {status.value}")
         context = {
             **template.context,
             "trigger_instance": {"id": trigger_instance, "name": None},
@@ -295,10 +308,10 @@ class ExecutionStore:
             pipe,
             execution_id,
             doc=orjson.dumps(doc),
-            status=ExecutionStatus.REQUESTED,
+            status=status,
             ms=str(created_ms),
-            log=f"requested|{created_at}",
-            index_keys=template.index_keys,
+            log=log,
+            index_keys=template.index_keys[status],
             created_event=self._created_event(
                 execution_id,
                 template.action,
@@ -310,6 +323,7 @@ class ExecutionStore:
                 at=created_at,
             ),
             secrets=template.secrets,
+            at=created_at,
         )
 
     def _created_event(
@@ -350,8 +364,14 @@ class ExecutionStore:
         created_event: bytes,
         secrets: bytes | None,
         extra: Mapping[str, Any] | None = None,
+        at: str | None = None,
     ) -> None:
-        """The one place that knows how an execution is laid out in Redis."""
+        """The one place that knows how an execution is laid out in Redis.
+
+        An execution created in another status than ``requested`` (scheduled by
+        the rules engine, or failed before it could run) also gets the audit
+        event of that status change, at ``at`` (default: now).
+        """
         key = keys.execution(execution_id)
         mapping: dict[str, Any] = {"doc": doc, "status": status.value, "created_ms": ms, "log": log}
         if extra:
@@ -366,6 +386,7 @@ class ExecutionStore:
             changed = encode_event(
                 AuditKind.EXECUTION_STATUS,
                 self._actor,
+                at=at,
                 execution=execution_id,
                 status=status.value,
                 previous_status=ExecutionStatus.REQUESTED.value,

@@ -10,6 +10,7 @@ is why this module sets it at import time and is the only importer of rq).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -24,9 +25,9 @@ from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
 from rq.worker import SimpleWorker
 
-from st2lite.redisdb import Pipeline, connect
+from st2lite.redisdb import Pipeline, Redis, bytes_twin, connect
 
-__all__ = ["JOB_FUNCTION", "JobQueue", "run_worker"]
+__all__ = ["HEARTBEAT_EVERY", "JOB_FUNCTION", "JobQueue", "Worker", "run_worker"]
 
 #: The dotted path RQ calls with the execution id.
 JOB_FUNCTION = "st2lite.worker.run_job"
@@ -35,9 +36,10 @@ JOB_FUNCTION = "st2lite.worker.run_job"
 class JobQueue:
     """The RQ queue actions run from."""
 
-    def __init__(self, url: str, name: str = keys.ACTION_QUEUE) -> None:
+    def __init__(self, server: str | Redis, name: str = keys.ACTION_QUEUE) -> None:
+        """``server``: a Redis URL, or a client whose server to use."""
         # RQ needs a connection that returns bytes.
-        self._connection = connect(url, decode_responses=False)
+        self._connection = connect(server, decode_responses=False) if isinstance(server, str) else bytes_twin(server)
         self._queue = rq.Queue(name, connection=self._connection, serializer=JSONSerializer)
 
     def enqueue_in(self, pipe: Pipeline, execution_ids: Iterable[str]) -> None:
@@ -57,6 +59,12 @@ class JobQueue:
         if datas:
             self._queue.enqueue_many(datas, pipeline=pipe)
 
+    def enqueue(self, execution_ids: Iterable[str]) -> None:
+        """Queue one job per execution, in one round trip."""
+        with self._connection.pipeline(transaction=False) as pipe:
+            self.enqueue_in(pipe, execution_ids)
+            pipe.execute()
+
     def pending(self, execution_id: str) -> bool:
         """True while the execution's job waits in the queue or a live worker holds it."""
         try:
@@ -65,6 +73,10 @@ class JobQueue:
             return False
         return job.get_status(refresh=False) in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED)
 
+    def queued_ids(self) -> list[str]:
+        """The execution ids whose jobs wait in the queue, oldest first."""
+        return [str(job_id) for job_id in self._queue.get_job_ids()]
+
     def __len__(self) -> int:
         return int(self._queue.count)
 
@@ -72,8 +84,35 @@ class JobQueue:
         self._queue.empty()
 
 
-class _Worker(SimpleWorker):  # type: ignore[misc]  # rq is untyped to mypy
-    """Runs jobs in the worker process itself: runners start their own subprocesses."""
+#: Seconds between two stand-alone heartbeats of a worker (RQ sends one before and after every job).
+HEARTBEAT_EVERY = 5.0
+
+
+class Worker(SimpleWorker):  # type: ignore[misc]  # rq is untyped to mypy
+    """Runs jobs in the worker process itself: runners start their own subprocesses.
+
+    RQ's loop sends the worker's heartbeat (3 round trips) three times per job and
+    writes the ``idle`` state twice; with jobs that take milliseconds that is half of
+    the worker's Redis traffic. Here a stand-alone heartbeat is sent at most every
+    :data:`HEARTBEAT_EVERY` seconds (the worker key lives ``worker_ttl`` = 420 s, and
+    the heartbeat RQ sends inside its per-job transactions is kept), and a state
+    already written is not written again. Nothing else of RQ changes: jobs,
+    registries, the started-job heartbeat and worker registration are RQ's own.
+    """
+
+    _beat_at = float("-inf")
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        if pipeline is None and timeout is None and time.monotonic() - self._beat_at < HEARTBEAT_EVERY:
+            return
+        super().heartbeat(timeout, pipeline)
+        if pipeline is None:
+            self._beat_at = time.monotonic()
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        if pipeline is None and state == getattr(self, "_state", None):
+            return
+        super().set_state(state, pipeline)
 
 
 def run_worker(
@@ -87,7 +126,7 @@ def run_worker(
     """Run an RQ worker on the action queue until stopped (SIGINT/SIGTERM finish the current job first)."""
     connection = connect(url, decode_responses=False)
     queue = rq.Queue(keys.ACTION_QUEUE, connection=connection, serializer=JSONSerializer)
-    worker = _Worker([queue], connection=connection, name=name, serializer=JSONSerializer)
+    worker = Worker([queue], connection=connection, name=name, serializer=JSONSerializer)
     if on_start is not None:
         on_start()
     worker.work(burst=burst, logging_level="WARNING", max_jobs=max_jobs, with_scheduler=False)

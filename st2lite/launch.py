@@ -2,9 +2,11 @@
 
 The rules engine and the API both come through here: the action's runner and
 action parameters are merged, the supplied values rendered (with
-``action_context``, ``st2kv`` and ``config_context``), cast and validated,
-secrets split off, and the execution written as ``requested`` together with
-its entry on the request stream.
+``action_context``, ``st2kv`` and ``config_context``), cast and validated, and
+secrets split off. Then either the execution is written ``requested`` with its
+entry on the request stream, for the scheduler (:func:`request_in`), or, when
+nothing has to be decided before it runs, written ``scheduled`` with its job
+queued right after the write (:func:`schedule_in`, the rules engine's path).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from st2lite.actions import Action
 from st2lite.audit import now_iso
+from st2lite.batch import WriteBatch
 from st2lite.executions import Execution, ExecutionStore, StatusChange
 from st2lite.ids import new_id
 from st2lite.parameters import finalize_parameters, mask_secrets
@@ -24,7 +27,7 @@ from st2lite.requests import RequestQueue
 from st2lite.statuses import ExecutionStatus
 from st2lite.templating import KvLookup, kv_context
 
-__all__ = ["Prepared", "failed_execution", "prepare_execution", "request_in"]
+__all__ = ["Prepared", "failed_execution", "prepare_execution", "request_in", "schedule_in"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,7 @@ def prepare_execution(
     trigger_payload: Any = None,
     execution_id: str | None = None,
     links: Mapping[str, Any] | None = None,
+    scheduled: bool = False,
 ) -> Prepared:
     """Render, cast and validate ``supplied`` for ``action``; raises ParameterError when they are wrong.
 
@@ -53,6 +57,7 @@ def prepare_execution(
             templates see it as ``action_context``.
         trigger_payload: what templates see as ``trigger``.
         links: extra execution fields (``rule``, ``trigger``, ``trigger_instance``, ``enforcement``, ``parent``).
+        scheduled: prepare it ``scheduled`` (requested and scheduled now), for :func:`schedule_in`.
     """
     specs = snapshot.parameter_specs(action)
     eid = execution_id or new_id()
@@ -71,6 +76,9 @@ def prepare_execution(
             action_ref=action.full_ref,
         )
     now = now_iso()
+    log = [StatusChange.model_construct(status=ExecutionStatus.REQUESTED, timestamp=now)]
+    if scheduled:
+        log.append(StatusChange.model_construct(status=ExecutionStatus.SCHEDULED, timestamp=now))
     # Every field is built here from validated parts, so construct without re-validating
     # (every field that has a default_factory is passed, see below):
     # this runs once per execution the rules engine creates.
@@ -81,9 +89,9 @@ def prepare_execution(
         runner=action.runner_type,
         context=dict(context),
         parameters=mask_secrets(specs, values),
-        status=ExecutionStatus.REQUESTED,
+        status=log[-1].status,
         created_at=now,
-        log=[StatusChange.model_construct(status=ExecutionStatus.REQUESTED, timestamp=now)],
+        log=log,
         # Given explicitly: model_construct inspects a default_factory's signature on every call.
         children=[],
     )
@@ -126,3 +134,13 @@ def request_in(
     """Queue the writes that store the execution and request its scheduling."""
     executions.create_in(pipe, prepared.execution, secrets=prepared.secrets, created_ms=created_ms)
     requests.add_in(pipe, prepared.execution.id)
+
+
+def schedule_in(
+    batch: WriteBatch, prepared: Prepared, *, executions: ExecutionStore, created_ms: int | None = None
+) -> None:
+    """Queue the writes that store a ``scheduled`` execution; its job is queued once ``batch`` is applied."""
+    if prepared.execution.status is not ExecutionStatus.SCHEDULED:
+        raise ValueError(f"execution {prepared.execution.id} was not prepared scheduled")
+    executions.create_in(batch, prepared.execution, secrets=prepared.secrets, created_ms=created_ms)
+    batch.enqueue_after(prepared.execution.id)

@@ -24,6 +24,7 @@ __all__ = [
     "Pipeline",
     "Redis",
     "Script",
+    "bytes_twin",
     "connect",
     "load_script",
     "translate_errors",
@@ -48,6 +49,14 @@ def connect(url: str, *, decode_responses: bool = True) -> Redis:
     """A client for ``url``. Connections are made lazily, on first use."""
     client: Redis = redis.Redis.from_url(url, decode_responses=decode_responses, health_check_interval=30)
     return client
+
+
+def bytes_twin(client: Redis) -> Redis:
+    """A client of the same server and options as ``client`` whose replies are bytes (RQ needs those)."""
+    pool = client.connection_pool
+    kwargs = {**pool.connection_kwargs, "decode_responses": False}
+    twin: Redis = redis.Redis(connection_pool=redis.ConnectionPool(connection_class=pool.connection_class, **kwargs))
+    return twin
 
 
 @contextlib.contextmanager

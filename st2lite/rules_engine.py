@@ -1,13 +1,19 @@
-"""The rules engine: trigger instances in, enforcements and requested executions out.
+"""The rules engine: trigger instances in, enforcements and executions out.
 
 It reads trigger instances from the bus in batches, matches each against the
 enabled rules (:mod:`st2lite.matcher`), renders the matched rules' action
 parameters and writes, in **one atomic script call per batch**
 (:mod:`st2lite.batch`): the trigger instance records, the enforcements, the
-executions (``requested``), their entries on the request stream, the audit
-events and the acknowledgement of the bus entries. A rules engine killed at
-any moment therefore loses nothing: unacknowledged entries stay pending and
-another engine (or this one, restarted) reclaims them. The trigger instance
+executions, the audit events and the acknowledgement of the bus entries.
+Executions of a large batch are written ``requested`` with their entries on
+the request stream: the scheduler (:mod:`st2lite.scheduler`) queues their
+RQ jobs in batches. Those of a small batch (a trickle of events, where
+latency matters) are written ``scheduled`` and the engine queues their jobs
+right after the write, one stream hop less. A rules engine killed at any
+moment therefore loses nothing: unacknowledged entries stay pending and
+another engine (or this one, restarted) reclaims them, and an execution
+written ``scheduled`` whose job was not queued yet is queued by the
+scheduler's :meth:`~st2lite.scheduler.Scheduler.requeue_lost`. The trigger instance
 records double as "already processed" markers that the script checks inside
 Redis before writing an instance's effects, so two engines that both hold an
 entry can never both enforce it.
@@ -33,12 +39,13 @@ from st2lite.datastore import kv_lookup
 from st2lite.enforcements import EnforcementStore
 from st2lite.enforcer import RuleEnforcer
 from st2lite.executions import ExecutionStore
+from st2lite.jobqueue import JobQueue
 from st2lite.redisdb import Redis
 from st2lite.registry import RegistryCache, RegistryStore, Snapshot
 from st2lite.requests import RequestQueue
 from st2lite.templating import kv_context, render_typed
 
-__all__ = ["RulesEngine", "default_consumer_name"]
+__all__ = ["SMALL_BATCH", "RulesEngine", "default_consumer_name"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,7 @@ class RulesEngine:
         self.executions = ExecutionStore.for_settings(client, settings, actor=self.actor)
         self.enforcements = EnforcementStore(client, ttl=settings.execution_ttl)
         self.requests = RequestQueue(client, maxlen=settings.trigger_stream_maxlen)
+        self.jobs = JobQueue(client)
         self.registry = RegistryCache(RegistryStore(client))
         self._kv = kv_lookup(client)
         self._current_enforcer: RuleEnforcer | None = None
@@ -140,26 +148,31 @@ class RulesEngine:
         markers = [keys.trigger_instance(d.instance.id) for d in deliveries if d.instance is not None and d.reclaimed]
         replies = self._client.mget(markers) if markers else []
         done = {key for key, value in zip(markers, replies, strict=True) if value}
+        # A trickle is written at once and its executions scheduled here, for the lowest latency; a flood is
+        # written in the background while the next batch is built, and scheduled by the scheduler in batches.
+        trickle = len(deliveries) < SMALL_BATCH
         batch = WriteBatch()
         for delivery in deliveries:
             instance = delivery.instance
             if instance is not None and keys.trigger_instance(instance.id) in done:
                 continue  # an earlier attempt committed it; only the acknowledgement was missing
             batch.group(keys.trigger_instance(instance.id) if instance is not None else "")
-            self._enforce_one(batch, snapshot, delivery)
+            self._enforce_one(batch, snapshot, delivery, schedule=trickle)
         batch.tail()
         self.bus.ack_in(batch, [d.entry_id for d in deliveries])
-        if len(deliveries) < SMALL_BATCH:
+        if trickle:
             self._applier.flush()
-            batch.apply(self._apply_script)  # a trickle: write now, for the lowest latency
+            jobs = batch.apply(self._apply_script)
+            if jobs:
+                self.jobs.enqueue(jobs)
         else:
-            self._applier.submit(batch)  # a flood: Redis writes this batch while the next one is built
+            self._applier.submit(batch)
 
     def flush(self) -> None:
         """Wait until every processed batch is written (and raise if a write failed)."""
         self._applier.flush()
 
-    def _enforce_one(self, pipe: WriteBatch, snapshot: Snapshot, delivery: Delivery) -> None:
+    def _enforce_one(self, pipe: WriteBatch, snapshot: Snapshot, delivery: Delivery, *, schedule: bool) -> None:
         instance = delivery.instance
         if instance is None:
             self.audit.append(
@@ -174,7 +187,7 @@ class RulesEngine:
         outcomes = snapshot.ruleset.match(instance, self._render)
         now_ms = int(time.time() * 1000)
         enforcer = self._enforcer(snapshot)
-        enforced = [enforcer.enforce(pipe, instance, outcome, now_ms) for outcome in outcomes]
+        enforced = [enforcer.enforce(pipe, instance, outcome, now_ms, schedule=schedule) for outcome in outcomes]
         record = {
             **instance.__dict__,  # orjson writes the fields (and the time, RFC 3339) directly
             "status": "processed",

@@ -1,12 +1,16 @@
 """The scheduler: moves ``requested`` executions onto the worker queue as ``scheduled``.
 
-StackStorm's st2scheduler in one small loop. It reads execution ids from the
-request stream and, per batch in one transaction, marks them ``scheduled``,
+StackStorm's st2scheduler in one small loop, for the executions created
+``requested``: those of the API and those of large batches of the rules
+engine (small ones it schedules itself, see :mod:`st2lite.rules_engine`). It
+reads execution ids from the request stream and, per batch in one transaction, marks them ``scheduled``,
 enqueues one RQ job each and acknowledges the entries. Executions no longer
 ``requested`` (canceled meanwhile) are acknowledged and skipped. A job
 enqueued twice (a reclaimed entry whose first scheduler was only slow) is
 harmless: the worker's ``scheduled -> running`` step lets one run through.
 Policies that delay executions (concurrency) belong here (issue 3).
+It also queues again the jobs of ``scheduled`` executions whose job is gone
+(:meth:`Scheduler.requeue_lost`).
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@
 --     one ZADD per key (index keys are shared by most of a batch's writes);
 --   "+TPL t value..." runs the commands of template t with its placeholders replaced by the values
 --     (the writes of one rule firing: recorded once, replayed for every firing).
--- Returns the number of groups applied.
+-- Returns the (1-based) numbers of the groups skipped, usually none.
 local i = 1
-local applied = 0
+local skipped = {}
 local deferred = {}
 local deferred_keys = {}
 local templates = {}
@@ -113,14 +113,14 @@ i = i + 1
 
 local groups = tonumber(ARGV[i])
 i = i + 1
-for _ = 1, groups do
+for g = 1, groups do
   local marker = ARGV[i]
   local count = tonumber(ARGV[i + 1])
   i = i + 2
   local fresh = marker == '' or redis.call('EXISTS', marker) == 0
   run_commands(count, fresh)
-  if fresh then
-    applied = applied + 1
+  if not fresh then
+    skipped[#skipped + 1] = g
   end
 end
 for _, key in ipairs(deferred_keys) do
@@ -133,4 +133,4 @@ end
 local tail = tonumber(ARGV[i])
 i = i + 1
 run_commands(tail, true)
-return applied
+return skipped

@@ -19,7 +19,7 @@ from st2lite.executions import Execution, ExecutionFilter
 from st2lite.redisdb import Redis
 from st2lite.registry import RegistryStore
 from st2lite.rules import Rule
-from st2lite.rules_engine import RulesEngine
+from st2lite.rules_engine import SMALL_BATCH, RulesEngine
 from st2lite.scheduler import Scheduler
 from st2lite.statuses import ExecutionStatus
 from st2lite.triggers import ACTION_TRIGGER, WEBHOOK_TRIGGER
@@ -125,6 +125,42 @@ def test_a_matching_webhook_runs_the_action_and_records_every_step(pipeline: Pip
     ]
     statuses = [e.status for e in AuditLog(pipeline.client, maxlen=10_000).read() if e.execution == execution.id]
     assert statuses == [None, "requested", "scheduled", "running", "succeeded"]
+
+
+def test_a_trickle_is_scheduled_by_the_engine_and_a_flood_by_the_scheduler(pipeline: Pipeline) -> None:
+    pipeline.register(
+        webhook_rule("fixed", {}, {"ref": "core.noop"}),
+        webhook_rule("rendered", {}, {"ref": "site.count", "parameters": {"count": "{{ trigger.body.i }}"}}),
+    )
+    jobs = pipeline.scheduler.jobs
+
+    pipeline.webhook({"i": 0})
+    pipeline.engine.drain()
+    trickle = pipeline.executions()
+    assert len(trickle) == 2
+    assert {e.status for e in trickle} == {ExecutionStatus.SCHEDULED}
+    assert sorted(jobs.queued_ids()) == sorted(e.id for e in trickle)
+    assert pipeline.client.xlen(keys.REQUEST_STREAM) == 0
+
+    for i in range(1, SMALL_BATCH + 1):
+        pipeline.webhook({"i": i})
+    pipeline.engine.drain()
+    flood = [e for e in pipeline.executions() if e not in trickle]
+    assert len(flood) == 2 * SMALL_BATCH
+    assert {e.status for e in flood} == {ExecutionStatus.REQUESTED}
+    assert pipeline.client.xlen(keys.REQUEST_STREAM) == 2 * SMALL_BATCH
+    assert len(jobs) == 2
+
+    assert pipeline.scheduler.drain() == 2 * SMALL_BATCH
+    everything = pipeline.executions()
+    assert sorted(jobs.queued_ids()) == sorted(e.id for e in everything)
+    for execution in everything:
+        assert execution.status is ExecutionStatus.SCHEDULED
+        assert [c.status for c in execution.log] == ["requested", "scheduled"]
+        statuses = [e.status for e in AuditLog(pipeline.client, maxlen=10_000).read() if e.execution == execution.id]
+        assert statuses == [None, "requested", "scheduled"]
+    counts = sorted(e.parameters["count"] for e in everything if e.rule == "site.rendered")
+    assert counts == list(range(SMALL_BATCH + 1))
 
 
 def test_a_non_matching_webhook_is_recorded_but_starts_nothing(pipeline: Pipeline) -> None:
@@ -354,7 +390,10 @@ def test_recorded_firings_store_the_same_records_as_rendered_ones(pipeline: Pipe
     assert [(e.kind, e.at) for e in audit] == [
         (AuditKind.RULE_MATCHED, fixed.created_at),
         (AuditKind.EXECUTION_CREATED, fixed.created_at),
+        (AuditKind.EXECUTION_STATUS, fixed.created_at),
     ]
+    # Both were queued for a worker once the batch was written.
+    assert sorted(pipeline.scheduler.jobs.queued_ids()) == sorted([fixed.id, rendered.id])
 
 
 def test_a_rule_containing_the_placeholder_marker_still_fires_correctly(pipeline: Pipeline) -> None:
@@ -390,7 +429,9 @@ def test_a_scheduled_execution_whose_job_was_lost_is_enqueued_again_once(pipelin
     pipeline.scheduler.drain()
     [execution] = pipeline.executions()
     assert execution.status is ExecutionStatus.SCHEDULED
-    pipeline.scheduler.jobs.empty()  # what a worker killed right after RQ handed it the job leaves
+    # What a worker killed right after RQ handed it the job leaves, or an engine killed between writing
+    # the execution and queuing its job.
+    pipeline.scheduler.jobs.empty()
 
     assert pipeline.scheduler.requeue_lost(older_than=0) == [execution.id]
     assert pipeline.scheduler.requeue_lost(older_than=0) == []  # its job waits now: not enqueued twice

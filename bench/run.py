@@ -1,7 +1,7 @@
 """``python -m bench [NAME ...]``: run benchmarks, print every figure, write results/latest.json.
 
 NAME is a benchmark (``rules_peer``, ``match_only``, ``e2e_noop``,
-``webhook_latency``, ``list_1m``, ``up``) or one of its figure names; none
+``webhook_latency``, ``list_1m``, ``up``, ``chain``) or one of its figure names; none
 means all. ``results/latest.json`` gets one key per figure measured
 (``{"value", "unit"}``, plus ``"baseline"`` and ``"ratio"`` when the baseline
 was measured in the same run); figures not measured this time keep their
@@ -28,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import e2e, latency, list_executions, match_only, rules_peer, up
+from bench import chain, e2e, latency, list_executions, match_only, rules_peer, up
 from bench.common import RESULTS_DIR, Context, Figure
 
 __all__ = ["BENCHMARKS", "TARGETS", "main"]
@@ -41,6 +41,7 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], list[Figure]], tuple[str, ...]]]
     "webhook_latency": (latency.run, ("webhook_to_start_p50_ms", "webhook_to_start_p99_ms")),
     "list_1m": (list_executions.run, ("list_1m_p50_ms", "list_1m_p99_ms")),
     "up": (up.run, ("startup_s", "idle_rss_mb")),
+    "chain": (chain.run, ("chain_task_ms",)),
 }
 
 

@@ -12,7 +12,9 @@ trigger — all or nothing.
 Hash fields: ``doc`` (JSON of the fixed part), ``status``, ``created_ms``,
 ``log`` (lines ``status|timestamp``), ``result`` (JSON), ``start``, ``end``,
 ``worker``, ``secrets`` (JSON of secret parameter values; deleted when the
-execution completes, never returned by the API).
+execution completes, never returned by the API), ``parent`` (a child's
+chain, for ``transition.lua``) and ``chain`` (a running chain's
+:class:`~st2lite.chains.flow.ChainState`).
 """
 
 from __future__ import annotations
@@ -238,6 +240,8 @@ class ExecutionStore:
             extra["result"] = orjson.dumps(execution.result)
         if execution.end_timestamp:
             extra["end"] = execution.end_timestamp
+        if execution.parent:
+            extra["parent"] = execution.parent  # read by transition.lua: a child's end moves its chain on
         self._write_in(
             pipe,
             eid,
@@ -561,7 +565,13 @@ class ExecutionStore:
 
     @staticmethod
     def _transition_keys(execution_id: str) -> list[str]:
-        return [keys.execution(execution_id), keys.RUNNING_LEASES, keys.AUDIT_STREAM, keys.TRIGGER_STREAM]
+        return [
+            keys.execution(execution_id),
+            keys.RUNNING_LEASES,
+            keys.AUDIT_STREAM,
+            keys.TRIGGER_STREAM,
+            keys.CHAIN_EVENTS,
+        ]
 
     def _transition_args(
         self,

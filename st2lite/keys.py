@@ -64,3 +64,14 @@ def kv(scope: str, name: str) -> str:
 REQUEST_STREAM = f"{PREFIX}:requests"
 #: Consumer group of the schedulers on :data:`REQUEST_STREAM`.
 SCHEDULER_GROUP = "schedulers"
+
+
+#: Stream of "a child execution ended" events (fields ``p`` parent, ``c`` child, ``s`` status).
+CHAIN_EVENTS = f"{PREFIX}:chain-events"
+#: Consumer group of the chain conductors on :data:`CHAIN_EVENTS`.
+CONDUCTOR_GROUP = "conductors"
+
+
+def chain_step(chain_id: str, step: str) -> str:
+    """Marker key: the chain ``chain_id`` took the step ``step`` (its start, or what followed a child's end)."""
+    return f"{PREFIX}:chain:{chain_id}:{step}"

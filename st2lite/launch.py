@@ -49,6 +49,7 @@ def prepare_execution(
     execution_id: str | None = None,
     links: Mapping[str, Any] | None = None,
     scheduled: bool = False,
+    variables: Mapping[str, Any] | None = None,
 ) -> Prepared:
     """Render, cast and validate ``supplied`` for ``action``; raises ParameterError when they are wrong.
 
@@ -58,6 +59,7 @@ def prepare_execution(
         trigger_payload: what templates see as ``trigger``.
         links: extra execution fields (``rule``, ``trigger``, ``trigger_instance``, ``enforcement``, ``parent``).
         scheduled: prepare it ``scheduled`` (requested and scheduled now), for :func:`schedule_in`.
+        variables: more names for templates (a chain's results and vars); the standard ones win.
     """
     specs = snapshot.parameter_specs(action)
     eid = execution_id or new_id()
@@ -68,6 +70,7 @@ def prepare_execution(
             specs,
             supplied,
             {
+                **(variables or {}),
                 "trigger": trigger_payload if trigger_payload is not None else {},
                 "action_context": {**context, "execution_id": eid},
                 "st2kv": kv_context(kv_lookup, user=user or None),

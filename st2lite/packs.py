@@ -30,12 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from st2lite.actions import OVERRIDABLE, Action, ParameterSpec, merge_parameters
+from st2lite.chains.spec import load_chain, parse_chain
 from st2lite.content import ContentSet, PackMeta, SensorMeta
 from st2lite.criteria import compile_criteria
 from st2lite.exceptions import PackLoadError, ParameterError, St2liteError
 from st2lite.parameters import cast_value, validate_parameters
 from st2lite.rules import Rule
 from st2lite.runners import RUNNERS
+from st2lite.runners.chain import CHAIN_RUNNER
 from st2lite.templating import has_template
 from st2lite.triggers import BUILTIN_TRIGGER_TYPES, TriggerType
 from st2lite.yamlfile import YamlDoc, load_yaml
@@ -404,6 +406,11 @@ def _load_action(reader: _PackReader, doc: YamlDoc, data: dict[str, Any]) -> Non
             reason = _missing_entry_point(reader.root, "actions", action.entry_point, action.runner_type)
             if reason:
                 problems.append(_problem(doc, "entry_point", reason))
+            elif action.runner_type == CHAIN_RUNNER:
+                try:
+                    load_chain(reader.source.path / "actions" / action.entry_point)
+                except PackLoadError as exc:
+                    problems.append(Problem.from_error(exc))
         problems += reader.unique(doc, "action", action.full_ref)
     if problems or action is None:
         reader.reject(doc, "action", data.get("name"), problems)
@@ -723,7 +730,33 @@ def validate_references(
         rule = content.rules[ref]
         doc = (rule_files or {}).get(ref) or _locate(content, rule)
         problems += _rule_problems(rule, content, doc, rejected or {})
+    for ref in sorted(content.actions):
+        action = content.actions[ref]
+        if action.runner_type == CHAIN_RUNNER:
+            problems += _chain_task_problems(action, Path(action.pack_path), set(content.actions), rejected or {})
     return problems
+
+
+def _chain_task_problems(
+    action: Action, pack_folder: Path, known: set[str], rejected: Mapping[str, str]
+) -> list[Problem]:
+    """Every task of a chain refers to an action that exists (located in the chain file under ``pack_folder``)."""
+    path = pack_folder / "actions" / action.entry_point
+    try:
+        doc = load_yaml(path)
+        spec = parse_chain(doc)
+    except PackLoadError:
+        return []  # reported when the action was loaded
+    hint = "define it in a pack's actions/ folder"
+    return [
+        _problem(
+            doc,
+            f"chain.{index}.ref",
+            f"task '{task.name}': " + _missing_ref("action", task.ref, known, rejected, hint),
+        )
+        for index, task in enumerate(spec.chain)
+        if task.ref not in known
+    ]
 
 
 def _locate(content: ContentSet, rule: Rule) -> YamlDoc:
@@ -857,9 +890,18 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
         kept[load.pack.ref] = load
         rule_files.update(load.rule_files)
     loads = list(kept.values())
+    actions = [a for load in loads for a in load.actions]
+    every_action = {a.full_ref for a in actions} | set(base.actions if base is not None else ())
+    for action in [a for a in actions if a.runner_type == CHAIN_RUNNER]:
+        folder = kept[action.pack].source.path if action.pack in kept else Path(action.pack_path)
+        chain_problems = _chain_task_problems(action, folder, every_action, rejected)
+        if chain_problems:  # a chain whose tasks cannot run is left out, like a rule whose action is missing
+            problems += chain_problems
+            actions.remove(action)
+            rejected[f"action:{action.full_ref}"] = chain_problems[0].path
     content = ContentSet(
         packs=[load.pack for load in loads if load.pack is not None],
-        actions=[a for load in loads for a in load.actions],
+        actions=actions,
         rules=[r for load in loads for r in load.rules],
         trigger_types=[t for load in loads for t in load.trigger_types],
         sensors=[s for load in loads for s in load.sensors],

@@ -37,6 +37,7 @@ __all__ = [
     "cast_value",
     "finalize_parameters",
     "mask_secrets",
+    "render_data",
     "render_parameters",
     "validate_parameters",
 ]
@@ -93,6 +94,14 @@ def _none_from_marker(value: Any) -> Any:
     if not isinstance(value, str) or NONE_MARKER not in value:
         return value
     return None if value == NONE_MARKER else value.replace(NONE_MARKER, "None")
+
+
+def render_data(value: Any, context: Mapping[str, Any]) -> Any:
+    """Render a value (string, dict, list) as parameters are rendered; a whole ``"{{ x }}"`` keeps its type.
+
+    For values outside an action's parameters: a chain's ``vars`` and ``publish``.
+    """
+    return _render_nested(value, context)
 
 
 def _render_nested(value: Any, context: Mapping[str, Any]) -> Any:

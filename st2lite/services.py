@@ -58,7 +58,8 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] | None = None) -> None:
-    """The rules engine, the scheduler and the reaper, until SIGINT/SIGTERM."""
+    """The rules engine, the scheduler, the chain conductor and the reaper, until SIGINT/SIGTERM."""
+    from st2lite.chains.conductor import ChainConductor
     from st2lite.enforcements import EnforcementStore
     from st2lite.executions import ExecutionStore
     from st2lite.maintenance import Maintenance
@@ -71,6 +72,7 @@ def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] |
     name = default_consumer_name()
     engine = RulesEngine(settings, client, name=name)
     scheduler = Scheduler(settings, connect(redis_url), redis_url, name=name)
+    conductor = ChainConductor(settings, connect(redis_url), name=name)
     executions = ExecutionStore.for_settings(client, settings, actor=f"reaper:{name}")
     reaper = Reaper(executions, settings)
     maintenance = Maintenance(executions, EnforcementStore(client, ttl=settings.execution_ttl))
@@ -79,6 +81,7 @@ def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] |
     with stop_on_signals(stop):
         threads = [
             threading.Thread(target=scheduler.run, args=(stop,), name="scheduler"),
+            threading.Thread(target=conductor.run, args=(stop,), name="conductor"),
             threading.Thread(target=reaper.run, args=(stop,), name="reaper", daemon=True),
             threading.Thread(target=maintenance.run, args=(stop,), name="maintenance", daemon=True),
         ]
@@ -90,7 +93,8 @@ def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] |
             engine.run(stop)
         finally:
             stop.set()
-            threads[0].join(timeout=10)
+            for thread in threads[:2]:  # the scheduler and the conductor finish their step
+                thread.join(timeout=10)
 
 
 def run_api(settings: Settings, redis_url: str) -> None:

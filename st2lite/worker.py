@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from st2lite.audit import now_iso
 from st2lite.config import Settings
@@ -29,8 +29,12 @@ from st2lite.redisdb import RECOVERABLE, Redis, connect
 from st2lite.registry import RegistryCache, RegistryStore
 from st2lite.runners import get_runner
 from st2lite.runners.base import RunContext, RunResult
+from st2lite.runners.chain import CHAIN_RUNNER
 from st2lite.statuses import ExecutionStatus
 from st2lite.triggers import ACTION_TRIGGER, TriggerInstance
+
+if TYPE_CHECKING:
+    from st2lite.chains.conductor import ChainConductor
 
 __all__ = ["Reaper", "WorkerRuntime", "action_trigger", "run_job", "serve"]
 
@@ -49,6 +53,15 @@ class WorkerRuntime:
     name: str
     #: The execution this worker runs now (its lease is renewed by :func:`heartbeat`).
     current: str | None = None
+    #: Built on the first chain this worker starts (it needs the templating stack, which workers load lazily).
+    _conductor: ChainConductor | None = None
+
+    def conductor(self) -> ChainConductor:
+        if self._conductor is None:
+            from st2lite.chains.conductor import ChainConductor
+
+            self._conductor = ChainConductor(self.settings, self.client, name=f"worker:{self.name}")
+        return self._conductor
 
 
 #: Set by :func:`serve` in the worker process. RQ calls jobs by dotted path, so the
@@ -101,11 +114,26 @@ def run_execution(rt: WorkerRuntime, execution_id: str) -> None:
         log.info("Worker %s: not running execution %s: %s", rt.name, execution_id, exc)
         return
     rt.current = execution_id  # the heartbeat renews its lease from now on
+    if execution.runner == CHAIN_RUNNER:
+        _start_chain(rt, execution, secrets)
+        return
     try:
         outcome = _run(rt, execution, secrets)
     finally:
         rt.current = None
     _finish(rt, execution, outcome)
+
+
+def _start_chain(rt: WorkerRuntime, execution: Execution, secrets: dict[str, Any]) -> None:
+    """Hand a chain to the conductor: it creates the first task; no worker waits for the chain."""
+    try:
+        rt.conductor().start(execution, secrets)
+    except Exception:  # its lease runs out and the reaper marks it abandoned
+        log.exception("Worker %s: chain %s could not start", rt.name, execution.id)
+        return
+    finally:
+        rt.current = None
+    rt.executions.drop_lease(execution.id)  # its tasks hold leases; the chain itself waits in Redis
 
 
 def heartbeat(rt: WorkerRuntime, stop: threading.Event) -> None:

@@ -1,6 +1,7 @@
 -- Move one execution to a new status, atomically with everything that goes with it.
 --
 -- KEYS[1] execution hash   KEYS[2] lease sorted set   KEYS[3] audit stream   KEYS[4] trigger stream
+-- KEYS[5] chain event stream (a completed execution with a parent tells it there, for its chain to go on)
 -- ARGV[1] execution id     ARGV[2] target status      ARGV[3] allowed current statuses, comma-separated
 -- ARGV[4] timestamp (ISO)  ARGV[5] JSON object of hash fields to set (string values)
 -- ARGV[6] audit event JSON, with "__PREVIOUS__" where the previous status goes
@@ -32,6 +33,10 @@ end
 redis.call('HSET', KEYS[1], unpack(flat))
 if ARGV[12] == '1' then
   redis.call('HDEL', KEYS[1], 'secrets')
+  local parent = redis.call('HGET', KEYS[1], 'parent')
+  if parent then
+    redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'p', parent, 'c', ARGV[1], 's', ARGV[2])
+  end
 end
 local score = redis.call('HGET', KEYS[1], 'created_ms')
 redis.call('ZREM', ARGV[10] .. current, ARGV[1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from st2lite.exceptions import RunnerError
 from st2lite.runners.base import RunContext, Runner, RunResult
+from st2lite.runners.chain import ActionChainRunner
 from st2lite.runners.http import HttpRequestRunner
 from st2lite.runners.noop import NoopRunner
 from st2lite.runners.python import PythonRunner
@@ -20,6 +21,7 @@ RUNNERS: dict[str, Runner] = {
         PythonRunner(),
         HttpRequestRunner(),
         NoopRunner(),
+        ActionChainRunner(),
     )
 }
 

@@ -584,3 +584,32 @@ def test_pack_load_is_immutable(in_fixtures: Path) -> None:
     assert isinstance(load, PackLoad)
     with pytest.raises(ValueError, match="frozen"):
         load.pack = None
+
+
+def test_chain_problems_name_the_chain_file_the_line_and_the_task(in_tmp: Path) -> None:
+    chain = "name: {name}\nrunner_type: action-chain\nentry_point: chains/{name}.yaml\n"
+    source = write_pack(
+        "p",
+        {
+            "actions/echo.yaml": ECHO_ACTION,
+            "actions/deploy.yaml": chain.format(name="deploy"),
+            "actions/chains/deploy.yaml": "chain:\n  - name: one\n    ref: p.echo\n    on-success: two\n"
+            "  - name: two\n    ref: p.ecko\n",
+            "actions/bad.yaml": chain.format(name="bad"),
+            "actions/chains/bad.yaml": "chain:\n  - name: one\n    ref: p.echo\n    on-success: nowhere\n",
+            "actions/good.yaml": chain.format(name="good"),
+            "actions/chains/good.yaml": "chain:\n  - name: one\n    ref: p.echo\n",
+            "rules/r.yaml": rule_yaml(action="p.deploy"),
+        },
+    )
+    report = load_all([source])
+    assert messages(report.problems) == [
+        "p/actions/chains/bad.yaml:4: field 'chain.0.on-success': task 'one': on-success target 'nowhere' is not "
+        "a task of this chain; tasks: one",
+        "p/actions/chains/deploy.yaml:6: field 'chain.1.ref': task 'two': unknown action 'p.ecko'; "
+        "did you mean 'p.echo'?",
+        "p/rules/r.yaml:8: field 'action.ref': action 'p.deploy' failed to load; fix the problems reported for "
+        "p/actions/chains/deploy.yaml",
+    ]
+    assert sorted(report.content.actions) == ["p.echo", "p.good"]
+    assert report.content.rules == {}

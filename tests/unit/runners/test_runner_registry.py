@@ -26,7 +26,14 @@ def _ctx(**fields: object) -> RunContext:
 
 
 def test_registry_holds_stackstorm_runner_names() -> None:
-    assert set(RUNNERS) == {"local-shell-cmd", "local-shell-script", "python-script", "http-request", "noop"}
+    assert set(RUNNERS) == {
+        "local-shell-cmd",
+        "local-shell-script",
+        "python-script",
+        "http-request",
+        "noop",
+        "action-chain",
+    }
     assert all(RUNNERS[name].name == name for name in RUNNERS)
 
 
@@ -35,7 +42,7 @@ def test_unknown_runner_lists_known_names() -> None:
         get_runner("orquesta")
     assert str(info.value) == (
         "unknown runner type 'orquesta'; use one of: "
-        "http-request, local-shell-cmd, local-shell-script, noop, python-script"
+        "action-chain, http-request, local-shell-cmd, local-shell-script, noop, python-script"
     )
 
 

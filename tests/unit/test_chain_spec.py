@@ -1,0 +1,175 @@
+"""The action-chain file: parsing, StackStorm's start-task rule, static checks with file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from st2lite.chains.flow import ChainState, TaskRecord, chain_result, chain_status, next_task, template_context
+from st2lite.chains.spec import ChainSpec, chain_problems, load_chain
+from st2lite.exceptions import PackLoadError, TemplateError
+from st2lite.statuses import ExecutionStatus
+
+
+def spec(data: dict[str, object]) -> ChainSpec:
+    return ChainSpec.model_validate(data)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "chain.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("data", "start"),
+    [
+        ({"chain": [{"name": "a", "ref": "x.y"}, {"name": "b", "ref": "x.y"}], "default": "b"}, "b"),
+        ({"chain": [{"name": "a", "ref": "x.y"}, {"name": "b", "ref": "x.y", "on-success": "a"}]}, "b"),
+        (
+            {"chain": [{"name": "a", "ref": "x.y", "on-success": "b"}, {"name": "b", "ref": "x.y", "on-success": "a"}]},
+            "a",
+        ),
+        ({"chain": []}, None),
+    ],
+)
+def test_start_task_follows_stackstorms_rule(data: dict[str, object], start: str | None) -> None:
+    assert spec(data).start_task() == start
+
+
+def test_legacy_params_are_read_and_both_keys_are_refused() -> None:
+    assert spec({"chain": [{"name": "a", "ref": "x.y", "params": {"k": 1}}]}).chain[0].values == {"k": 1}
+    with pytest.raises(ValueError, match="both 'parameters' and 'params'"):
+        spec({"chain": [{"name": "a", "ref": "x.y", "params": {}, "parameters": {}}]})
+
+
+def test_a_missing_target_is_reported_at_its_line_with_the_task(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "chain:\n  - name: a\n    ref: core.noop\n    on-success: c\n"
+        "  - name: c\n    ref: core.noop\n    on-failure: gone\n",
+    )
+    with pytest.raises(PackLoadError) as caught:
+        load_chain(path)
+    assert caught.value.line == 7
+    assert caught.value.field == "chain.1.on-failure"
+    assert "task 'c': on-failure target 'gone' is not a task of this chain; tasks: a, c" in str(caught.value)
+    assert str(caught.value).startswith(f"{path}:7: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        ("chain:\n  - name: a\n    ref: core.noop\n    colour: red\n", "chain.0.colour", "unknown key 'colour'"),
+        ("chain:\n  - name: a\n", "chain.0.ref", "this key is required"),
+        ("default: z\nchain:\n  - name: a\n    ref: core.noop\n", "default", "default task 'z' is not a task"),
+        ("chain:\n  - {name: a, ref: x.y}\n  - {name: a, ref: x.y}\n", "chain.1.name", "task name 'a' is used twice"),
+        ("vars:\n  bad-name: 1\nchain: []\n", "vars.bad-name", "may only use letters, digits and _"),
+        ("- just\n- a list\n", "", "a chain file must be a mapping"),
+    ],
+)
+def test_each_bad_chain_file_gets_a_message_naming_the_field(
+    tmp_path: Path, text: str, field: str, message: str
+) -> None:
+    with pytest.raises(PackLoadError, match=message) as caught:
+        load_chain(write(tmp_path, text))
+    assert caught.value.field == field
+
+
+def test_a_loop_with_no_exit_is_refused_but_a_loop_with_one_is_not() -> None:
+    endless = spec(
+        {
+            "chain": [
+                {"name": "a", "ref": "x.y", "on-success": "b", "on-failure": "b"},
+                {"name": "b", "ref": "x.y", "on-success": "a", "on-failure": "a"},
+            ]
+        }
+    )
+    [(field, message)] = chain_problems(endless)
+    assert field == "chain.0"
+    assert "loop with no exit" in message
+    with_exit = spec(
+        {
+            "chain": [
+                {"name": "a", "ref": "x.y", "on-success": "b", "on-failure": "b"},
+                {"name": "b", "ref": "x.y", "on-success": "a"},
+            ]
+        }
+    )
+    assert chain_problems(with_exit) == []
+    templated = spec({"chain": [{"name": "a", "ref": "x.y", "on-success": "{{ nxt }}", "on-failure": "a"}]})
+    assert chain_problems(templated) == []
+
+
+def _state(current: str) -> ChainState:
+    return ChainState(
+        spec=spec(
+            {
+                "chain": [
+                    {"name": "a", "ref": "x.y", "on-success": "b", "on-failure": "c"},
+                    {"name": "b", "ref": "x.y", "on-success": "{{ 'c' if go else '' }}"},
+                    {"name": "c", "ref": "x.y"},
+                ]
+            }
+        ),
+        current=current,
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "following"),
+    [
+        (ExecutionStatus.SUCCEEDED, "b"),
+        (ExecutionStatus.FAILED, "c"),
+        (ExecutionStatus.TIMEOUT, "c"),
+        (ExecutionStatus.ABANDONED, "c"),
+        (ExecutionStatus.CANCELED, None),
+    ],
+)
+def test_transitions_follow_stackstorms_table(status: ExecutionStatus, following: str | None) -> None:
+    assert next_task(_state("a"), status, {}) == following
+
+
+def test_a_templated_target_is_rendered_and_an_empty_one_ends_the_chain() -> None:
+    assert next_task(_state("b"), ExecutionStatus.SUCCEEDED, {"go": True}) == "c"
+    assert next_task(_state("b"), ExecutionStatus.SUCCEEDED, {"go": False}) is None
+    with pytest.raises(TemplateError, match="go"):
+        next_task(_state("b"), ExecutionStatus.SUCCEEDED, {})
+
+
+@pytest.mark.parametrize(
+    ("last", "status"),
+    [
+        (None, ExecutionStatus.SUCCEEDED),
+        (ExecutionStatus.SUCCEEDED, ExecutionStatus.SUCCEEDED),
+        (ExecutionStatus.FAILED, ExecutionStatus.FAILED),
+        (ExecutionStatus.ABANDONED, ExecutionStatus.FAILED),
+        (ExecutionStatus.TIMEOUT, ExecutionStatus.TIMEOUT),
+        (ExecutionStatus.CANCELED, ExecutionStatus.CANCELED),
+    ],
+)
+def test_the_chain_ends_with_its_last_tasks_status(last: ExecutionStatus | None, status: ExecutionStatus) -> None:
+    assert chain_status(last) == status
+
+
+def test_templates_see_parameters_then_results_then_vars_and_the_result_lists_tasks() -> None:
+    record = TaskRecord(
+        id="a",
+        name="a",
+        execution_id="e1",
+        liveaction_id="e1",
+        state="succeeded",
+        created_at="t",
+        updated_at="t",
+        result={"stdout": "x"},
+    )
+    state = ChainState(spec=spec({"chain": []}), vars={"a": "var wins", "v": 1}, tasks=[record])
+    context = template_context(state, {"a": "param", "p": 2}, task_result=("b", {"rc": 0}))
+    assert context["a"] == "var wins"
+    assert context["p"] == 2 and context["v"] == 1
+    assert context["b"] == {"rc": 0}
+    assert context["__results"] == {"a": {"stdout": "x"}, "b": {"rc": 0}}
+    result = chain_result(state, display_published=False, error="boom")
+    assert result == {"tasks": [record.model_dump()], "error": "boom"}
+    assert "published" in chain_result(state, display_published=True)

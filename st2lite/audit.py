@@ -26,6 +26,9 @@ class AuditKind(StrEnum):
     EXECUTION_CREATED = "execution.created"
     EXECUTION_STATUS = "execution.status"
     PACK_REGISTERED = "pack.registered"
+    KEY_CREATED = "key_value_pair.created"
+    KEY_UPDATED = "key_value_pair.updated"
+    KEY_DELETED = "key_value_pair.deleted"
 
 
 def now_iso() -> str:

@@ -2,17 +2,19 @@
 
 Services: ``up`` (everything on one host), ``api``, ``rules``, ``worker``.
 Operations talk to the API (``run``, ``execution``, ``trigger send``) or to
-Redis (``pack register``, ``audit``); content checks run locally
+Redis (``pack register``, ``audit``, ``key``); content checks run locally
 (``pack validate``, ``rule test``). Every read command takes ``--json``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -40,11 +42,13 @@ trigger_app = typer.Typer(help="Send trigger instances.", no_args_is_help=True)
 rule_app = typer.Typer(help="Test rules.", no_args_is_help=True)
 pack_app = typer.Typer(help="Validate, register and list packs.", no_args_is_help=True)
 audit_app = typer.Typer(help="Read the audit log.", no_args_is_help=True)
+key_app = typer.Typer(help="Set, read, list and delete datastore values.", no_args_is_help=True)
 app.add_typer(execution_app, name="execution")
 app.add_typer(trigger_app, name="trigger")
 app.add_typer(rule_app, name="rule")
 app.add_typer(pack_app, name="pack")
 app.add_typer(audit_app, name="audit")
+app.add_typer(key_app, name="key")
 
 # markup=False: action output and messages are printed as they are ("[x]" is data, not a style).
 out = Console(highlight=False, soft_wrap=True, markup=False)
@@ -465,6 +469,153 @@ def audit_export(
     settings = settings_from()
     for event in _audit_log(settings).export(start=since, end=until):
         sys.stdout.write(event.model_dump_json(exclude_none=True) + "\n")
+
+
+# -- datastore --------------------------------------------------------------------------------------
+
+ScopeOpt = Annotated[str, typer.Option("--scope", "-s", help="system or user (st2kv.system, st2kv.user).")]
+UserOpt = Annotated[str | None, typer.Option("--user", "-u", help="Owner of a user-scoped value (default: st2lite).")]
+
+
+@contextlib.contextmanager
+def _datastore(settings: Settings) -> Iterator[Any]:
+    """The datastore on Redis; its errors end the command (1: not found, 2: anything else)."""
+    from st2lite.datastore import KeyValueStore
+    from st2lite.exceptions import KeyValueNotFoundError
+    from st2lite.redisdb import connect, translate_errors
+    from st2lite.services import redis_url_for
+
+    url = _redis_url(settings, redis_url_for)
+    try:
+        with translate_errors(url):
+            yield KeyValueStore.for_settings(connect(url), settings, actor="cli")
+    except KeyValueNotFoundError as exc:
+        fail(str(exc), 1)
+    except St2liteError as exc:
+        fail(str(exc), 2)
+
+
+def _show_pair(item: Any, as_json: bool) -> None:
+    public = item.public()
+    if as_json:
+        print_json(public)
+        return
+    for name in ("name", "value", "scope", "user", "secret", "encrypted", "ttl", "expire_timestamp"):
+        if name in public:
+            value = public[name]
+            out.print(f"{name}: {str(value).lower() if isinstance(value, bool) else value}")
+
+
+@key_app.command("set")
+def key_set(
+    name: Annotated[str, typer.Argument(help="Name of the value.")],
+    value: Annotated[str, typer.Argument(help="The value (a string; serialise structures to JSON).")],
+    encrypt: Annotated[bool, typer.Option("--encrypt", "-e", help="Store it encrypted, as a secret.")] = False,
+    scope: ScopeOpt = "system",
+    user: UserOpt = None,
+    ttl: Annotated[int | None, typer.Option("--ttl", "-l", help="Seconds until it expires.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create or replace a value (secret values are shown masked)."""
+    settings = settings_from()
+    with _datastore(settings) as store:
+        item = store.set(name, value, scope=scope, user=user, secret=encrypt, ttl=ttl)
+    _show_pair(item, as_json)
+
+
+@key_app.command("get")
+def key_get(
+    name: Annotated[str, typer.Argument(help="Name of the value.")],
+    decrypt: Annotated[bool, typer.Option("--decrypt", "-d", help="Show a secret in clear.")] = False,
+    scope: ScopeOpt = "system",
+    user: UserOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One value; exit 1 when there is none."""
+    settings = settings_from()
+    with _datastore(settings) as store:
+        item = store.get(name, scope=scope, user=user, decrypt=decrypt)
+    _show_pair(item, as_json)
+
+
+@key_app.command("list")
+def key_list(
+    prefix: Annotated[str, typer.Option("--prefix", "-p", help="Only names starting with this.")] = "",
+    decrypt: Annotated[bool, typer.Option("--decrypt", "-d", help="Show secrets in clear.")] = False,
+    scope: Annotated[str, typer.Option("--scope", "-s", help="system, user or all.")] = "all",
+    user: UserOpt = None,
+    last: Annotated[int, typer.Option("-n", "--last", help="How many (by name).")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Values ordered by name: system ones, then the user's."""
+    settings = settings_from()
+    with _datastore(settings) as store:
+        items, total = store.query(
+            scope=scope, user=user, prefix=prefix, decrypt=decrypt, limit=None if last < 0 else last
+        )
+    if as_json:
+        print_json([item.public() for item in items])
+        return
+    table = Table("name", "value", "secret", "scope", "user", "expire_timestamp")
+    for item in items:
+        table.add_row(
+            item.name, item.value, str(item.secret).lower(), item.scope, item.user or "", item.expire_timestamp or ""
+        )
+    out.print(table)
+    if total > len(items):
+        err.print(f"Note: only the first {len(items)} of {total} values are shown; use -n for more.")
+
+
+@key_app.command("delete")
+def key_delete(
+    name: Annotated[str, typer.Argument(help="Name of the value.")],
+    scope: ScopeOpt = "system",
+    user: UserOpt = None,
+) -> None:
+    """Delete a value; exit 1 when there is none."""
+    settings = settings_from()
+    with _datastore(settings) as store:
+        item = store.delete(name, scope=scope, user=user)
+    out.print(f"deleted {item.name} ({item.scope}{' of ' + item.user if item.user else ''})")
+
+
+@key_app.command("load")
+def key_load(
+    file: Annotated[Path, typer.Argument(help="JSON or YAML list of {name, value, secret?, ttl?, scope?, user?}.")],
+    convert: Annotated[
+        bool, typer.Option("--convert", "-c", help="Store values that are not strings as JSON.")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set every value of a file, as 'st2 key load'; one bad entry loads nothing (exit 2) and is named."""
+    from st2lite.datastore_load import load_file
+
+    settings = settings_from()
+    with _datastore(settings) as store:
+        items = load_file(store, file, convert=convert)
+    if as_json:
+        print_json([item.public() for item in items])
+        return
+    for item in items:
+        out.print(f"{item.name}: {item.value} ({item.scope})")
+    out.print(f"loaded {len(items)} values from {file}")
+
+
+@key_app.command("generate-key")
+def key_generate_key(
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing key (its secrets become unreadable).")
+    ] = False,
+) -> None:
+    """Write a new key for datastore secrets to datastore_key_file (default <home>/keys/datastore.key), mode 0600."""
+    from st2lite.encryption import generate_key_file
+
+    settings = settings_from()
+    try:
+        path = generate_key_file(settings.datastore_key_path, force=force)
+    except St2liteError as exc:
+        fail(str(exc), 2)
+    out.print(f"wrote a new datastore key to {path}; keep a copy somewhere safe: secrets cannot be read without it")
 
 
 @app.callback(invoke_without_command=True)

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
         "canceled",
         "abandoned",
     )
+    #: Key file encrypting datastore secrets (``st2lite key generate-key``); empty: ``<home>/keys/datastore.key``.
+    datastore_key_file: Path | None = None
     #: Logging level of every process.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -93,11 +95,16 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix:// (or be empty for the embedded Redis)")
         return value
 
-    @field_validator("home", "site_dir")
+    @field_validator("datastore_key_file", mode="before")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("home", "site_dir", "datastore_key_file")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
         # Children (redis-server --dir, the services) run from other folders: pin relative paths now.
-        return value.expanduser().resolve()
+        return None if value is None else value.expanduser().resolve()
 
     @field_validator("action_trigger_statuses", mode="before")
     @classmethod
@@ -126,6 +133,11 @@ class Settings(BaseSettings):
             return self.api_url.rstrip("/")
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
         return f"http://{host}:{self.api_port}"
+
+    @property
+    def datastore_key_path(self) -> Path:
+        """The datastore key file: ``datastore_key_file``, else ``<home>/keys/datastore.key``."""
+        return self.datastore_key_file or self.home / "keys" / "datastore.key"
 
     @property
     def run_dir(self) -> Path:

@@ -13,6 +13,9 @@ its message tells the user what went wrong *and* what to do about it::
     │   └── UnknownOperatorError    a criteria ``type`` names no operator
     ├── TemplateError               a Jinja template failed to render
     ├── TriggerError                a trigger instance is invalid (payload, size, type)
+    ├── DatastoreError              a datastore request is invalid (name, scope, value, ttl)
+    │   ├── KeyValueNotFoundError   no datastore value has that name in that scope
+    │   └── EncryptionKeyError      the datastore key file is missing, invalid or not the one used
     ├── ExecutionError              an execution cannot be created, found or moved
     │   ├── ExecutionNotFoundError
     │   ├── InvalidTransitionError  a status change the lifecycle does not allow
@@ -29,9 +32,12 @@ from __future__ import annotations
 __all__ = [
     "ConfigError",
     "ContentError",
+    "DatastoreError",
+    "EncryptionKeyError",
     "ExecutionError",
     "ExecutionNotFoundError",
     "InvalidTransitionError",
+    "KeyValueNotFoundError",
     "MatchError",
     "PackLoadError",
     "ParameterError",
@@ -111,6 +117,29 @@ class TemplateError(St2liteError):
 
 class TriggerError(St2liteError):
     """Raised when a trigger instance is invalid: unknown type, bad payload or too large."""
+
+
+class DatastoreError(St2liteError):
+    """Raised when a datastore request is invalid: bad name, scope, user, value or ttl."""
+
+
+class KeyValueNotFoundError(DatastoreError):
+    """Raised when no datastore value has the given name in the given scope (it never existed or it expired)."""
+
+    def __init__(self, name: str, scope: str, user: str | None = None) -> None:
+        self.name = name
+        self.scope = scope
+        self.user = user
+        owner = f" of user '{user}'" if user else ""
+        # The first sentence is StackStorm's own message, which st2 clients show.
+        super().__init__(
+            f'Key Value Pair "{name}" is not found ({scope}{owner}); '
+            "check the name and scope, or list the stored names with 'st2lite key list'"
+        )
+
+
+class EncryptionKeyError(DatastoreError):
+    """Raised when the datastore key file is missing, unreadable, malformed or not the key a value was made with."""
 
 
 class ExecutionError(St2liteError):

@@ -56,8 +56,18 @@ def enforcement_index(field: str, value: str) -> str:
 
 
 def kv(scope: str, name: str) -> str:
-    """One datastore value; ``scope`` is ``system`` or ``user:<username>``."""
+    """Hash of one datastore value (see :mod:`st2lite.datastore`); ``scope`` is ``system`` or ``user:<username>``."""
     return f"{PREFIX}:kv:{scope}:{name}"
+
+
+def kv_index(scope: str) -> str:
+    """Sorted set of the names stored in ``scope``, all scored 0 so they sort by name (``ZRANGEBYLEX``)."""
+    return f"{PREFIX}:kvindex:{scope}"
+
+
+def kv_expiry(scope: str) -> str:
+    """Sorted set of the names in ``scope`` that have a TTL, scored by when they expire (Unix seconds)."""
+    return f"{PREFIX}:kvexpiry:{scope}"
 
 
 #: Stream of execution ids waiting to be scheduled (consumer group :data:`SCHEDULER_GROUP`).

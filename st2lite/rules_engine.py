@@ -35,7 +35,8 @@ from st2lite.audit import AuditEvent, AuditKind, AuditLog
 from st2lite.batch import BackgroundApplier, WriteBatch, batch_script
 from st2lite.bus import Delivery, RedisBus
 from st2lite.config import Settings
-from st2lite.datastore import kv_lookup
+from st2lite.datastore import install_decrypt_kv, kv_lookup
+from st2lite.encryption import DatastoreKey
 from st2lite.enforcements import EnforcementStore
 from st2lite.enforcer import RuleEnforcer
 from st2lite.executions import ExecutionStore
@@ -78,6 +79,7 @@ class RulesEngine:
         self.jobs = JobQueue(client)
         self.registry = RegistryCache(RegistryStore(client))
         self._kv = kv_lookup(client)
+        install_decrypt_kv(DatastoreKey(settings.datastore_key_path))
         self._current_enforcer: RuleEnforcer | None = None
         self._apply_script = batch_script(client)
         # Read several batches at a time: a read waits while Redis runs the script of the batch in flight.

@@ -199,8 +199,9 @@ def regex_substring(value: Any, pattern: str, result_index: int = 0) -> Any:
 def set_decryptor(fn: Decryptor | None) -> None:
     """Install the function ``decrypt_kv`` applies to datastore values (``None`` restores the identity).
 
-    Encrypted datastore values arrive with issue 3; until a decryptor is
-    installed, ``decrypt_kv`` returns values unchanged.
+    Processes that render templates install one with
+    :func:`st2lite.datastore.install_decrypt_kv`; until then ``decrypt_kv``
+    returns values unchanged.
     """
     global _decryptor
     _decryptor = fn

@@ -12,6 +12,10 @@ from st2lite.ids import new_id
 __all__ = [
     "ACTION_TRIGGER",
     "BUILTIN_TRIGGER_TYPES",
+    "KV_CREATE_TRIGGER",
+    "KV_DELETE_TRIGGER",
+    "KV_UPDATE_TRIGGER",
+    "KV_VALUE_CHANGE_TRIGGER",
     "WEBHOOK_TRIGGER",
     "TriggerInstance",
     "TriggerType",
@@ -23,6 +27,10 @@ NOTIFY_TRIGGER = "core.st2.generic.notifytrigger"
 INTERVAL_TIMER = "core.st2.IntervalTimer"
 DATE_TIMER = "core.st2.DateTimer"
 CRON_TIMER = "core.st2.CronTimer"
+KV_CREATE_TRIGGER = "core.st2.key_value_pair.create"
+KV_UPDATE_TRIGGER = "core.st2.key_value_pair.update"
+KV_VALUE_CHANGE_TRIGGER = "core.st2.key_value_pair.value_change"
+KV_DELETE_TRIGGER = "core.st2.key_value_pair.delete"
 
 
 class TriggerType(BaseModel):
@@ -65,6 +73,11 @@ class TriggerInstance(BaseModel):
 _TIMER_PAYLOAD: dict[str, Any] = {
     "type": "object",
     "properties": {"executed_at": {"type": "string"}, "schedule": {"type": ["object", "null"]}},
+}
+
+_KV_OBJECT_PAYLOAD: dict[str, Any] = {
+    "type": "object",
+    "properties": {"object": {"type": "object"}},
 }
 
 #: Trigger types every installation has (pack ``core``), as StackStorm defines them.
@@ -141,5 +154,32 @@ BUILTIN_TRIGGER_TYPES: tuple[TriggerType, ...] = (
         description="Fires on a cron schedule",
         payload_schema=_TIMER_PAYLOAD,
         parameters_schema={"type": "object"},
+    ),
+    TriggerType(
+        pack="core",
+        name="st2.key_value_pair.create",
+        description="A datastore value was created",
+        payload_schema=_KV_OBJECT_PAYLOAD,
+    ),
+    TriggerType(
+        pack="core",
+        name="st2.key_value_pair.update",
+        description="A datastore value was set again",
+        payload_schema=_KV_OBJECT_PAYLOAD,
+    ),
+    TriggerType(
+        pack="core",
+        name="st2.key_value_pair.value_change",
+        description="A datastore value was set to a different value",
+        payload_schema={
+            "type": "object",
+            "properties": {"old_object": {"type": "object"}, "new_object": {"type": "object"}},
+        },
+    ),
+    TriggerType(
+        pack="core",
+        name="st2.key_value_pair.delete",
+        description="A datastore value was deleted",
+        payload_schema=_KV_OBJECT_PAYLOAD,
     ),
 )

@@ -165,7 +165,7 @@ def _run(rt: WorkerRuntime, execution: Execution, secrets: dict[str, Any]) -> Ru
             parameters={k: v for k, v in values.items() if k not in runner_names},
             runner_parameters={k: v for k, v in values.items() if k in runner_names},
             action_parameter_specs=dict(snapshot.parameter_specs(action)),
-            env={"ST2LITE_REDIS_URL": rt.redis_url},
+            env={"ST2LITE_REDIS_URL": rt.redis_url, "ST2LITE_DATASTORE_KEY_FILE": str(rt.settings.datastore_key_path)},
             api_url=rt.settings.resolved_api_url,
         )
         return runner.run(ctx)

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from st2lite.audit import AuditLog
 from st2lite.config import Settings
+from st2lite.datastore import KeyValueStore, install_decrypt_kv
 from st2lite.dispatch import TriggerDispatcher
 from st2lite.enforcements import EnforcementStore
 from st2lite.executions import ExecutionStore
@@ -32,11 +33,14 @@ class ApiRuntime:
     enforcements: EnforcementStore
     requests: RequestQueue
     audit: AuditLog
+    keys: KeyValueStore
 
 
 def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
     client = connect(redis_url)
     registry = RegistryCache(RegistryStore(client))
+    keys = KeyValueStore.for_settings(client, settings, actor="api")
+    install_decrypt_kv(keys.key)  # decrypt_kv in the parameters of the executions the API requests
     return ApiRuntime(
         settings=settings,
         redis_url=redis_url,
@@ -47,6 +51,7 @@ def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
         enforcements=EnforcementStore(client, ttl=settings.execution_ttl),
         requests=RequestQueue(client, maxlen=settings.trigger_stream_maxlen),
         audit=AuditLog(client, maxlen=settings.audit_stream_maxlen),
+        keys=keys,
     )
 
 

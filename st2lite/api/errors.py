@@ -9,8 +9,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from st2lite.exceptions import (
     ContentError,
+    DatastoreError,
+    EncryptionKeyError,
     ExecutionNotFoundError,
     InvalidTransitionError,
+    KeyValueNotFoundError,
     St2liteError,
     StoreUnavailableError,
     TriggerError,
@@ -23,6 +26,10 @@ __all__ = ["ApiError", "install_error_handlers"]
 #: Most specific first: the first class the error is an instance of decides the status.
 STATUS: tuple[tuple[type[St2liteError], int], ...] = (
     (ExecutionNotFoundError, 404),
+    (KeyValueNotFoundError, 404),
+    # The server's key file is missing or wrong: not something the caller can fix.
+    (EncryptionKeyError, 500),
+    (DatastoreError, 400),
     (UnknownRefError, 400),
     (InvalidTransitionError, 409),
     (TriggerError, 400),

@@ -78,7 +78,8 @@ class RunContext(BaseModel):
     runner_parameters: dict[str, Any] = Field(default_factory=dict)
     action_parameter_specs: dict[str, ParameterSpec] = Field(default_factory=dict)
     timeout: float | None = None
-    #: Extra environment variables for subprocesses (the worker passes ``ST2LITE_REDIS_URL`` here).
+    #: Extra environment variables for subprocesses (the worker passes ``ST2LITE_REDIS_URL`` and
+    #: ``ST2LITE_DATASTORE_KEY_FILE`` here).
     env: dict[str, str] = Field(default_factory=dict)
     api_url: str = ""
     #: The pack configuration.

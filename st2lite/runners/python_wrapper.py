@@ -22,22 +22,20 @@ import logging
 import os
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypedDict
 
-from st2lite import keys
 from st2lite.action_base import LOGGER_PREFIX, Action
 from st2lite.exceptions import ConfigError, ContentError
 
 __all__ = [
     "EXIT_ACTION_RAISED",
     "EXIT_BAD_ACTION",
+    "KEY_FILE_ENV",
     "LOG_LEVELS",
     "REDIS_URL_ENV",
     "ActionService",
-    "KeyValuePair",
     "WrapperRequest",
     "find_action_class",
     "load_action_class",
@@ -50,6 +48,8 @@ EXIT_ACTION_RAISED = 1
 EXIT_BAD_ACTION = 2
 #: Environment variable naming the Redis the datastore methods use.
 REDIS_URL_ENV = "ST2LITE_REDIS_URL"
+#: Environment variable naming the key file that encrypts datastore secrets.
+KEY_FILE_ENV = "ST2LITE_DATASTORE_KEY_FILE"
 #: ``log_level`` runner parameter -> logging level (``AUDIT`` shows only audit records, above CRITICAL).
 LOG_LEVELS: dict[str, int] = {
     "AUDIT": logging.CRITICAL + 10,
@@ -59,8 +59,6 @@ LOG_LEVELS: dict[str, int] = {
     "INFO": logging.INFO,
     "DEBUG": logging.DEBUG,
 }
-
-_SYSTEM_SCOPES = frozenset({"system", "st2kv.system"})
 
 
 class WrapperRequest(TypedDict):
@@ -76,31 +74,30 @@ class WrapperRequest(TypedDict):
     log_level: str
 
 
-@dataclass(frozen=True)
-class KeyValuePair:
-    """One item of :meth:`ActionService.list_values`; ``name`` includes the local prefix."""
-
-    name: str
-    value: str
-
-
 class ActionService:
-    """``self.action_service``: datastore access for a running action (system scope).
+    """``self.action_service``: the datastore for a running action, with StackStorm's methods.
 
     Local keys (``local=True``, the default as in StackStorm) are stored as
-    ``<pack>.<ActionClass>:<name>``. Redis is reached through the URL in the
-    ``ST2LITE_REDIS_URL`` environment variable, on first use.
+    ``<pack>.<ActionClass>:<name>``. The store is built on first use from the
+    ``ST2LITE_REDIS_URL`` and ``ST2LITE_DATASTORE_KEY_FILE`` the worker sets,
+    so changes emit the same triggers and audit events as the API's (actor
+    ``action:<execution id>``); most actions never import it. ``scope='user'``
+    means the values of the user ``st2lite`` (there is no authentication yet).
     """
 
-    def __init__(self, pack: str, class_name: str, redis_url: str | None) -> None:
+    def __init__(self, pack: str, class_name: str, redis_url: str | None, key_file: str | None = None) -> None:
         self._local_prefix = f"{pack}.{class_name}:"
         self._redis_url = redis_url
-        self._client: Any = None
+        self._key_file = key_file
+        self._kv: Any = None
 
     def get_value(self, name: str, local: bool = True, scope: str = "system", decrypt: bool = False) -> str | None:
-        """The value of ``name``, or ``None`` when it does not exist."""
-        value = self._redis().get(self._key(name, local, scope))
-        return None if value is None else str(value)
+        """The value of ``name``, or ``None`` when it does not exist.
+
+        A secret read without ``decrypt`` gives its encrypted form, as in StackStorm (and as ``st2kv`` in templates).
+        """
+        stored: str | None = self._store().stored_value(self._name(name, local), scope=scope, decrypt=decrypt)
+        return stored
 
     def set_value(
         self,
@@ -111,59 +108,51 @@ class ActionService:
         scope: str = "system",
         encrypt: bool = False,
     ) -> bool:
-        """Store ``value`` under ``name``, expiring after ``ttl`` seconds when given."""
-        if not isinstance(value, str):
-            raise ValueError(
-                f"set_value('{name}'): the value must be a string; serialise structures with json.dumps first"
-            )
-        if encrypt:
-            raise ValueError(
-                f"set_value('{name}', encrypt=True): encrypted datastore values are not supported yet "
-                "(they arrive with the datastore); store the value unencrypted or in the pack config"
-            )
-        self._redis().set(self._key(name, local, scope), value, ex=ttl if ttl else None)
+        """Store ``value`` under ``name`` (encrypted with ``encrypt``), expiring after ``ttl`` seconds when given."""
+        self._store().set(self._name(name, local), value, scope=scope, secret=encrypt, ttl=ttl)
         return True
 
     def delete_value(self, name: str, local: bool = True, scope: str = "system") -> bool:
         """Delete ``name``; ``False`` when it did not exist."""
-        return bool(self._redis().delete(self._key(name, local, scope)))
+        from st2lite.exceptions import KeyValueNotFoundError
+
+        try:
+            self._store().delete(self._name(name, local), scope=scope)
+        except KeyValueNotFoundError:
+            return False
+        return True
 
     def list_values(
         self, local: bool = True, prefix: str | None = None, limit: int | None = None, offset: int = 0
-    ) -> list[KeyValuePair]:
-        """The items whose name starts with ``prefix`` (after the local prefix), sorted by name."""
+    ) -> list[Any]:
+        """The system-scope values whose name starts with ``prefix`` (after the local prefix), sorted by name.
+
+        Items are :class:`st2lite.datastore.KeyValuePair` (``name`` includes the local prefix; secrets masked).
+        """
         name_prefix = (self._local_prefix if local else "") + (prefix or "")
-        base = keys.kv("system", "")
-        client = self._redis()
-        found = sorted(str(k) for k in client.scan_iter(match=_glob_escape(base + name_prefix) + "*", count=500))
-        found = found[offset : offset + limit if limit is not None else None]
-        values = client.mget(found) if found else []
-        return [
-            KeyValuePair(name=key[len(base) :], value=str(value))
-            for key, value in zip(found, values, strict=True)
-            if value is not None
-        ]
+        items, _total = self._store().query(scope="system", prefix=name_prefix, limit=limit, offset=offset)
+        return list(items)
 
-    def _key(self, name: str, local: bool, scope: str) -> str:
-        if scope not in _SYSTEM_SCOPES:
-            raise ValueError(f"scope '{scope}' is not supported by action_service yet; use scope='system'")
-        return keys.kv("system", (self._local_prefix if local else "") + name)
+    def _name(self, name: str, local: bool) -> str:
+        return (self._local_prefix if local else "") + name
 
-    def _redis(self) -> Any:
-        if self._client is None:
+    def _store(self) -> Any:
+        if self._kv is None:
             if not self._redis_url:
                 raise ConfigError(
                     f"the datastore is not reachable from this action: {REDIS_URL_ENV} is not set; "
                     "run the action through an st2lite worker, which sets it"
                 )
-            import redis  # Imported on first use: most actions never touch the datastore.
+            # Imported on first use: most actions never touch the datastore.
+            from st2lite.config import load_settings
+            from st2lite.datastore import KeyValueStore
+            from st2lite.redisdb import connect
 
-            self._client = redis.Redis.from_url(self._redis_url, decode_responses=True)
-        return self._client
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+            overrides = {"datastore_key_file": self._key_file} if self._key_file else {}
+            settings = load_settings(**overrides)
+            actor = f"action:{os.environ.get('ST2_ACTION_EXECUTION_ID', '')}"
+            self._kv = KeyValueStore.for_settings(connect(self._redis_url), settings, actor=actor)
+        return self._kv
 
 
 def load_action_class(path: Path, pack_path: Path) -> type[Action]:
@@ -252,7 +241,9 @@ def main() -> int:
     path = Path(request["entry_point"])
     try:
         action_cls = load_action_class(path, Path(request["pack_path"]))
-        service = ActionService(request["pack"], action_cls.__name__, os.environ.get(REDIS_URL_ENV))
+        service = ActionService(
+            request["pack"], action_cls.__name__, os.environ.get(REDIS_URL_ENV), os.environ.get(KEY_FILE_ENV)
+        )
         action = action_cls(config=request["config"], action_service=service)
     except Exception as exc:
         traceback.print_exc()

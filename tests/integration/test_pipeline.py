@@ -12,8 +12,9 @@ from st2lite.actions import Action, ParameterSpec
 from st2lite.audit import AuditKind, AuditLog
 from st2lite.config import Settings
 from st2lite.content import ContentSet
-from st2lite.datastore import set_value
+from st2lite.datastore import KeyValueStore
 from st2lite.dispatch import TriggerDispatcher
+from st2lite.encryption import generate_key_file
 from st2lite.enforcements import EnforcementStatus, EnforcementStore, enforcement_id
 from st2lite.executions import Execution, ExecutionFilter
 from st2lite.redisdb import Redis
@@ -22,7 +23,7 @@ from st2lite.rules import Rule
 from st2lite.rules_engine import SMALL_BATCH, RulesEngine
 from st2lite.scheduler import Scheduler
 from st2lite.statuses import ExecutionStatus
-from st2lite.triggers import ACTION_TRIGGER, WEBHOOK_TRIGGER
+from st2lite.triggers import ACTION_TRIGGER, KV_VALUE_CHANGE_TRIGGER, WEBHOOK_TRIGGER
 from st2lite.worker import build_runtime, run_execution
 
 pytestmark = pytest.mark.redis
@@ -260,7 +261,7 @@ def test_parameters_that_cannot_be_rendered_fail_the_execution_and_the_enforceme
 
 
 def test_rendered_parameters_are_cast_to_the_declared_type_and_read_the_datastore(pipeline: Pipeline) -> None:
-    set_value(pipeline.client, "system", "greeting", "bonjour")
+    KeyValueStore.for_settings(pipeline.client, pipeline.settings, actor="test").set("greeting", "bonjour")
     pipeline.register(
         webhook_rule("count", {}, {"ref": "site.count", "parameters": {"count": "{{ trigger.body.n }}"}}),
         webhook_rule(
@@ -275,6 +276,37 @@ def test_rendered_parameters_are_cast_to_the_declared_type_and_read_the_datastor
 
     assert executions["site.count"].parameters == {"count": 42}
     assert executions["site.kv"].result["stdout"] == "bonjour"
+
+
+def test_a_datastore_change_fires_a_rule_whose_action_decrypts_a_secret(pipeline: Pipeline) -> None:
+    generate_key_file(pipeline.settings.datastore_key_path)
+    store = KeyValueStore.for_settings(pipeline.client, pipeline.settings, actor="test")
+    store.set("pw", "hunter2", secret=True)
+    store.set("watched", "old")
+    rule = Rule.model_validate(
+        {
+            "name": "on_change",
+            "pack": "site",
+            "enabled": True,
+            "trigger": {"type": KV_VALUE_CHANGE_TRIGGER},
+            "criteria": {"trigger.new_object.name": {"type": "equals", "pattern": "watched"}},
+            "action": {
+                "ref": "core.local",
+                "parameters": {
+                    "cmd": "echo {{ trigger.old_object.value }}-{{ trigger.new_object.value }} "
+                    "{{ st2kv.system.pw | decrypt_kv }} {{ st2kv.system.pw == 'hunter2' }}"
+                },
+            },
+        }
+    )
+    pipeline.register(rule)
+    store.set("other", "x")
+    store.set("other", "y")  # a value_change the criteria do not match
+    store.set("watched", "new")
+
+    executions = pipeline.run_all()
+
+    assert [e.result["stdout"] for e in executions] == ["old-new hunter2 False"]
 
 
 def test_an_action_removed_from_the_registry_fails_the_enforcement(pipeline: Pipeline) -> None:

@@ -12,11 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 import redis
 
 from st2lite import keys
+from st2lite.audit import AuditLog
+from st2lite.datastore import MASK, KeyValueStore
+from st2lite.encryption import DatastoreKey, generate_key_file
 from st2lite.exceptions import RunnerError
+from st2lite.redisdb import connect
 from st2lite.runners import get_runner
 from st2lite.runners.base import RunContext, RunResult
 from st2lite.statuses import ExecutionStatus
@@ -236,8 +241,17 @@ def redis_url() -> Iterator[str]:
 
 @pytest.mark.redis
 def test_action_service_datastore(tmp_path: Path, redis_url: str) -> None:
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
-    client.set(keys.kv("system", "shared"), "global")
+    client = connect(redis_url)
+    key_file = generate_key_file(tmp_path / "keys" / "datastore.key")
+    store = KeyValueStore(
+        client,
+        key=DatastoreKey(key_file),
+        actor="test",
+        trigger_maxlen=10_000,
+        audit_maxlen=10_000,
+        max_value_bytes=4096,
+    )
+    store.set("shared", "global")
     entry = _action(
         tmp_path,
         "store",
@@ -245,24 +259,44 @@ def test_action_service_datastore(tmp_path: Path, redis_url: str) -> None:
         svc = self.action_service
         svc.set_value("a", "1")
         svc.set_value("b", "2", ttl=100)
+        svc.set_value("pw", "hunter2", encrypt=True)
         out = {
             "a": svc.get_value("a"),
             "shared": svc.get_value("shared", local=False),
             "missing": svc.get_value("missing"),
-            "listed": [(kv.name, kv.value) for kv in svc.list_values()],
+            "pw": svc.get_value("pw", decrypt=True),
+            "pw_stored": svc.get_value("pw"),
+            "listed": [(kv.name, kv.value, kv.secret) for kv in svc.list_values()],
             "deleted": [svc.delete_value("a"), svc.delete_value("a")],
         }
         return out
         """,
     )
-    result = _run(tmp_path, entry, env={"ST2LITE_REDIS_URL": redis_url})
+    env = {"ST2LITE_REDIS_URL": redis_url, "ST2LITE_DATASTORE_KEY_FILE": str(key_file)}
+    result = _run(tmp_path, entry, env=env)
     assert result.status is S.SUCCEEDED, result
-    assert result.result["result"] == {
+    out = result.result["result"]
+    stored = out.pop("pw_stored")
+    assert out == {
         "a": "1",
         "shared": "global",
         "missing": None,
-        "listed": [["demo.Store:a", "1"], ["demo.Store:b", "2"]],
+        "pw": "hunter2",
+        "listed": [["demo.Store:a", "1", False], ["demo.Store:b", "2", False], ["demo.Store:pw", MASK, True]],
         "deleted": [True, False],
     }
+    # Without decrypt a secret reads as its token (as StackStorm's ciphertext), which the key decrypts.
+    assert stored != "hunter2"
+    assert DatastoreKey(key_file).decrypt(stored, what="pw") == "hunter2"
+    assert "hunter2" not in str(client.hgetall(keys.kv("system", "demo.Store:pw")))
     assert 0 < client.ttl(keys.kv("system", "demo.Store:b")) <= 100
+    # The action's changes emit the datastore triggers, with the execution as the actor of their audit events.
+    created = [
+        orjson.loads(fields["t"])["payload"]["object"]["name"]
+        for _id, fields in client.xrange(keys.TRIGGER_STREAM)
+        if orjson.loads(fields["t"])["trigger"] == "core.st2.key_value_pair.create"
+    ]
+    assert created == ["shared", "demo.Store:a", "demo.Store:b", "demo.Store:pw"]
+    actors = {e.actor for e in AuditLog(client, maxlen=10_000).read() if e.kind == "key_value_pair.created"}
+    assert actors == {"test", "action:ex-py"}
     client.close()

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from st2lite.action_base import Action
-from st2lite.exceptions import ConfigError, ContentError
+from st2lite.exceptions import ConfigError, ContentError, DatastoreError, EncryptionKeyError
 from st2lite.runners.base import ProcessOutcome
 from st2lite.runners.http import response_result
 from st2lite.runners.python import python_result
@@ -187,20 +187,32 @@ def test_action_service_without_redis_url() -> None:
     )
 
 
-def test_action_service_rejects_bad_input() -> None:
-    service = ActionService("demo", "Act", "redis://127.0.0.1:1/0")
-    with pytest.raises(ValueError) as info:
+def test_action_service_rejects_bad_input_before_reaching_redis(tmp_path: Path) -> None:
+    # Nothing listens on port 1: each error must come from checking the input, not from Redis.
+    missing_key = tmp_path / "no.key"
+    service = ActionService("demo", "Act", "redis://127.0.0.1:1/0", str(missing_key))
+    with pytest.raises(DatastoreError) as info:
         service.set_value("k", 1)  # type: ignore[arg-type]
-    assert str(info.value) == "set_value('k'): the value must be a string; serialise structures with json.dumps first"
-    with pytest.raises(ValueError) as info:
-        service.set_value("k", "v", encrypt=True)
     assert str(info.value) == (
-        "set_value('k', encrypt=True): encrypted datastore values are not supported yet "
-        "(they arrive with the datastore); store the value unencrypted or in the pack config"
+        "the value of 'demo.Act:k' must be a string, not int; "
+        "serialise structures to JSON first (the datastore stores strings, as StackStorm's)"
     )
-    with pytest.raises(ValueError) as info:
-        service.delete_value("k", scope="user")
-    assert str(info.value) == "scope 'user' is not supported by action_service yet; use scope='system'"
+    with pytest.raises(EncryptionKeyError) as key_info:
+        service.set_value("k", "v", encrypt=True)
+    assert str(key_info.value) == (
+        f"no datastore key file at {missing_key}, so secrets cannot be encrypted or decrypted; "
+        "run 'st2lite key generate-key' (or set datastore_key_file / ST2LITE_DATASTORE_KEY_FILE to the key file)"
+    )
+    with pytest.raises(DatastoreError) as info:
+        service.delete_value("k", scope="global")
+    assert str(info.value) == (
+        "scope 'global' is not a datastore scope; use system or user (st2kv.system and st2kv.user also work)"
+    )
+    with pytest.raises(DatastoreError) as info:
+        service.set_value("k", "v", ttl=0)
+    assert str(info.value) == (
+        "ttl must be a whole number of seconds above 0, got 0; leave it out for a value that never expires"
+    )
 
 
 def test_action_base_defaults() -> None:

@@ -147,6 +147,9 @@ class WriteBatch:
             command += [field, value]
         self._current.append(command)
 
+    def zrem(self, key: str, *members: str) -> None:
+        self._current.append(["ZREM", key, *members])
+
     def xack(self, stream: str, group: str, *ids: str) -> None:
         self._current.append(["XACK", stream, group, *ids])
 

@@ -183,7 +183,11 @@ def run(
     settings = settings_from()
     params = _parse_params(parameters or [])
     created = _call(settings, "POST", "/api/v1/executions", json={"action": action, "parameters": params}).json()
-    execution = created
+    _finish_run(settings, created, run_async=run_async, as_json=as_json)
+
+
+def _finish_run(settings: Settings, execution: dict[str, Any], *, run_async: bool, as_json: bool) -> None:
+    """Wait for ``execution`` unless ``run_async``, show it, exit 0 when it succeeded (or still runs)."""
     if not run_async:
         while execution["status"] not in FINAL:
             time.sleep(0.2)
@@ -267,6 +271,34 @@ def execution_get(
         out.print("log:")
         for entry in execution["log"]:
             out.print(f"  {entry['timestamp']} {entry['status']}")
+
+
+@execution_app.command("re-run")
+def execution_re_run(
+    execution_id: Annotated[str, typer.Argument(help="Execution id.")],
+    parameters: Annotated[list[str] | None, typer.Argument(help="Parameters to change, as name=value.")] = None,
+    tasks: Annotated[list[str] | None, typer.Option("--tasks", help="A chain: start at this task.")] = None,
+    from_failed: Annotated[
+        bool, typer.Option("--from-failed", help="A chain: start at its first task that did not succeed.")
+    ] = False,
+    run_async: Annotated[bool, typer.Option("--async", help="Do not wait for the result.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run an execution's action again; a chain can start again at a task, keeping what ran before it."""
+    settings = settings_from()
+    start = list(tasks or [])
+    if from_failed:
+        if start:
+            fail("give either --tasks or --from-failed, not both", 2)
+        original = _call(settings, "GET", f"/api/v1/executions/{execution_id}").json()
+        records = (original.get("result") or {}).get("tasks") if isinstance(original.get("result"), dict) else None
+        failed = [t["name"] for t in records or [] if t.get("state") != "succeeded"]
+        if not failed:
+            fail(f"execution {execution_id} has no task that did not succeed; re-run it whole without --from-failed", 2)
+        start = failed[:1]
+    body = {"parameters": _parse_params(parameters or []), "tasks": start}
+    created = _call(settings, "POST", f"/api/v1/executions/{execution_id}/re_run", json=body).json()
+    _finish_run(settings, created, run_async=run_async, as_json=as_json)
 
 
 # -- triggers ---------------------------------------------------------------------------------------

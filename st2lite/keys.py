@@ -80,6 +80,8 @@ SCHEDULER_GROUP = "schedulers"
 CHAIN_EVENTS = f"{PREFIX}:chain-events"
 #: Consumer group of the chain conductors on :data:`CHAIN_EVENTS`.
 CONDUCTOR_GROUP = "conductors"
+#: Sorted set of chain task retries waiting for their time: member ``<chain id>|<retry key>``, score the due time.
+CHAIN_RETRIES = f"{PREFIX}:chain-retries"
 
 
 def chain_step(chain_id: str, step: str) -> str:

@@ -26,6 +26,19 @@ class ExecutionCreate(BaseModel):
     delay: int | None = None
 
 
+class ExecutionReRun(BaseModel):
+    """``POST /api/v1/executions/{id}/re_run``: what ``st2 execution re-run`` sends."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    #: For a chain: start at the first of these tasks, keeping what ran before it.
+    tasks: list[str] = Field(default_factory=list)
+    reset: list[str] = Field(default_factory=list)
+    user: str | None = None
+    delay: int | None = None
+
+
 class WebhookSt2Body(BaseModel):
     """``POST /api/v1/webhooks/st2``: dispatch any registered trigger type."""
 

@@ -1,32 +1,35 @@
-"""The chain conductor: runs action chains one task at a time without a waiting worker.
+"""The chain conductor: runs action chains without a waiting worker.
 
 A chain execution is claimed by a worker like any other; the worker calls
 :meth:`ChainConductor.start`, which reads the chain file, renders ``vars``,
-creates the first task's execution (``scheduled``, a child of the chain) and
-saves the chain's :class:`~st2lite.chains.flow.ChainState` in the chain's
+creates the first task's execution(s) (``scheduled``, children of the chain)
+and saves the chain's :class:`~st2lite.chains.flow.ChainState` in the chain's
 record, then returns: the chain stays ``running`` and no worker waits on it.
 
 When a child ends, ``transition.lua`` appends ``{parent, child, status}`` to
 ``st2lite:chain-events`` in the same step. Conductors (a thread of every
 ``st2lite rules``) read that stream as the consumer group ``conductors`` and
-call :meth:`ChainConductor.advance`: record the task, publish, pick the next
-task and create its execution, or end the chain with its status and result.
+call :meth:`ChainConductor.advance`: record the task, retry it, start the
+next item, publish and pick the next task, or end the chain with its status
+and result. Retries that wait are kept in the sorted set
+``st2lite:chain-retries`` (due time) and started by :meth:`ChainConductor.sweep_retries`.
 
-Durability: each step (new state + next child + the acknowledgement of the
-event) is one ``apply_batch.lua`` call whose group marker
-(``st2lite:chain:<id>:<step>``) makes a repeated step a no-op, so a
+Durability: each step (new state + new children + retry entries + the
+acknowledgement of the event) is one ``apply_batch.lua`` call whose group
+marker (``st2lite:chain:<id>:<step>``) makes a repeated step a no-op, so a
 conductor killed at any point is replaced by another that reclaims the event
 and takes the step once; a child's job lost between the write and its
 enqueue is queued again by the scheduler's ``requeue_lost``. An event whose
-child is not the one the chain waits on (a repeat) is acknowledged and
-dropped.
+child the chain does not wait for (a repeat) is acknowledged and dropped.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,19 +37,31 @@ from typing import Any
 import orjson
 
 from st2lite import keys
+from st2lite.actions import ParameterSpec
 from st2lite.audit import now_iso
 from st2lite.batch import WriteBatch, batch_script
-from st2lite.chains.flow import ChainState, TaskRecord, chain_result, chain_status, next_task, template_context
-from st2lite.chains.spec import ChainSpec, load_chain
+from st2lite.chains.flow import (
+    ChainState,
+    ItemsProgress,
+    Run,
+    TaskRecord,
+    chain_result,
+    chain_status,
+    items_outcome,
+    next_task,
+    retry_delay,
+    template_context,
+)
+from st2lite.chains.spec import ChainSpec, ChainTask, load_chain
 from st2lite.config import Settings
 from st2lite.datastore import kv_lookup
 from st2lite.exceptions import InvalidTransitionError, St2liteError
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import JobQueue
-from st2lite.launch import prepare_execution, schedule_in
+from st2lite.launch import Prepared, prepare_execution, schedule_in
 from st2lite.parameters import render_data
 from st2lite.redisdb import RECOVERABLE, Redis
-from st2lite.registry import RegistryCache, RegistryStore
+from st2lite.registry import RegistryCache, RegistryStore, Snapshot
 from st2lite.statuses import ExecutionStatus
 from st2lite.streams import StreamGroup
 from st2lite.templating import kv_context
@@ -64,6 +79,18 @@ class ChainEvent:
     parent: str
     child: str
     status: ExecutionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One step of one chain: what it answers (an event, a due retry) and its marker."""
+
+    chain: Execution
+    parameters: dict[str, Any]
+    marker: str
+    ack: ChainEvent | None = None
+    #: The ``st2lite:chain-retries`` member this step consumes.
+    retry_member: str | None = None
 
 
 class _ChainStopped(Exception):
@@ -97,16 +124,17 @@ class ChainConductor:
                 if time.monotonic() >= next_reclaim:
                     self._reclaim()
                     next_reclaim = time.monotonic() + max(1.0, self.settings.engine_claim_idle_ms / 2000)
-                for event in self._parse(self.events.read(self.name, count=100, block_ms=500)):
+                self.sweep_retries()
+                for event in self._parse(self.events.read(self.name, count=100, block_ms=200)):
                     self.advance(event)
             except RECOVERABLE as exc:  # the thread must outlive a Redis outage
                 log.warning("Conductor %s: %s; retrying in 1s", self.name, exc)
                 stop.wait(1.0)
 
     def drain(self) -> int:
-        """Advance on every event waiting now, without blocking (tests and benchmarks)."""
+        """Advance on every event waiting now and start due retries, without blocking (tests, benchmarks)."""
         self.events.ensure_group()
-        done = 0
+        done = self.sweep_retries()
         while entries := self.events.read(self.name, count=100, block_ms=None):
             for event in self._parse(entries):
                 self.advance(event)
@@ -133,26 +161,43 @@ class ChainConductor:
 
     def start(self, chain: Execution, secrets: dict[str, Any]) -> None:
         """Start ``chain`` (claimed ``running`` by the caller): its first task, or its end."""
-        parameters = {**chain.parameters, **secrets}
-        state = None
+        step = _Step(chain, {**chain.parameters, **secrets}, marker="start")
+        state = ChainState(spec=ChainSpec(chain=[]))
         try:
-            spec = self._spec(chain)
-            state = ChainState(spec=spec)
-            context = self._context(state, parameters, chain)
-            state = state.model_copy(update={"vars": self._render(spec.vars, context, "vars")})
-            first = spec.start_task()
-            if first is None:
-                self._finish(chain.id, state, ExecutionStatus.SUCCEEDED)
-                return
-            self._launch(chain, state, parameters, first, step="start", ack=None)
-        except _ChainStopped as stop:
-            self._finish(chain.id, state or _empty(), ExecutionStatus.FAILED, error=str(stop))
+            state = ChainState(spec=self._spec(chain))
+            state = state.model_copy(update={"vars": self._render(state.spec.vars, self._context(state, step), "vars")})
+            first = state.spec.start_task()
+            rerun = chain.context.get("re-run") or {}
+            if rerun.get("tasks"):
+                state, first = self._resumed(state, str(rerun["ref"]), str(rerun["tasks"][0]))
+            self._enter(step, state, first, last=None)
+        except _ChainStopped as stopped:
+            self._finish(step, state, ExecutionStatus.FAILED, error=str(stopped))
+
+    def _resumed(self, state: ChainState, original_id: str, start: str) -> tuple[ChainState, str]:
+        """A re-run from ``start``: the tasks the original chain ran before it, their results and variables."""
+        try:
+            original = self.executions.get(original_id)
+        except St2liteError as exc:
+            raise _ChainStopped(f"cannot re-run from execution {original_id}: {exc}") from exc
+        result = original.result if isinstance(original.result, dict) else {}
+        records = [TaskRecord.model_validate(t) for t in result.get("tasks", [])]
+        cut = next((i for i, r in enumerate(records) if r.name == start), None)
+        if cut is None:
+            raise _ChainStopped(f"task '{start}' did not run in execution {original_id}; cannot re-run from it")
+        kept = records[:cut]
+        results: dict[str, Any] = {r.name: r.result for r in kept if r.item is None}
+        for name in {r.name for r in kept if r.item is not None}:
+            by_item = {r.item: r.result for r in kept if r.name == name and r.item is not None}
+            results[name] = [by_item[i] for i in sorted(by_item)]
+        published = result.get("published")
+        variables = {**state.vars, **(published if isinstance(published, dict) else {})}
+        return state.model_copy(update={"tasks": kept, "results": results, "vars": variables}), start
 
     def _spec(self, chain: Execution) -> ChainSpec:
         try:
             action = self.registry.current().content.action(chain.action)
-            path = _chain_file(action.pack_path, action.entry_point)
-            return load_chain(path)
+            return load_chain(Path(action.pack_path) / "actions" / action.entry_point)
         except St2liteError as exc:
             raise _ChainStopped(f"cannot read the chain of {chain.action}: {exc}") from exc
 
@@ -160,163 +205,250 @@ class ChainConductor:
 
     def advance(self, event: ChainEvent) -> None:
         """Take the step that follows ``event`` (a child ended), once."""
-        fields = self._client.hgetall(keys.execution(event.parent))
-        raw_state = fields.get("chain") if fields else None
-        if not fields or fields.get("status") != ExecutionStatus.RUNNING.value or not raw_state:
-            self._ack(event)  # the chain ended already (or was canceled): nothing to do
+        loaded = self._load(event.parent)
+        if loaded is None or event.child not in loaded[1].running:
+            self._ack(event)  # the chain ended (or was canceled), or a repeat of an event already handled
             return
-        state = ChainState.model_validate_json(raw_state)
-        if state.waiting_on != event.child:
-            self._ack(event)  # a repeat of an event already handled
-            return
-        chain = self.executions.get(event.parent)
-        secrets = orjson.loads(fields["secrets"]) if fields.get("secrets") else {}
-        parameters = {**chain.parameters, **secrets}
+        chain_fields, state = loaded
+        step = _Step(self.executions.get(event.parent), _parameters(chain_fields), f"after:{event.child}", ack=event)
+        run = state.running[event.child]
         child = self.executions.get(event.child)
-        task_name = state.current or ""
         record = TaskRecord(
-            id=task_name,
-            name=task_name,
+            id=run.task,
+            name=run.task,
             execution_id=child.id,
             liveaction_id=child.id,
             state=child.status.value,
             created_at=child.created_at,
             updated_at=child.end_timestamp or now_iso(),
             result=child.result,
+            item=run.item,
+            attempt=run.attempt,
         )
-        state = state.model_copy(update={"tasks": [*state.tasks, record]})
+        running = {eid: r for eid, r in state.running.items() if eid != child.id}
+        state = state.model_copy(update={"running": running, "tasks": [*state.tasks, record]})
         try:
-            if child.status is ExecutionStatus.SUCCEEDED:
-                state = self._publish(state, chain, parameters, task_name, child.result)
-            following = next_task(state, child.status, self._context(state, parameters, chain))
-        except St2liteError as exc:
-            self._finish(chain.id, state, ExecutionStatus.FAILED, error=f"task '{task_name}': {exc}", ack=event)
-            return
-        except _ChainStopped as stop:
-            self._finish(chain.id, state, ExecutionStatus.FAILED, error=str(stop), ack=event)
-            return
-        if following is None:
-            self._finish(chain.id, state, chain_status(child.status), ack=event)
-            return
-        try:
-            self._launch(chain, state, parameters, following, step=f"after:{child.id}", ack=event)
-        except _ChainStopped as stop:
-            self._finish(chain.id, state, ExecutionStatus.FAILED, error=str(stop), ack=event)
+            self._after_run(step, state, run, child)
+        except _ChainStopped as stopped:
+            self._finish(step, state, ExecutionStatus.FAILED, error=str(stopped))
 
-    def _publish(
-        self, state: ChainState, chain: Execution, parameters: dict[str, Any], task: str, result: Any
-    ) -> ChainState:
-        spec_task = state.spec.task(task)
-        if spec_task is None or not spec_task.publish:
-            return state
-        context = self._context(state, parameters, chain, task_result=(task, result))
-        published = self._render(spec_task.publish, context, f"task '{task}' publish")
-        return state.model_copy(update={"vars": {**state.vars, **published}})
+    def _after_run(self, step: _Step, state: ChainState, run: Run, child: Execution) -> None:
+        task = self._task(state, run.task)
+        delay = retry_delay(task, child.status, run.attempt)
+        if delay is not None:
+            again = run.model_copy(update={"attempt": run.attempt + 1})
+            if delay <= 0:
+                self._commit(step, state, [again])
+            else:
+                key = ChainState.retry_key(again)
+                state = state.model_copy(update={"retries": {**state.retries, key: again}})
+                self._commit(step, state, [], retry_at=(key, time.time() + delay))
+            return
+        if run.item is None:
+            self._task_ended(step, state, run.task, child.status, child.result)
+            return
+        progress = state.items[run.task]
+        progress = progress.model_copy(
+            update={
+                "results": {**progress.results, run.item: child.result},
+                "statuses": {**progress.statuses, run.item: child.status.value},
+            }
+        )
+        if progress.next < len(progress.items):  # a slot freed: start the next item
+            started = Run(task=run.task, item=progress.next)
+            progress = progress.model_copy(update={"next": progress.next + 1})
+            self._commit(step, _with_items(state, run.task, progress), [started])
+        elif not progress.done:
+            self._commit(step, _with_items(state, run.task, progress), [])
+        else:
+            status, results = items_outcome(progress)
+            items = {name: p for name, p in state.items.items() if name != run.task}
+            self._task_ended(step, state.model_copy(update={"items": items}), run.task, status, results)
+
+    def _task_ended(
+        self, step: _Step, state: ChainState, name: str, status: ExecutionStatus, result: Any, *, depth: int = 0
+    ) -> None:
+        """A task is over (all its items, all its retries): publish, then go where it leads."""
+        state = state.model_copy(update={"results": {**state.results, name: result}})
+        task = self._task(state, name)
+        try:
+            if status is ExecutionStatus.SUCCEEDED and task.publish:
+                context = self._context(state, step, task_result=(name, result))
+                published = self._render(task.publish, context, f"task '{name}' publish")
+                state = state.model_copy(update={"vars": {**state.vars, **published}})
+            following = next_task(state.spec, name, status, self._context(state, step))
+        except St2liteError as exc:
+            raise _ChainStopped(f"task '{name}': {exc}") from exc
+        self._enter(step, state, following, last=status, depth=depth)
+
+    def _enter(
+        self, step: _Step, state: ChainState, name: str | None, *, last: ExecutionStatus | None, depth: int = 0
+    ) -> None:
+        """Start task ``name`` (or end the chain when None); a ``with-items`` task with no items ends at once."""
+        if name is None:
+            self._finish(step, state, chain_status(last))
+            return
+        task = self._task(state, name)
+        if task.with_items is None:
+            self._commit(step, state, [Run(task=name)])
+            return
+        items = self._items(task, self._context(state, step))
+        if items:
+            first = min(task.concurrency or len(items), len(items))
+            progress = ItemsProgress(items=items, next=first)
+            self._commit(step, _with_items(state, name, progress), [Run(task=name, item=i) for i in range(first)])
+            return
+        if depth > len(state.spec.chain):
+            raise _ChainStopped(f"task '{name}': tasks with no items lead back to one another without running anything")
+        self._task_ended(step, state, name, ExecutionStatus.SUCCEEDED, [], depth=depth + 1)
+
+    # -- due retries --------------------------------------------------------------------------
+
+    def sweep_retries(self, now: float | None = None) -> int:
+        """Start the retries whose time has come; returns how many were looked at."""
+        due = self._client.zrangebyscore(keys.CHAIN_RETRIES, "-inf", now or time.time(), start=0, num=100)
+        for member in due:
+            chain_id, _, key = member.partition("|")
+            loaded = self._load(chain_id)
+            run = loaded[1].retries.get(key) if loaded is not None else None
+            if loaded is None or run is None:
+                self._client.zrem(keys.CHAIN_RETRIES, member)  # its chain ended meanwhile
+                continue
+            chain_fields, state = loaded
+            step = _Step(self.executions.get(chain_id), _parameters(chain_fields), f"retry:{key}", retry_member=member)
+            state = state.model_copy(update={"retries": {k: r for k, r in state.retries.items() if k != key}})
+            try:
+                self._commit(step, state, [run])
+            except _ChainStopped as stopped:
+                self._finish(step, state, ExecutionStatus.FAILED, error=str(stopped))
+        return len(due)
 
     # -- the writes ---------------------------------------------------------------------------
 
-    def _launch(
-        self,
-        chain: Execution,
-        state: ChainState,
-        parameters: dict[str, Any],
-        task_name: str,
-        *,
-        step: str,
-        ack: ChainEvent | None,
+    def _commit(
+        self, step: _Step, state: ChainState, runs: list[Run], *, retry_at: tuple[str, float] | None = None
     ) -> None:
-        """Create the execution of ``task_name`` and save the state, as one step."""
-        task = state.spec.task(task_name)
-        if task is None:
-            known = ", ".join(t.name for t in state.spec.chain)
-            raise _ChainStopped(f"the next task '{task_name}' is not a task of the chain; tasks: {known}")
+        """Create the executions of ``runs`` and save the state, as one step."""
         snapshot = self.registry.current()
-        child_context = {
-            "user": chain.context.get("user"),
-            "parent": {"execution_id": chain.id, **chain.context},
-            "chain": {"name": task.name},
-        }
-        try:
-            action = snapshot.content.action(task.ref)
-            prepared = prepare_execution(
-                snapshot,
-                action,
-                task.values,
-                context=child_context,
-                kv_lookup=self._kv,
-                links={"parent": chain.id},
-                scheduled=True,
-                variables=template_context(state, parameters),
-            )
-        except St2liteError as exc:
-            raise _ChainStopped(f"task '{task.name}' could not start: {exc}") from exc
-        state = state.model_copy(update={"current": task.name, "waiting_on": prepared.execution.id})
+        prepared = [self._prepare(snapshot, step, state, run) for run in runs]
+        running = {**state.running, **{p.execution.id: run for p, run in zip(prepared, runs, strict=True)}}
+        state = state.model_copy(update={"running": running})
         batch = WriteBatch()
-        batch.group(keys.chain_step(chain.id, step))
-        batch.set(keys.chain_step(chain.id, step), "1", ex=self.settings.execution_ttl)
-        batch.hset(keys.execution(chain.id), mapping={"chain": state.model_dump_json()})
-        schedule_in(batch, prepared, executions=self.executions)
-        batch.tail()
-        if ack is not None:
-            self.events.ack_in(batch, [ack.entry_id])
+        marker = keys.chain_step(step.chain.id, step.marker)
+        batch.group(marker)
+        batch.set(marker, "1", ex=self.settings.execution_ttl)
+        batch.hset(keys.execution(step.chain.id), mapping={"chain": state.model_dump_json()})
+        for one in prepared:
+            schedule_in(batch, one, executions=self.executions)
+        if retry_at is not None:
+            batch.zadd(keys.CHAIN_RETRIES, {f"{step.chain.id}|{retry_at[0]}": retry_at[1]})
+        self._tail(batch, step)
         jobs = batch.apply(self._script)
         if jobs:
             self.jobs.enqueue(jobs)
 
-    def _finish(
-        self,
-        chain_id: str,
-        state: ChainState,
-        status: ExecutionStatus,
-        *,
-        error: str | None = None,
-        ack: ChainEvent | None = None,
-    ) -> None:
-        result = chain_result(state, display_published=self._display_published(chain_id), error=error)
+    def _prepare(self, snapshot: Snapshot, step: _Step, state: ChainState, run: Run) -> Prepared:
+        task = self._task(state, run.task)
+        chain = step.chain
+        context: dict[str, Any] = {
+            "user": chain.context.get("user"),
+            "parent": {"execution_id": chain.id, **chain.context},
+        }
+        context["chain"] = {"name": task.name} if run.item is None else {"name": task.name, "item": run.item}
+        variables = template_context(state, step.parameters)
+        if run.item is not None:
+            variables.update(item=state.items[run.task].items[run.item], item_index=run.item)
+        try:
+            action = snapshot.content.action(task.ref)
+            values = task.values
+            if task.timeout is not None:
+                values["timeout"] = _timeout_value(task, snapshot.parameter_specs(action))
+            return prepare_execution(
+                snapshot,
+                action,
+                values,
+                context=context,
+                kv_lookup=self._kv,
+                links={"parent": chain.id},
+                scheduled=True,
+                variables=variables,
+            )
+        except St2liteError as exc:
+            raise _ChainStopped(f"task '{task.name}' could not start: {exc}") from exc
+
+    def _finish(self, step: _Step, state: ChainState, status: ExecutionStatus, *, error: str | None = None) -> None:
+        chain = step.chain
+        result = chain_result(
+            state, display_published=bool(step.parameters.get("display_published", True)), error=error
+        )
         if error is not None:
-            log.warning("Conductor %s: chain %s failed: %s", self.name, chain_id, error)
+            log.warning("Conductor %s: chain %s failed: %s", self.name, chain.id, error)
         try:
             self.executions.transition(
-                chain_id,
+                chain.id,
                 status,
                 fields={"result": result, "end": now_iso()},
                 allowed_from=[ExecutionStatus.RUNNING, ExecutionStatus.CANCELING],
-                lease_until=None,
             )
         except InvalidTransitionError as exc:
-            log.info("Conductor %s: chain %s not ended as %s: %s", self.name, chain_id, status.value, exc)
-        if ack is not None:
-            self._ack(ack)
+            log.info("Conductor %s: chain %s not ended as %s: %s", self.name, chain.id, status.value, exc)
+        batch = WriteBatch()
+        self._tail(batch, step)
+        if len(batch):
+            batch.apply(self._script)
 
-    def _display_published(self, chain_id: str) -> bool:
-        """The chain's ``display_published`` runner parameter (its value is among the parameters)."""
-        try:
-            return bool(self.executions.get(chain_id).parameters.get("display_published", True))
-        except St2liteError:
-            return True
+    def _tail(self, batch: WriteBatch, step: _Step) -> None:
+        """What a step always does, applied or repeated: acknowledge its event, drop its due retry."""
+        batch.tail()
+        if step.ack is not None:
+            self.events.ack_in(batch, [step.ack.entry_id])
+        if step.retry_member is not None:
+            batch.zrem(keys.CHAIN_RETRIES, step.retry_member)
 
     def _ack(self, event: ChainEvent) -> None:
         self.events.ack_in(self._client, [event.entry_id])
 
+    def _load(self, chain_id: str) -> tuple[dict[str, str], ChainState] | None:
+        """The running chain's fields and state, or None when it is not running."""
+        fields = self._client.hgetall(keys.execution(chain_id))
+        raw = fields.get("chain") if fields else None
+        if not fields or fields.get("status") != ExecutionStatus.RUNNING.value or not raw:
+            return None
+        return fields, ChainState.model_validate_json(raw)
+
     # -- templates ----------------------------------------------------------------------------
 
-    def _context(
-        self,
-        state: ChainState,
-        parameters: dict[str, Any],
-        chain: Execution,
-        *,
-        task_result: tuple[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        user = str(chain.context.get("user") or "") or None
-        st2kv = kv_context(self._kv, user=user)
+    def _context(self, state: ChainState, step: _Step, *, task_result: tuple[str, Any] | None = None) -> dict[str, Any]:
+        chain = step.chain
+        st2kv = kv_context(self._kv, user=str(chain.context.get("user") or "") or None)
         return {
-            **template_context(state, parameters, task_result=task_result),
+            **template_context(state, step.parameters, task_result=task_result),
             "st2kv": st2kv,
             "system": st2kv["system"],
             "action_context": {**chain.context, "execution_id": chain.id},
             "config_context": {},
         }
+
+    @staticmethod
+    def _task(state: ChainState, name: str) -> ChainTask:
+        task = state.spec.task(name)
+        if task is None:
+            known = ", ".join(t.name for t in state.spec.chain)
+            raise _ChainStopped(f"the next task '{name}' is not a task of the chain; tasks: {known}")
+        return task
+
+    def _items(self, task: ChainTask, context: dict[str, Any]) -> list[Any]:
+        source = task.with_items
+        try:
+            items = render_data(source, context) if isinstance(source, str) else source
+        except St2liteError as exc:
+            raise _ChainStopped(f"task '{task.name}': with-items could not be rendered: {exc}") from exc
+        if not isinstance(items, list):
+            raise _ChainStopped(
+                f"task '{task.name}': with-items gave {type(items).__name__} {items!r:.80}, not a list; "
+                "give it a list or a template that renders one"
+            )
+        return items
 
     @staticmethod
     def _render(values: dict[str, Any], context: dict[str, Any], what: str) -> dict[str, Any]:
@@ -329,9 +461,22 @@ class ChainConductor:
         return out
 
 
-def _empty() -> ChainState:
-    return ChainState(spec=ChainSpec(chain=[]))
+def _with_items(state: ChainState, task: str, progress: ItemsProgress) -> ChainState:
+    return state.model_copy(update={"items": {**state.items, task: progress}})
 
 
-def _chain_file(pack_path: str, entry_point: str) -> Path:
-    return Path(pack_path) / "actions" / entry_point
+def _parameters(fields: dict[str, str]) -> dict[str, Any]:
+    """A chain's parameters with its secrets in clear (they stay stored while it runs)."""
+    doc = orjson.loads(fields["doc"])
+    secrets = orjson.loads(fields["secrets"]) if fields.get("secrets") else {}
+    return {**doc.get("parameters", {}), **secrets}
+
+
+def _timeout_value(task: ChainTask, specs: Mapping[str, ParameterSpec]) -> float | int:
+    """The task's ``timeout`` as the action's ``timeout`` parameter takes it (an integer: rounded up)."""
+    spec = specs.get("timeout")
+    if spec is None or task.timeout is None:
+        raise _ChainStopped(
+            f"task '{task.name}': action '{task.ref}' has no 'timeout' parameter; remove the task's timeout"
+        )
+    return math.ceil(task.timeout) if spec.type == "integer" else task.timeout

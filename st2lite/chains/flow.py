@@ -1,15 +1,16 @@
-"""Where a chain goes next: StackStorm's action-chain semantics as pure functions.
+"""Where a chain goes next: StackStorm's action-chain semantics, and our extensions, as pure functions.
 
 The conductor (:mod:`st2lite.chains.conductor`) keeps a :class:`ChainState`
-per chain execution and asks this module what to do when a task ends: which
-task runs next (or none), what the chain's status is when it stops, what its
-tasks' templates see, and what the chain's result looks like.
+per chain execution and asks this module what to do when a task's execution
+ends: run it again (``retry``), run the next item (``with-items``), go to the
+next task, or stop, and with which status and result.
 
 Transitions (StackStorm's table): a task that ``succeeded`` goes to its
 ``on-success``; ``failed``, ``abandoned`` and ``timeout`` go to
 ``on-failure``; ``canceled`` stops the chain. With no target the chain stops.
 The chain's status is the status of the last task run (``abandoned`` counts
-as ``failed``).
+as ``failed``). A ``with-items`` task succeeds when every item succeeded;
+otherwise it ends with the first non-succeeded status among its items.
 """
 
 from __future__ import annotations
@@ -19,11 +20,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from st2lite.chains.spec import ChainSpec
+from st2lite.chains.spec import ChainSpec, ChainTask
 from st2lite.statuses import ExecutionStatus
 from st2lite.templating import render_template
 
-__all__ = ["ChainState", "TaskRecord", "chain_result", "chain_status", "next_task", "template_context"]
+__all__ = [
+    "ChainState",
+    "ItemsProgress",
+    "Run",
+    "TaskRecord",
+    "chain_result",
+    "chain_status",
+    "items_outcome",
+    "next_task",
+    "retry_delay",
+    "template_context",
+]
 
 #: Task outcomes that follow ``on-success``.
 _SUCCESS = frozenset({ExecutionStatus.SUCCEEDED})
@@ -32,7 +44,7 @@ _FAILURE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.ABANDONED, Executi
 
 
 class TaskRecord(BaseModel):
-    """One task run, as the chain's result lists it."""
+    """One execution of a task, as the chain's result lists it (StackStorm's fields, plus ``item``, ``attempt``)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -47,35 +59,75 @@ class TaskRecord(BaseModel):
     created_at: str
     updated_at: str
     result: Any = None
+    #: The item's index for a ``with-items`` task.
+    item: int | None = None
+    #: 1 for the first run, 2 for the first retry...
+    attempt: int = 1
+
+
+class Run(BaseModel):
+    """An execution the chain waits for: which task, which item, which attempt."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: str
+    item: int | None = None
+    attempt: int = 1
+
+
+class ItemsProgress(BaseModel):
+    """A ``with-items`` task under way: its items, the next one to start, the results so far by index."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[Any]
+    next: int = 0
+    results: dict[int, Any] = Field(default_factory=dict)
+    statuses: dict[int, str] = Field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return len(self.statuses) == len(self.items)
 
 
 class ChainState(BaseModel):
-    """What a running chain has done so far (saved with its execution after every task)."""
+    """What a running chain has done so far (saved with its execution after every step)."""
 
     model_config = ConfigDict(frozen=True)
 
     spec: ChainSpec
     #: ``vars`` rendered at start, then what ``publish`` added.
     vars: dict[str, Any] = Field(default_factory=dict)
+    #: Every task execution that ended, in order.
     tasks: list[TaskRecord] = Field(default_factory=list)
-    #: The task running now and its execution (None once the chain stopped).
-    current: str | None = None
-    waiting_on: str | None = None
+    #: Result of each task that ended, by name (a ``with-items`` task: the list of its items' results).
+    results: dict[str, Any] = Field(default_factory=dict)
+    #: Executions under way: execution id -> what it runs.
+    running: dict[str, Run] = Field(default_factory=dict)
+    #: ``with-items`` tasks under way.
+    items: dict[str, ItemsProgress] = Field(default_factory=dict)
+    #: Retries waiting for their time: a key (see :meth:`retry_key`) -> the run to start.
+    retries: dict[str, Run] = Field(default_factory=dict)
 
-    def results(self) -> dict[str, Any]:
-        """Result of each task by name (the last run of a task that ran more than once)."""
-        return {record.name: record.result for record in self.tasks}
+    @staticmethod
+    def retry_key(run: Run) -> str:
+        return f"{run.task}#{run.item if run.item is not None else ''}#{run.attempt}"
+
+    @property
+    def idle(self) -> bool:
+        """Nothing under way: no execution running, no retry waiting."""
+        return not self.running and not self.retries
 
 
-def next_task(state: ChainState, ended: ExecutionStatus, context: Mapping[str, Any]) -> str | None:
-    """The task after ``state.current`` ended with ``ended``, or None when the chain stops.
+def next_task(spec: ChainSpec, task_name: str, ended: ExecutionStatus, context: Mapping[str, Any]) -> str | None:
+    """The task after ``task_name`` ended with ``ended``, or None when the chain stops.
 
     A templated target is rendered with ``context``; an empty rendering stops the chain.
 
     Raises:
         TemplateError: a templated target failed to render.
     """
-    task = state.spec.task(state.current or "")
+    task = spec.task(task_name)
     if task is None or ended not in _SUCCESS | _FAILURE:
         return None
     target = task.target(ended in _SUCCESS)
@@ -83,6 +135,24 @@ def next_task(state: ChainState, ended: ExecutionStatus, context: Mapping[str, A
         return None
     name = render_template(target, context).strip() if "{" in target else target
     return name or None
+
+
+def retry_delay(task: ChainTask, ended: ExecutionStatus, attempt: int) -> float | None:
+    """Seconds before the task runs again after its ``attempt``-th run ended ``ended``; None: no retry."""
+    retry = task.retry
+    if retry is None or ended.value not in retry.when or attempt > retry.count:
+        return None
+    return retry.delay_before(attempt)
+
+
+def items_outcome(progress: ItemsProgress) -> tuple[ExecutionStatus, list[Any]]:
+    """A finished ``with-items`` task's status and its items' results, in item order."""
+    results = [progress.results.get(i) for i in range(len(progress.items))]
+    for i in range(len(progress.items)):
+        status = ExecutionStatus(progress.statuses[i])
+        if status is not ExecutionStatus.SUCCEEDED:
+            return status, results
+    return ExecutionStatus.SUCCEEDED, results
 
 
 def chain_status(last: ExecutionStatus | None) -> ExecutionStatus:
@@ -103,7 +173,7 @@ def template_context(
     result under its name, the vars (with what was published), ``__results``.
     ``task_result`` adds the task that just ended under its name (for ``publish``).
     """
-    results = state.results()
+    results = dict(state.results)
     if task_result is not None:
         results[task_result[0]] = task_result[1]
     return {**parameters, **results, **state.vars, "__results": results}

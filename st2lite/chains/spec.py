@@ -6,6 +6,12 @@ A chain file has ``chain`` (the tasks), ``default`` (the first task) and
 Transition targets and ``default`` that are plain names must name a task;
 targets that are Jinja templates are resolved when the chain runs.
 
+Beyond StackStorm (optional task keys, from AWS Step Functions and Digdag):
+``retry`` (``count``, ``delay``, ``backoff``, ``when``), ``timeout`` (seconds,
+passed to the action's ``timeout`` parameter), ``with-items`` (a list, or a
+template giving one: one execution per item, which sees ``item`` and
+``item_index``) and ``concurrency`` (how many items run at once).
+
 Pure: parsing and checking only, no I/O beyond reading the file in
 :func:`load_chain`.
 """
@@ -15,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -23,9 +29,31 @@ from st2lite.exceptions import PackLoadError
 from st2lite.templating import has_template
 from st2lite.yamlfile import YamlDoc, load_yaml
 
-__all__ = ["ChainSpec", "ChainTask", "chain_problems", "load_chain", "parse_chain"]
+__all__ = ["ChainSpec", "ChainTask", "TaskRetry", "chain_problems", "load_chain", "parse_chain"]
 
 _VAR_NAME = re.compile(r"^\w+$")
+
+
+RetryOn = Literal["failed", "timeout", "abandoned"]
+_RETRY_ON: tuple[RetryOn, ...] = ("failed", "timeout", "abandoned")
+
+
+class TaskRetry(BaseModel):
+    """Run a task again when it ends in one of ``when``: up to ``count`` more times.
+
+    The n-th retry waits ``delay * backoff ** (n - 1)`` seconds.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    count: int = Field(ge=1, le=100)
+    delay: float = Field(default=0.0, ge=0, le=86_400)
+    backoff: float = Field(default=1.0, ge=1, le=10)
+    when: list[RetryOn] = Field(default_factory=lambda: list(_RETRY_ON), min_length=1)
+
+    def delay_before(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based)."""
+        return self.delay * self.backoff ** (retry - 1)
 
 
 class ChainTask(BaseModel):
@@ -42,11 +70,17 @@ class ChainTask(BaseModel):
     on_failure: str | None = Field(default=None, alias="on-failure")
     publish: dict[str, Any] = Field(default_factory=dict)
     notify: dict[str, Any] | None = None
+    retry: TaskRetry | None = None
+    timeout: float | None = Field(default=None, gt=0)
+    with_items: str | list[Any] | None = Field(default=None, alias="with-items")
+    concurrency: int | None = Field(default=None, ge=1, le=10_000)
 
     @model_validator(mode="after")
-    def _one_parameters_key(self) -> ChainTask:
+    def _consistent(self) -> ChainTask:
         if self.parameters is not None and self.params is not None:
             raise ValueError(f"task '{self.name}' has both 'parameters' and 'params'; keep only 'parameters'")
+        if self.concurrency is not None and self.with_items is None:
+            raise ValueError(f"task '{self.name}' has 'concurrency' without 'with-items'; it limits items run at once")
         return self
 
     @property

@@ -333,3 +333,72 @@ class TestListing:
         assert SECRET not in str(api.redis.xrange(keys.AUDIT_STREAM))
         # The clear value is kept only until the execution is done.
         assert api.redis.hget(keys.execution(history.secret_run), "secrets") is None
+
+
+# -- POST /api/v1/executions/{id}/re_run ------------------------------------------------------------
+
+
+def test_re_run_creates_a_new_execution_with_the_same_parameters_and_overrides(api_server: ApiServer) -> None:
+    original = run(api_server, "core.local", cmd="echo hi")
+
+    response = api_server.http.post(f"/api/v1/executions/{original['id']}/re_run", json={"parameters": {}})
+    again = api_server.http.post(
+        f"/api/v1/executions/{original['id']}/re_run", json={"parameters": {"cmd": "echo bye"}, "user": "bob"}
+    )
+
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["id"] != original["id"]
+    assert created["status"] == "requested"
+    assert created["parameters"]["cmd"] == "echo hi"
+    assert created["context"]["re-run"] == {"ref": original["id"], "tasks": [], "reset": []}
+    assert created["context"]["user"] == "st2lite"
+    assert again.status_code == 201, again.text
+    assert again.json()["parameters"]["cmd"] == "echo bye"
+    assert again.json()["context"]["user"] == "bob"
+    assert api_server.redis.xlen(keys.REQUEST_STREAM) == 3
+
+
+@pytest.mark.parametrize(
+    ("action", "parameters", "body", "message"),
+    [
+        (
+            "core.noop",
+            {},
+            {"tasks": ["first"]},
+            "tasks can only be given to re-run an action chain; core.noop is not one",
+        ),
+        (
+            "default.login",
+            {"user": "c", "password": SECRET},
+            {},
+            "parameter 'password' is secret and not kept after a run; give it again to re-run",
+        ),
+    ],
+)
+def test_bad_re_runs_are_400_with_the_reason_and_create_nothing(
+    api_server: ApiServer, action: str, parameters: dict[str, Any], body: dict[str, Any], message: str
+) -> None:
+    original = run(api_server, action, **parameters)
+
+    response = api_server.http.post(f"/api/v1/executions/{original['id']}/re_run", json=body)
+
+    assert fault(response, 400) == message
+    assert api_server.redis.xlen(keys.REQUEST_STREAM) == 1  # only the original
+
+
+def test_a_re_run_with_the_secret_given_again_is_accepted(api_server: ApiServer) -> None:
+    original = run(api_server, "default.login", user="c", password=SECRET)
+
+    response = api_server.http.post(
+        f"/api/v1/executions/{original['id']}/re_run", json={"parameters": {"password": SECRET}}
+    )
+
+    assert response.status_code == 201, response.text
+    assert response.json()["parameters"] == {**original["parameters"], "password": MASK}
+
+
+def test_re_run_of_an_unknown_execution_is_404(api_server: ApiServer) -> None:
+    response = api_server.http.post("/api/v1/executions/6650f0c2a1b2c3d4e5f60a01/re_run", json={})
+
+    assert fault(response, 404).startswith("execution '6650f0c2a1b2c3d4e5f60a01' not found")

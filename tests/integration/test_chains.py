@@ -6,15 +6,17 @@ conductor take the events), so the tests can look at the chain between steps.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from conftest import REPO, wait_for
 
 from st2lite import keys
 from st2lite.chains.conductor import ChainConductor
+from st2lite.chains.flow import ChainState, Run
 from st2lite.config import Settings
 from st2lite.datastore import kv_lookup
 from st2lite.executions import Execution, ExecutionStore
@@ -47,13 +49,13 @@ class Chains:
         self.requests = RequestQueue(client, maxlen=10_000)
         self.requests.ensure_group()
 
-    def request(self, action: str, parameters: dict[str, Any]) -> str:
+    def request(self, action: str, parameters: dict[str, Any], **context: Any) -> str:
         snapshot = RegistryStore(self.client).load()
         prepared = prepare_execution(
             snapshot,
             snapshot.content.action(action),
             parameters,
-            context={"user": "tester"},
+            context={"user": "tester", **context},
             kv_lookup=kv_lookup(self.client),
         )
         with self.client.pipeline(transaction=True) as pipe:
@@ -71,14 +73,23 @@ class Chains:
         self.conductor.drain()
         return len(queued)
 
-    def run(self, execution_id: str, *, max_steps: int = 20) -> Execution:
-        """Step until ``execution_id`` has ended; fail when it takes more than ``max_steps``."""
-        for _ in range(max_steps):
+    def run(self, execution_id: str, *, on_step: Callable[[], None] | None = None) -> Execution:
+        """Step until ``execution_id`` has ended (retries wait for their time); fail after the deadline."""
+
+        def ended() -> Execution | None:
             self.step()
+            if on_step is not None:
+                on_step()
             execution = self.executions.get(execution_id)
-            if execution.status in COMPLETED:
-                return execution
-        raise AssertionError(f"execution {execution_id} still {self.executions.status(execution_id)}")
+            return execution if execution.status in COMPLETED else None
+
+        result: Execution = wait_for(ended, f"execution {execution_id} to end", every=0.02)
+        return result
+
+    def state(self, chain_id: str) -> ChainState:
+        raw = self.client.hget(keys.execution(chain_id), "chain")
+        assert raw is not None
+        return ChainState.model_validate_json(raw)
 
     def children(self, chain: Execution) -> list[Execution]:
         return sorted(self.executions.get_many(chain.children), key=lambda e: e.created_at)
@@ -121,14 +132,15 @@ def test_no_worker_waits_for_a_chain_and_its_state_is_saved_after_every_task(cha
     assert chains.client.zscore(keys.RUNNING_LEASES, chain_id) is None  # no lease: nobody runs it
     [first] = chain.children
     assert chains.executions.status(first) is ExecutionStatus.SCHEDULED
-    state = chains.client.hget(keys.execution(chain_id), "chain")
-    assert state is not None and f'"waiting_on":"{first}"' in state
+    assert chains.state(chain_id).running == {first: Run(task="first")}
 
     assert chains.step() == 1  # the first task ran; the conductor started the second
     chain = chains.executions.get(chain_id)
     assert len(chain.children) == 2
-    state = chains.client.hget(keys.execution(chain_id), "chain")
-    assert state is not None and '"said":"hello ops"' in state
+    state = chains.state(chain_id)
+    assert state.vars["said"] == "hello ops"
+    assert [r.task for r in state.running.values()] == ["second"]
+    assert state.results["first"]["stdout"] == "hello ops"
 
 
 @pytest.mark.parametrize(
@@ -181,3 +193,119 @@ def test_a_repeated_chain_event_takes_no_second_step(chains: Chains) -> None:
 
     assert len(chains.executions.get(chain_id).children) == 2
     assert len(chains.scheduler.jobs.queued_ids()) == 1
+
+
+def test_a_failed_task_is_retried_with_backoff_until_it_succeeds(chains: Chains, tmp_path: Path) -> None:
+    counter = tmp_path / "tries"
+    chain_id = chains.request("chains.retrying", {"counter": str(counter), "succeed_on": 3})
+    dues: list[float] = []
+
+    def watch() -> None:
+        dues.extend(score for _member, score in chains.client.zrange(keys.CHAIN_RETRIES, 0, -1, withscores=True))
+
+    chain = chains.run(chain_id, on_step=watch)
+
+    assert chain.status is ExecutionStatus.SUCCEEDED
+    assert counter.read_text().strip() == "3"
+    tasks = chain.result["tasks"]
+    assert [(t["attempt"], t["state"]) for t in tasks] == [(1, "failed"), (2, "failed"), (3, "succeeded")]
+    assert [t["result"]["stdout"] for t in tasks] == ["try 1", "try 2", "try 3"]
+    # The waits lived in Redis, 0.2 s then 0.4 s after the failures (backoff 2).
+    first_end, second_end = (datetime.fromisoformat(t["updated_at"]).timestamp() for t in tasks[:2])
+    assert sorted(set(dues)) == pytest.approx([first_end + 0.2, second_end + 0.4], abs=0.1)
+    second_start = datetime.fromisoformat(tasks[1]["created_at"]).timestamp()
+    assert second_start >= first_end + 0.2
+    assert chains.client.zcard(keys.CHAIN_RETRIES) == 0
+
+
+def test_retries_stop_after_count_and_the_chain_fails(chains: Chains, tmp_path: Path) -> None:
+    counter = tmp_path / "tries"
+    chain = chains.run(chains.request("chains.retrying", {"counter": str(counter), "succeed_on": 9}))
+
+    assert chain.status is ExecutionStatus.FAILED
+    assert [t["attempt"] for t in chain.result["tasks"]] == [1, 2, 3]
+    assert counter.read_text().strip() == "3"
+
+
+def test_with_items_runs_one_job_per_row_at_most_two_at_a_time(chains: Chains, tmp_path: Path) -> None:
+    log = tmp_path / "rows.log"
+    rows = [{"name": f"row{i}"} for i in range(5)]
+    chain_id = chains.request("chains.rows", {"rows": rows, "log": str(log)})
+    in_flight: list[int] = []
+
+    def watch() -> None:
+        raw = chains.client.hget(keys.execution(chain_id), "chain")
+        if raw is not None and chains.executions.status(chain_id) is ExecutionStatus.RUNNING:
+            state = ChainState.model_validate_json(raw)
+            in_flight.append(sum(1 for run in state.running.values() if run.task == "each"))
+
+    chain = chains.run(chain_id, on_step=watch)
+
+    assert chain.status is ExecutionStatus.SUCCEEDED
+    assert sorted(log.read_text().split()) == [f"{i}:row{i}" for i in range(5)]  # each row once
+    assert max(in_flight) == 2
+    items = [t for t in chain.result["tasks"] if t["name"] == "each"]
+    assert sorted(t["item"] for t in items) == list(range(5))
+    assert chain.result["published"]["done"] == 5
+    assert chain.result["published"]["names"] == [f"ROW{i}" for i in range(5)]  # in item order
+    summary = chain.result["tasks"][-1]
+    assert summary["result"]["stdout"] == "5 rows: ROW0,ROW1,ROW2,ROW3,ROW4"
+    children = chains.children(chain)
+    assert sorted(c.context["chain"]["item"] for c in children if c.context["chain"]["name"] == "each") == list(
+        range(5)
+    )
+
+
+def test_with_items_of_an_empty_list_succeeds_without_running_anything(chains: Chains, tmp_path: Path) -> None:
+    chain = chains.run(chains.request("chains.rows", {"rows": [], "log": str(tmp_path / "none.log")}))
+
+    assert chain.status is ExecutionStatus.SUCCEEDED
+    assert [t["name"] for t in chain.result["tasks"]] == ["summary"]
+    assert chain.result["tasks"][0]["result"]["stdout"] == "0 rows:"
+
+
+def test_with_items_that_is_not_a_list_fails_the_chain_saying_so(chains: Chains) -> None:
+    chain = chains.run(chains.request("chains.not_a_list", {}))
+
+    assert chain.status is ExecutionStatus.FAILED
+    assert chain.result["error"] == (
+        "task 'each': with-items gave int 3, not a list; give it a list or a template that renders one"
+    )
+    assert chain.children == []
+
+
+def test_a_task_timeout_kills_the_task_and_ends_the_chain_as_timeout(chains: Chains) -> None:
+    chain = chains.run(chains.request("chains.slow", {}))
+
+    assert chain.status is ExecutionStatus.TIMEOUT
+    [child] = chains.children(chain)
+    assert child.status is ExecutionStatus.TIMEOUT
+    assert child.parameters["timeout"] == 1  # core.local's timeout is whole seconds: 0.4 rounds up
+
+
+def test_a_chain_re_run_from_its_failed_task_keeps_what_ran_before(chains: Chains, tmp_path: Path) -> None:
+    log = tmp_path / "steps.log"
+    failed = chains.run(chains.request("chains.provision", {"fail_at": "attach_lb", "log": str(log)}))
+    assert failed.status is ExecutionStatus.FAILED
+    before = [t for t in failed.result["tasks"] if t["name"] in ("create_vm", "register_dns")]
+    log.write_text("")
+
+    rerun = {"ref": failed.id, "tasks": ["attach_lb"], "reset": []}
+    chain = chains.run(chains.request("chains.provision", {"fail_at": "none", "log": str(log)}, **{"re-run": rerun}))
+
+    assert chain.status is ExecutionStatus.SUCCEEDED
+    assert log.read_text().split() == ["attach_lb"]  # only the failed task and what follows ran again
+    assert chain.result["tasks"][:2] == before  # the earlier tasks' records, original executions included
+    assert [t["name"] for t in chain.result["tasks"]] == ["create_vm", "register_dns", "attach_lb"]
+    assert len(chain.children) == 1
+
+
+def test_a_re_run_from_a_task_that_never_ran_fails_saying_so(chains: Chains, tmp_path: Path) -> None:
+    log = tmp_path / "steps.log"
+    done = chains.run(chains.request("chains.provision", {"log": str(log)}))
+
+    rerun = {"ref": done.id, "tasks": ["rollback_vm"], "reset": []}
+    chain = chains.run(chains.request("chains.provision", {"log": str(log)}, **{"re-run": rerun}))
+
+    assert chain.status is ExecutionStatus.FAILED
+    assert chain.result["error"] == (f"task 'rollback_vm' did not run in execution {done.id}; cannot re-run from it")

@@ -6,7 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from st2lite.chains.flow import ChainState, TaskRecord, chain_result, chain_status, next_task, template_context
+from st2lite.chains.flow import (
+    ChainState,
+    ItemsProgress,
+    TaskRecord,
+    chain_result,
+    chain_status,
+    items_outcome,
+    next_task,
+    retry_delay,
+    template_context,
+)
 from st2lite.chains.spec import ChainSpec, chain_problems, load_chain
 from st2lite.exceptions import PackLoadError, TemplateError
 from st2lite.statuses import ExecutionStatus
@@ -102,19 +112,15 @@ def test_a_loop_with_no_exit_is_refused_but_a_loop_with_one_is_not() -> None:
     assert chain_problems(templated) == []
 
 
-def _state(current: str) -> ChainState:
-    return ChainState(
-        spec=spec(
-            {
-                "chain": [
-                    {"name": "a", "ref": "x.y", "on-success": "b", "on-failure": "c"},
-                    {"name": "b", "ref": "x.y", "on-success": "{{ 'c' if go else '' }}"},
-                    {"name": "c", "ref": "x.y"},
-                ]
-            }
-        ),
-        current=current,
-    )
+BRANCHING = spec(
+    {
+        "chain": [
+            {"name": "a", "ref": "x.y", "on-success": "b", "on-failure": "c"},
+            {"name": "b", "ref": "x.y", "on-success": "{{ 'c' if go else '' }}"},
+            {"name": "c", "ref": "x.y"},
+        ]
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -128,14 +134,14 @@ def _state(current: str) -> ChainState:
     ],
 )
 def test_transitions_follow_stackstorms_table(status: ExecutionStatus, following: str | None) -> None:
-    assert next_task(_state("a"), status, {}) == following
+    assert next_task(BRANCHING, "a", status, {}) == following
 
 
 def test_a_templated_target_is_rendered_and_an_empty_one_ends_the_chain() -> None:
-    assert next_task(_state("b"), ExecutionStatus.SUCCEEDED, {"go": True}) == "c"
-    assert next_task(_state("b"), ExecutionStatus.SUCCEEDED, {"go": False}) is None
+    assert next_task(BRANCHING, "b", ExecutionStatus.SUCCEEDED, {"go": True}) == "c"
+    assert next_task(BRANCHING, "b", ExecutionStatus.SUCCEEDED, {"go": False}) is None
     with pytest.raises(TemplateError, match="go"):
-        next_task(_state("b"), ExecutionStatus.SUCCEEDED, {})
+        next_task(BRANCHING, "b", ExecutionStatus.SUCCEEDED, {})
 
 
 @pytest.mark.parametrize(
@@ -164,7 +170,9 @@ def test_templates_see_parameters_then_results_then_vars_and_the_result_lists_ta
         updated_at="t",
         result={"stdout": "x"},
     )
-    state = ChainState(spec=spec({"chain": []}), vars={"a": "var wins", "v": 1}, tasks=[record])
+    state = ChainState(
+        spec=spec({"chain": []}), vars={"a": "var wins", "v": 1}, tasks=[record], results={"a": {"stdout": "x"}}
+    )
     context = template_context(state, {"a": "param", "p": 2}, task_result=("b", {"rc": 0}))
     assert context["a"] == "var wins"
     assert context["p"] == 2 and context["v"] == 1
@@ -173,3 +181,40 @@ def test_templates_see_parameters_then_results_then_vars_and_the_result_lists_ta
     result = chain_result(state, display_published=False, error="boom")
     assert result == {"tasks": [record.model_dump()], "error": "boom"}
     assert "published" in chain_result(state, display_published=True)
+
+
+def test_retry_delays_grow_with_backoff_and_stop_after_count() -> None:
+    task = spec(
+        {"chain": [{"name": "a", "ref": "x.y", "retry": {"count": 2, "delay": 1.5, "backoff": 3, "when": ["failed"]}}]}
+    ).chain[0]
+    assert retry_delay(task, ExecutionStatus.FAILED, 1) == 1.5
+    assert retry_delay(task, ExecutionStatus.FAILED, 2) == 4.5
+    assert retry_delay(task, ExecutionStatus.FAILED, 3) is None  # two retries done
+    assert retry_delay(task, ExecutionStatus.TIMEOUT, 1) is None  # not in 'when'
+    assert retry_delay(task, ExecutionStatus.SUCCEEDED, 1) is None
+    no_retry = spec({"chain": [{"name": "a", "ref": "x.y"}]}).chain[0]
+    assert retry_delay(no_retry, ExecutionStatus.FAILED, 1) is None
+
+
+@pytest.mark.parametrize(
+    ("task", "message"),
+    [
+        ({"retry": {"count": 0}}, "greater than or equal to 1"),
+        ({"retry": {"count": 1, "when": ["succeeded"]}}, "'failed', 'timeout' or 'abandoned'"),
+        ({"concurrency": 2}, "'concurrency' without 'with-items'"),
+        ({"timeout": 0}, "greater than 0"),
+    ],
+)
+def test_bad_extension_keys_are_refused_with_a_reason(task: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        spec({"chain": [{"name": "a", "ref": "x.y", **task}]})
+
+
+def test_a_with_items_task_ends_with_its_first_unsuccessful_item() -> None:
+    done = ItemsProgress(
+        items=["a", "b", "c"], next=3, results={0: 1, 1: 2, 2: 3}, statuses={0: "succeeded", 1: "failed", 2: "timeout"}
+    )
+    assert items_outcome(done) == (ExecutionStatus.FAILED, [1, 2, 3])
+    ok = done.model_copy(update={"statuses": {0: "succeeded", 1: "succeeded", 2: "succeeded"}})
+    assert items_outcome(ok) == (ExecutionStatus.SUCCEEDED, [1, 2, 3])
+    assert not ItemsProgress(items=["a"], next=1).done

@@ -10,11 +10,13 @@ from fastapi.responses import JSONResponse
 
 from st2lite.api.deps import RuntimeDep
 from st2lite.api.errors import ApiError
-from st2lite.api.schemas import ExecutionCreate, execution_public
+from st2lite.api.schemas import ExecutionCreate, ExecutionReRun, execution_public
 from st2lite.datastore import kv_lookup
 from st2lite.exceptions import UnknownRefError
 from st2lite.executions import ExecutionFilter
 from st2lite.launch import prepare_execution, request_in
+from st2lite.parameters import MASK
+from st2lite.runners.chain import CHAIN_RUNNER
 
 router = APIRouter(tags=["executions"])
 
@@ -89,6 +91,52 @@ def run_action(body: ExecutionCreate, rt: RuntimeDep) -> Any:
     user = body.user or "st2lite"
     context = {**body.context, "user": user, "pack": action.pack}
     prepared = prepare_execution(snapshot, action, body.parameters, context=context, kv_lookup=kv_lookup(rt.client))
+    with rt.client.pipeline(transaction=True) as pipe:
+        request_in(pipe, prepared, executions=rt.executions, requests=rt.requests)
+        pipe.execute()
+    return JSONResponse(status_code=201, content=execution_public(prepared.execution, snapshot))
+
+
+@router.post("/api/v1/executions/{execution_id}/re_run", status_code=201)
+def re_run(execution_id: str, body: ExecutionReRun, rt: RuntimeDep) -> Any:
+    """Run the execution's action again: a new execution, its parameters overridden by ``body.parameters``.
+
+    For a chain, ``tasks`` names where to start: the new chain keeps the tasks
+    that ran before the first of them (results and published variables) and
+    starts there. Secret parameters are stored masked, so they must be given again.
+    """
+    original = rt.executions.get(execution_id)
+    snapshot = rt.registry.current()
+    try:
+        action = snapshot.content.action(original.action)
+    except UnknownRefError as exc:
+        raise ApiError(404, f"Action {original.action} is no longer registered; register its pack again") from exc
+    if body.tasks and action.runner_type != CHAIN_RUNNER:
+        raise ApiError(400, f"tasks can only be given to re-run an action chain; {original.action} is not one")
+    if body.tasks:
+        names = {t.get("name") for t in (original.result or {}).get("tasks", []) if isinstance(t, dict)}
+        unknown = [t for t in body.tasks if t not in names]
+        if unknown:
+            ran = ", ".join(sorted(n for n in names if n)) or "none"
+            raise ApiError(400, f"task {unknown[0]!r} did not run in execution {execution_id}; tasks that ran: {ran}")
+    parameters = {**original.parameters, **body.parameters}
+    masked = sorted(name for name, value in parameters.items() if value == MASK)
+    if masked:
+        raise ApiError(400, f"parameter {masked[0]!r} is secret and not kept after a run; give it again to re-run")
+    # The stored parameters include defaults filled in: give back only the action's own, mutable ones.
+    specs = snapshot.parameter_specs(action)
+    supplied = {
+        k: v
+        for k, v in parameters.items()
+        if k in body.parameters or (k in action.parameters and k in specs and not specs[k].immutable)
+    }
+    user = body.user or str(original.context.get("user") or "st2lite")
+    context = {
+        "user": user,
+        "pack": action.pack,
+        "re-run": {"ref": execution_id, "tasks": body.tasks, "reset": body.reset},
+    }
+    prepared = prepare_execution(snapshot, action, supplied, context=context, kv_lookup=kv_lookup(rt.client))
     with rt.client.pipeline(transaction=True) as pipe:
         request_in(pipe, prepared, executions=rt.executions, requests=rt.requests)
         pipe.execute()

@@ -1,0 +1,52 @@
+"""Chains through the ``st2lite`` command, against a real API, ``st2lite rules`` and ``st2lite worker``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, ApiServer
+
+from st2lite.registration import register_from_disk
+
+pytestmark = [pytest.mark.redis, pytest.mark.e2e]
+
+CHAINS_PACK = REPO / "tests" / "fixtures" / "runnable" / "chains"
+
+
+@pytest.fixture(scope="module")
+def chains_api(live_api: ApiServer) -> ApiServer:
+    report, _version = register_from_disk(live_api.settings, live_api.redis, [CHAINS_PACK], actor="test")
+    assert report.ok, [str(p) for p in report.problems]
+    return live_api
+
+
+def run_json(result: subprocess.CompletedProcess[str], code: int) -> Any:
+    assert result.returncode == code, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+def test_re_run_from_failed_runs_the_failed_task_and_what_follows(chains_api: ApiServer, tmp_path: Path) -> None:
+    log = tmp_path / "steps.log"
+    failed = run_json(chains_api.cli("run", "chains.provision", "fail_at=attach_lb", f"log={log}", "--json"), 1)
+    assert failed["status"] == "failed"
+    log.write_text("")
+
+    again = run_json(chains_api.cli("execution", "re-run", failed["id"], "fail_at=none", "--from-failed", "--json"), 0)
+
+    assert again["status"] == "succeeded"
+    assert again["context"]["re-run"] == {"ref": failed["id"], "tasks": ["attach_lb"], "reset": []}
+    assert [t["name"] for t in again["result"]["tasks"]] == ["create_vm", "register_dns", "attach_lb"]
+    assert log.read_text().split() == ["attach_lb"]
+
+
+def test_re_run_from_failed_of_a_chain_that_succeeded_exits_2(chains_api: ApiServer, tmp_path: Path) -> None:
+    done = run_json(chains_api.cli("run", "chains.provision", f"log={tmp_path / 'log'}", "--json"), 0)
+
+    result = chains_api.cli("execution", "re-run", done["id"], "--from-failed")
+
+    assert result.returncode == 2
+    assert f"execution {done['id']} has no task that did not succeed" in result.stderr

@@ -273,6 +273,42 @@ def execution_get(
             out.print(f"  {entry['timestamp']} {entry['status']}")
 
 
+@execution_app.command("cancel")
+def execution_cancel(
+    execution_ids: Annotated[list[str], typer.Argument(help="Execution ids.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Cancel executions: not started ones at once, running ones once their action is stopped."""
+    settings = settings_from()
+    answers = []
+    for execution_id in execution_ids:
+        body = _call(settings, "DELETE", f"/api/v1/executions/{execution_id}").json()
+        answers.append(body)
+        if not as_json:
+            if "faultstring" in body:
+                out.print(f"execution {execution_id}: {body['faultstring']}")
+            else:
+                out.print(f"execution {execution_id}: {body['status']}")
+    if as_json:
+        print_json(answers)
+
+
+@execution_app.command("pause")
+def execution_pause(execution_id: Annotated[str, typer.Argument(help="A running chain's id.")]) -> None:
+    """Pause a chain: its running tasks end, no new task starts until it is resumed."""
+    settings = settings_from()
+    body = _call(settings, "PUT", f"/api/v1/executions/{execution_id}", json={"status": "pausing"}).json()
+    out.print(f"execution {execution_id}: {body['status']}")
+
+
+@execution_app.command("resume")
+def execution_resume(execution_id: Annotated[str, typer.Argument(help="A paused chain's id.")]) -> None:
+    """Resume a paused chain."""
+    settings = settings_from()
+    body = _call(settings, "PUT", f"/api/v1/executions/{execution_id}", json={"status": "resuming"}).json()
+    out.print(f"execution {execution_id}: {body['status']}")
+
+
 @execution_app.command("re-run")
 def execution_re_run(
     execution_id: Annotated[str, typer.Argument(help="Execution id.")],

@@ -166,6 +166,10 @@ class InvalidTransitionError(ExecutionError):
         super().__init__(f"execution '{execution_id}' cannot go from '{current}' to '{target}'")
 
 
+class NotCancelableError(ExecutionError):
+    """Raised when an execution cannot be canceled (it ended already), or paused/resumed (wrong status or runner)."""
+
+
 class RunnerError(ExecutionError):
     """Raised when a runner cannot start an action (missing entry point, unknown runner type)."""
 

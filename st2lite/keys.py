@@ -87,3 +87,7 @@ CHAIN_RETRIES = f"{PREFIX}:chain-retries"
 def chain_step(chain_id: str, step: str) -> str:
     """Marker key: the chain ``chain_id`` took the step ``step`` (its start, or what followed a child's end)."""
     return f"{PREFIX}:chain:{chain_id}:{step}"
+
+
+#: Pub/sub channel on which the ids of running executions to cancel are published (workers listen).
+CANCEL_CHANNEL = f"{PREFIX}:cancel"

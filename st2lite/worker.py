@@ -19,7 +19,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from st2lite import keys
 from st2lite.audit import now_iso
+from st2lite.cancel import CANCELED_MESSAGE
 from st2lite.config import Settings
 from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError, St2liteError
 from st2lite.executions import Execution, ExecutionStore
@@ -28,7 +30,7 @@ from st2lite.processes import tune_service_process
 from st2lite.redisdb import RECOVERABLE, Redis, connect
 from st2lite.registry import RegistryCache, RegistryStore
 from st2lite.runners import get_runner
-from st2lite.runners.base import RunContext, RunResult
+from st2lite.runners.base import RunContext, RunResult, cancel_running
 from st2lite.runners.chain import CHAIN_RUNNER
 from st2lite.statuses import ExecutionStatus
 from st2lite.triggers import ACTION_TRIGGER, TriggerInstance
@@ -53,6 +55,8 @@ class WorkerRuntime:
     name: str
     #: The execution this worker runs now (its lease is renewed by :func:`heartbeat`).
     current: str | None = None
+    #: The execution whose cancel this worker carried out (it ends ``canceled``).
+    canceled: str | None = None
     #: Built on the first chain this worker starts (it needs the templating stack, which workers load lazily).
     _conductor: ChainConductor | None = None
 
@@ -90,6 +94,7 @@ def serve(settings: Settings, redis_url: str, *, name: str | None = None, burst:
     stop = threading.Event()
     threading.Thread(target=reaper.run, args=(stop,), name="reaper", daemon=True).start()
     threading.Thread(target=heartbeat, args=(_runtime, stop), name="heartbeat", daemon=True).start()
+    threading.Thread(target=listen_for_cancels, args=(_runtime, stop), name="cancels", daemon=True).start()
     tune_service_process()
     try:
         run_worker(redis_url, name=name, burst=burst)
@@ -145,8 +150,33 @@ def heartbeat(rt: WorkerRuntime, stop: threading.Event) -> None:
             continue
         try:
             rt.executions.renew_lease(execution_id, time.time() + rt.settings.abandon_after)
+            if rt.executions.status(execution_id) is ExecutionStatus.CANCELING:
+                _carry_out_cancel(rt, execution_id)  # its cancel message was missed
         except RECOVERABLE as exc:  # keep trying: a Redis blip must not lose the lease
             log.warning("Worker %s: could not renew the lease of %s: %s", rt.name, execution_id, exc)
+
+
+def listen_for_cancels(rt: WorkerRuntime, stop: threading.Event) -> None:
+    """Kill the running action when its execution is canceled (ids published on ``st2lite:cancel``)."""
+    while not stop.is_set():
+        try:
+            with rt.client.pubsub(ignore_subscribe_messages=True) as channel:
+                channel.subscribe(keys.CANCEL_CHANNEL)
+                while not stop.is_set():
+                    message = channel.get_message(timeout=1.0)
+                    if message is not None and message.get("data") == rt.current:
+                        _carry_out_cancel(rt, str(message["data"]))
+        except RECOVERABLE as exc:  # resubscribe after an outage; the heartbeat covers what was missed
+            log.warning("Worker %s: cancel channel lost: %s; resubscribing", rt.name, exc)
+            stop.wait(1.0)
+
+
+def _carry_out_cancel(rt: WorkerRuntime, execution_id: str) -> None:
+    if rt.current != execution_id or rt.canceled == execution_id:
+        return
+    rt.canceled = execution_id
+    killed = cancel_running()
+    log.info("Worker %s: execution %s canceled; killed %d process group(s)", rt.name, execution_id, killed)
 
 
 def _run(rt: WorkerRuntime, execution: Execution, secrets: dict[str, Any]) -> RunResult:
@@ -179,6 +209,10 @@ def _run(rt: WorkerRuntime, execution: Execution, secrets: dict[str, Any]) -> Ru
 
 def _finish(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None:
     end = now_iso()
+    if rt.canceled == execution.id:
+        rt.canceled = None
+        before = outcome.result if isinstance(outcome.result, dict) else {"result": outcome.result}
+        outcome = RunResult(status=ExecutionStatus.CANCELED, result={**before, "message": CANCELED_MESSAGE})
     emit = None
     if rt.settings.action_trigger_unwatched or ACTION_TRIGGER in rt.registry.current().rule_trigger_types:
         emit = action_trigger(rt.settings, execution, outcome.status, outcome.result)

@@ -26,6 +26,14 @@ class ExecutionCreate(BaseModel):
     delay: int | None = None
 
 
+class ExecutionUpdate(BaseModel):
+    """``PUT /api/v1/executions/{id}``: pause or resume (what ``st2 execution pause|resume`` sends)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    status: str
+
+
 class ExecutionReRun(BaseModel):
     """``POST /api/v1/executions/{id}/re_run``: what ``st2 execution re-run`` sends."""
 

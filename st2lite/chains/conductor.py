@@ -25,6 +25,7 @@ child the chain does not wait for (a repeat) is acknowledged and dropped.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -40,6 +41,7 @@ from st2lite import keys
 from st2lite.actions import ParameterSpec
 from st2lite.audit import now_iso
 from st2lite.batch import WriteBatch, batch_script
+from st2lite.cancel import cancel
 from st2lite.chains.flow import (
     ChainState,
     ItemsProgress,
@@ -91,6 +93,8 @@ class _Step:
     ack: ChainEvent | None = None
     #: The ``st2lite:chain-retries`` member this step consumes.
     retry_member: str | None = None
+    #: The chain's status when the step began (``pausing``/``paused``: new runs are held back).
+    status: ExecutionStatus = ExecutionStatus.RUNNING
 
 
 class _ChainStopped(Exception):
@@ -204,13 +208,17 @@ class ChainConductor:
     # -- advancing ----------------------------------------------------------------------------
 
     def advance(self, event: ChainEvent) -> None:
-        """Take the step that follows ``event`` (a child ended), once."""
+        """Take the step that follows ``event`` (a child ended, or the chain was canceled, paused, resumed), once."""
         loaded = self._load(event.parent)
-        if loaded is None or event.child not in loaded[1].running:
-            self._ack(event)  # the chain ended (or was canceled), or a repeat of an event already handled
+        if loaded is None or (event.child and event.child not in loaded[1].running):
+            self._ack(event)  # the chain ended, or a repeat of an event already handled
             return
-        chain_fields, state = loaded
-        step = _Step(self.executions.get(event.parent), _parameters(chain_fields), f"after:{event.child}", ack=event)
+        chain_fields, state, status = loaded
+        marker = f"after:{event.child}" if event.child else f"{event.status.value}:{event.entry_id}"
+        step = _Step(self.executions.get(event.parent), _parameters(chain_fields), marker, ack=event, status=status)
+        if not event.child:
+            self._control(step, state, event.status)
+            return
         run = state.running[event.child]
         child = self.executions.get(event.child)
         record = TaskRecord(
@@ -227,10 +235,50 @@ class ChainConductor:
         )
         running = {eid: r for eid, r in state.running.items() if eid != child.id}
         state = state.model_copy(update={"running": running, "tasks": [*state.tasks, record]})
+        if status is ExecutionStatus.CANCELING:
+            self._wind_down(step, state)
+            return
         try:
             self._after_run(step, state, run, child)
         except _ChainStopped as stopped:
             self._finish(step, state, ExecutionStatus.FAILED, error=str(stopped))
+
+    def _control(self, step: _Step, state: ChainState, what: ExecutionStatus) -> None:
+        """The chain itself was canceled, paused or resumed (see :mod:`st2lite.cancel`)."""
+        chain_id = step.chain.id
+        if what is ExecutionStatus.CANCELING and step.status is ExecutionStatus.CANCELING:
+            for child_id in state.running:
+                with contextlib.suppress(St2liteError):  # it ended meanwhile: its event is on the way
+                    cancel(self.executions, self._client, child_id, user=f"chain {chain_id}")
+            for key in state.retries:
+                self._client.zrem(keys.CHAIN_RETRIES, f"{chain_id}|{key}")
+            self._wind_down(step, state.model_copy(update={"retries": {}, "deferred": []}))
+        elif what is ExecutionStatus.PAUSING and step.status is ExecutionStatus.PAUSING:
+            if not state.running:
+                self._move(chain_id, ExecutionStatus.PAUSED, ExecutionStatus.PAUSING)
+            self._ack(step.ack)
+        elif what is ExecutionStatus.RESUMING and step.status is ExecutionStatus.RESUMING:
+            self._move(chain_id, ExecutionStatus.RUNNING, ExecutionStatus.RESUMING)
+            resumed = _Step(step.chain, step.parameters, step.marker, ack=step.ack)
+            try:
+                self._commit(resumed, state.model_copy(update={"deferred": []}), state.deferred)
+            except _ChainStopped as stopped:
+                self._finish(resumed, state, ExecutionStatus.FAILED, error=str(stopped))
+        else:
+            self._ack(step.ack)  # an outdated request (the chain moved on since)
+
+    def _wind_down(self, step: _Step, state: ChainState) -> None:
+        """A canceled chain: wait for its running tasks to end, then end ``canceled``."""
+        if state.running:
+            self._commit(step, state, [])
+        else:
+            self._finish(step, state, ExecutionStatus.CANCELED)
+
+    def _move(self, chain_id: str, target: ExecutionStatus, current: ExecutionStatus) -> None:
+        try:
+            self.executions.transition(chain_id, target, allowed_from=[current])
+        except InvalidTransitionError as exc:
+            log.info("Conductor %s: chain %s not moved to %s: %s", self.name, chain_id, target.value, exc)
 
     def _after_run(self, step: _Step, state: ChainState, run: Run, child: Execution) -> None:
         task = self._task(state, run.task)
@@ -314,7 +362,9 @@ class ChainConductor:
             if loaded is None or run is None:
                 self._client.zrem(keys.CHAIN_RETRIES, member)  # its chain ended meanwhile
                 continue
-            chain_fields, state = loaded
+            chain_fields, state, status = loaded
+            if status is not ExecutionStatus.RUNNING:
+                continue  # paused (or being canceled, which drops it): started once the chain runs again
             step = _Step(self.executions.get(chain_id), _parameters(chain_fields), f"retry:{key}", retry_member=member)
             state = state.model_copy(update={"retries": {k: r for k, r in state.retries.items() if k != key}})
             try:
@@ -328,7 +378,11 @@ class ChainConductor:
     def _commit(
         self, step: _Step, state: ChainState, runs: list[Run], *, retry_at: tuple[str, float] | None = None
     ) -> None:
-        """Create the executions of ``runs`` and save the state, as one step."""
+        """Create the executions of ``runs`` and save the state, as one step (a pausing chain holds runs back)."""
+        held = step.status in (ExecutionStatus.PAUSING, ExecutionStatus.PAUSED)
+        if held:
+            state = state.model_copy(update={"deferred": [*state.deferred, *runs]})
+            runs = []
         snapshot = self.registry.current()
         prepared = [self._prepare(snapshot, step, state, run) for run in runs]
         running = {**state.running, **{p.execution.id: run for p, run in zip(prepared, runs, strict=True)}}
@@ -346,6 +400,8 @@ class ChainConductor:
         jobs = batch.apply(self._script)
         if jobs:
             self.jobs.enqueue(jobs)
+        if held and not state.running and step.status is ExecutionStatus.PAUSING:
+            self._move(step.chain.id, ExecutionStatus.PAUSED, ExecutionStatus.PAUSING)
 
     def _prepare(self, snapshot: Snapshot, step: _Step, state: ChainState, run: Run) -> Prepared:
         task = self._task(state, run.task)
@@ -388,7 +444,7 @@ class ChainConductor:
                 chain.id,
                 status,
                 fields={"result": result, "end": now_iso()},
-                allowed_from=[ExecutionStatus.RUNNING, ExecutionStatus.CANCELING],
+                allowed_from=sorted(_UNDER_WAY - {ExecutionStatus.PAUSED}),
             )
         except InvalidTransitionError as exc:
             log.info("Conductor %s: chain %s not ended as %s: %s", self.name, chain.id, status.value, exc)
@@ -405,16 +461,17 @@ class ChainConductor:
         if step.retry_member is not None:
             batch.zrem(keys.CHAIN_RETRIES, step.retry_member)
 
-    def _ack(self, event: ChainEvent) -> None:
-        self.events.ack_in(self._client, [event.entry_id])
+    def _ack(self, event: ChainEvent | None) -> None:
+        if event is not None:
+            self.events.ack_in(self._client, [event.entry_id])
 
-    def _load(self, chain_id: str) -> tuple[dict[str, str], ChainState] | None:
-        """The running chain's fields and state, or None when it is not running."""
+    def _load(self, chain_id: str) -> tuple[dict[str, str], ChainState, ExecutionStatus] | None:
+        """The chain's fields, state and status while it is under way; None once it ended (or never started)."""
         fields = self._client.hgetall(keys.execution(chain_id))
         raw = fields.get("chain") if fields else None
-        if not fields or fields.get("status") != ExecutionStatus.RUNNING.value or not raw:
+        if not fields or not raw or fields.get("status") not in _UNDER_WAY:
             return None
-        return fields, ChainState.model_validate_json(raw)
+        return fields, ChainState.model_validate_json(raw), ExecutionStatus(fields["status"])
 
     # -- templates ----------------------------------------------------------------------------
 
@@ -459,6 +516,18 @@ class ChainConductor:
             except St2liteError as exc:
                 raise _ChainStopped(f"{what}: '{name}' could not be rendered: {exc}") from exc
         return out
+
+
+#: The statuses of a chain that has started and not ended.
+_UNDER_WAY = frozenset(
+    {
+        ExecutionStatus.RUNNING,
+        ExecutionStatus.CANCELING,
+        ExecutionStatus.PAUSING,
+        ExecutionStatus.PAUSED,
+        ExecutionStatus.RESUMING,
+    }
+)
 
 
 def _with_items(state: ChainState, task: str, progress: ItemsProgress) -> ChainState:

@@ -108,6 +108,8 @@ class ChainState(BaseModel):
     items: dict[str, ItemsProgress] = Field(default_factory=dict)
     #: Retries waiting for their time: a key (see :meth:`retry_key`) -> the run to start.
     retries: dict[str, Run] = Field(default_factory=dict)
+    #: Runs held back while the chain is paused, started when it resumes.
+    deferred: list[Run] = Field(default_factory=list)
 
     @staticmethod
     def retry_key(run: Run) -> str:

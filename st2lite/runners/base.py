@@ -37,6 +37,7 @@ __all__ = [
     "Runner",
     "decode_json_fields",
     "action_environment",
+    "cancel_running",
     "resolve_entry_point",
     "run_process",
     "strip_shell_chars",
@@ -241,6 +242,33 @@ def run_process(
         # A worker killed outright takes its action with it instead of leaving it running unseen.
         preexec_fn=_die_with_worker if threading.current_thread() is threading.main_thread() else None,
     )
+    assert proc.stdout is not None and proc.stderr is not None
+    with _groups_lock:
+        _running_groups.add(proc.pid)
+    try:
+        return _supervise(proc, stdin=stdin, timeout=timeout, on_output=on_output)
+    finally:
+        with _groups_lock:
+            _running_groups.discard(proc.pid)
+
+
+#: Process groups of the actions this process runs now (their leaders' pids), for :func:`cancel_running`.
+_running_groups: set[int] = set()
+_groups_lock = threading.Lock()
+
+
+def cancel_running() -> int:
+    """Kill the process group of every action this process runs now (a cancel); returns how many."""
+    with _groups_lock:
+        groups = list(_running_groups)
+    for pgid in groups:
+        _kill_group(pgid)
+    return len(groups)
+
+
+def _supervise(
+    proc: subprocess.Popen[bytes], *, stdin: bytes | None, timeout: float | None, on_output: OutputCallback | None
+) -> ProcessOutcome:
     assert proc.stdout is not None and proc.stderr is not None
     deadline = None if timeout is None else time.monotonic() + timeout
     chunks: dict[str, list[str]] = {"stdout": [], "stderr": []}

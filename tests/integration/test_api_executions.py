@@ -402,3 +402,53 @@ def test_re_run_of_an_unknown_execution_is_404(api_server: ApiServer) -> None:
     response = api_server.http.post("/api/v1/executions/6650f0c2a1b2c3d4e5f60a01/re_run", json={})
 
     assert fault(response, 404).startswith("execution '6650f0c2a1b2c3d4e5f60a01' not found")
+
+
+# -- DELETE /api/v1/executions/{id}, PUT /api/v1/executions/{id} -------------------------------------
+
+
+def test_cancel_of_a_requested_execution_cancels_it_at_once(api_server: ApiServer) -> None:
+    created = run(api_server, "core.noop")
+
+    response = api_server.http.delete(f"/api/v1/executions/{created['id']}", params={"user": "carol"})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "canceled"
+    assert body["result"] == {"message": "Action canceled by user.", "user": "carol"}
+    again = api_server.http.delete(f"/api/v1/executions/{created['id']}")
+    assert again.status_code == 200 and again.json()["status"] == "canceled"  # canceling twice changes nothing
+
+
+def test_cancel_of_a_finished_execution_answers_stackstorms_200_faultstring(api_server: ApiServer) -> None:
+    created = run(api_server, "core.noop")
+    api_server.process()
+    assert api_server.execution(created["id"])["status"] == "succeeded"
+
+    response = api_server.http.delete(f"/api/v1/executions/{created['id']}")
+
+    assert fault(response, 200) == "Action cannot be canceled. State = succeeded."
+    assert api_server.execution(created["id"])["status"] == "succeeded"
+
+
+def test_cancel_of_an_unknown_execution_is_404(api_server: ApiServer) -> None:
+    response = api_server.http.delete("/api/v1/executions/6650f0c2a1b2c3d4e5f60a01")
+
+    assert fault(response, 404).startswith("execution '6650f0c2a1b2c3d4e5f60a01' not found")
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        ("pausing", "runs runner 'noop', which cannot be paused; only action chains can be paused and resumed"),
+        ("resuming", "runs runner 'noop', which cannot be resumed; only action chains can be paused and resumed"),
+        ("running", "status must be 'pausing' or 'resuming', not 'running'; cancel with DELETE"),
+    ],
+)
+def test_pause_and_resume_are_for_chains_only(api_server: ApiServer, status: str, message: str) -> None:
+    created = run(api_server, "core.noop")
+
+    response = api_server.http.put(f"/api/v1/executions/{created['id']}", json={"status": status})
+
+    assert message in fault(response, 400)
+    assert api_server.execution(created["id"])["status"] == "requested"

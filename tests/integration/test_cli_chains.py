@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, ApiServer
+from conftest import REPO, ApiServer, wait_for
 
 from st2lite.registration import register_from_disk
 
@@ -50,3 +50,22 @@ def test_re_run_from_failed_of_a_chain_that_succeeded_exits_2(chains_api: ApiSer
 
     assert result.returncode == 2
     assert f"execution {done['id']} has no task that did not succeed" in result.stderr
+
+
+def test_cancel_pause_and_resume_commands(chains_api: ApiServer, tmp_path: Path) -> None:
+    params = [f"pidfile={tmp_path / 'pid'}", f"log={tmp_path / 'log'}"]
+    chain = run_json(chains_api.cli("run", "chains.long", *params, "--async", "--json"), 0)
+    wait_for(lambda: (tmp_path / "pid").is_file(), "the first task to run")
+
+    paused = chains_api.cli("execution", "pause", chain["id"])
+    canceled = chains_api.cli("execution", "cancel", chain["id"], "6650f0c2a1b2c3d4e5f60a01")
+
+    assert paused.returncode == 0, paused.stderr
+    assert paused.stdout.strip() == f"execution {chain['id']}: pausing"
+    assert canceled.returncode == 1  # the unknown id
+    assert f"execution {chain['id']}: canceling" in canceled.stdout
+    assert "execution '6650f0c2a1b2c3d4e5f60a01' not found" in canceled.stderr
+    final = wait_for(lambda: chains_api.execution(chain["id"])["status"] == "canceled", "the chain to be canceled")
+    assert final
+    done = chains_api.cli("execution", "cancel", chain["id"])
+    assert done.stdout.strip() == f"execution {chain['id']}: canceled"

@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import JSONResponse
 
 from st2lite.api.deps import RuntimeDep
-from st2lite.api.errors import ApiError
-from st2lite.api.schemas import ExecutionCreate, ExecutionReRun, execution_public
+from st2lite.api.errors import ApiError, fault
+from st2lite.api.schemas import ExecutionCreate, ExecutionReRun, ExecutionUpdate, execution_public
+from st2lite.cancel import cancel, pause, resume
 from st2lite.datastore import kv_lookup
-from st2lite.exceptions import UnknownRefError
+from st2lite.exceptions import NotCancelableError, UnknownRefError
 from st2lite.executions import ExecutionFilter
 from st2lite.launch import prepare_execution, request_in
 from st2lite.parameters import MASK
@@ -141,3 +142,28 @@ def re_run(execution_id: str, body: ExecutionReRun, rt: RuntimeDep) -> Any:
         request_in(pipe, prepared, executions=rt.executions, requests=rt.requests)
         pipe.execute()
     return JSONResponse(status_code=201, content=execution_public(prepared.execution, snapshot))
+
+
+@router.delete("/api/v1/executions/{execution_id}")
+def cancel_execution(execution_id: str, rt: RuntimeDep, user: str | None = None) -> Any:
+    """Cancel: 200 with the execution (``canceled``, or ``canceling`` while its action is stopped).
+
+    An execution that ended already gets StackStorm's answer: 200 with a faultstring.
+    """
+    try:
+        execution = cancel(rt.executions, rt.client, execution_id, user=user or "st2lite")
+    except NotCancelableError as exc:
+        return fault(200, str(exc))
+    return execution_public(execution, rt.registry.current())
+
+
+@router.put("/api/v1/executions/{execution_id}")
+def update_execution(execution_id: str, body: ExecutionUpdate, rt: RuntimeDep) -> Any:
+    """Pause (``{"status": "pausing"}``) or resume (``{"status": "resuming"}``) a chain."""
+    if body.status == "pausing":
+        execution = pause(rt.executions, rt.client, execution_id)
+    elif body.status == "resuming":
+        execution = resume(rt.executions, rt.client, execution_id)
+    else:
+        raise ApiError(400, f"status must be 'pausing' or 'resuming', not {body.status!r}; cancel with DELETE")
+    return execution_public(execution, rt.registry.current())

@@ -67,43 +67,43 @@ def cancel(executions: ExecutionStore, client: Redis, execution_id: str, *, user
 
 def pause(executions: ExecutionStore, client: Redis, execution_id: str) -> Execution:
     """Pause a running chain: its running tasks end, no new one starts."""
-    execution = _chain(executions, execution_id, "paused")
-    if execution.status in (S.PAUSING, S.PAUSED):
-        return execution
-    _move(executions, execution, S.PAUSING, [S.RUNNING, S.RESUMING], "pause")
-    chain_control(client, execution_id, S.PAUSING)
-    return executions.get(execution_id)
+    return _steer(executions, client, execution_id, S.PAUSING, done=(S.PAUSING, S.PAUSED), verb="pause")
 
 
 def resume(executions: ExecutionStore, client: Redis, execution_id: str) -> Execution:
     """Resume a paused (or pausing) chain."""
-    execution = _chain(executions, execution_id, "resumed")
-    if execution.status in (S.RUNNING, S.RESUMING):
+    return _steer(executions, client, execution_id, S.RESUMING, done=(S.RUNNING, S.RESUMING), verb="resume")
+
+
+#: Where pausing and resuming may start from.
+_STEER_FROM = {S.PAUSING: [S.RUNNING, S.RESUMING], S.RESUMING: [S.PAUSED, S.PAUSING]}
+
+
+def _steer(
+    executions: ExecutionStore,
+    client: Redis,
+    execution_id: str,
+    target: ExecutionStatus,
+    *,
+    done: tuple[ExecutionStatus, ...],
+    verb: str,
+) -> Execution:
+    execution = executions.get(execution_id)
+    if execution.runner != CHAIN_RUNNER:
+        raise NotCancelableError(
+            f"execution '{execution_id}' runs runner '{execution.runner}', which cannot be {verb}d; "
+            "only action chains can be paused and resumed"
+        )
+    if execution.status in done:
         return execution
-    _move(executions, execution, S.RESUMING, [S.PAUSED, S.PAUSING], "resume")
-    chain_control(client, execution_id, S.RESUMING)
+    try:
+        executions.transition(execution_id, target, allowed_from=_STEER_FROM[target])
+    except InvalidTransitionError as exc:
+        raise NotCancelableError(f"cannot {verb} execution '{execution_id}': it is {exc.current}") from exc
+    chain_control(client, execution_id, target)
     return executions.get(execution_id)
 
 
 def chain_control(client: Redis, chain_id: str, status: ExecutionStatus) -> None:
     """Tell the chain's conductor that the chain itself changed (an event without a child)."""
     client.xadd(keys.CHAIN_EVENTS, {"p": chain_id, "c": "", "s": status.value})
-
-
-def _chain(executions: ExecutionStore, execution_id: str, what: str) -> Execution:
-    execution = executions.get(execution_id)
-    if execution.runner != CHAIN_RUNNER:
-        raise NotCancelableError(
-            f"execution '{execution_id}' runs runner '{execution.runner}', which cannot be {what}; "
-            "only action chains can be paused and resumed"
-        )
-    return execution
-
-
-def _move(
-    executions: ExecutionStore, execution: Execution, target: ExecutionStatus, sources: list[ExecutionStatus], verb: str
-) -> None:
-    try:
-        executions.transition(execution.id, target, allowed_from=sources)
-    except InvalidTransitionError as exc:
-        raise NotCancelableError(f"cannot {verb} execution '{execution.id}': it is {exc.current}") from exc

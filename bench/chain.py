@@ -1,4 +1,4 @@
-"""``chain_task_ms``: what one task of an action chain costs, from one task's end to the next one's.
+"""Action chains: ``chain_task_ms`` (what one task costs) and ``with_items_per_s`` (items run per second).
 
 Processes: one ``run_rules`` process (rules engine, scheduler, chain
 conductor) and two workers on a private Redis. The benchmark runs the chain
@@ -8,6 +8,10 @@ run: the chain's elapsed time (start to end) divided by its 20 tasks. The
 figure is the median over the runs; the details keep every run. StackStorm's
 chain runner polls its tasks once a second, so each of its tasks takes at
 least a second.
+
+``with_items_per_s``: the chain ``bench_chain.items`` (one ``core.noop`` per
+item, ``concurrency: 20``) over ``ITEMS`` items, same processes; items / the
+chain's elapsed time (start to end).
 """
 
 from __future__ import annotations
@@ -29,15 +33,16 @@ __all__ = ["run"]
 
 RUNS = 20
 TASKS = 20
+ITEMS = 1_000
 WORKERS = 2
 
 
-def _request(env: Any, store: ExecutionStore, requests: RequestQueue) -> str:
+def _request(env: Any, store: ExecutionStore, requests: RequestQueue, action: str, **parameters: Any) -> str:
     snapshot = RegistryStore(env.client).load()
     prepared = prepare_execution(
         snapshot,
-        snapshot.content.action("bench_chain.noop20"),
-        {},
+        snapshot.content.action(action),
+        parameters,
         context={"user": "bench"},
         kv_lookup=kv_lookup(env.client),
     )
@@ -53,7 +58,16 @@ def _seconds(start: str | None, end: str | None) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
-def measure(runs: int) -> dict[str, Any]:
+def _run_chain(env: Any, store: ExecutionStore, requests: RequestQueue, action: str, **parameters: Any) -> Any:
+    chain_id = _request(env, store, requests, action, **parameters)
+    wait_for(lambda: store.status(chain_id) in COMPLETED, timeout=300, what=f"chain {action} to end")
+    chain = store.get(chain_id)
+    if chain.status is not ExecutionStatus.SUCCEEDED:
+        raise RuntimeError(f"chain {chain_id} ({action}) ended {chain.status.value}: {chain.result}")
+    return chain
+
+
+def measure(runs: int, items: int) -> tuple[dict[str, Any], dict[str, Any]]:
     with lab() as env:
         register_packs(env.client, PACKS_DIR / "bench_chain")
         procs = [start_rules(env)] + [start_worker(env, f"w{i}") for i in range(WORKERS)]
@@ -62,19 +76,21 @@ def measure(runs: int) -> dict[str, Any]:
         per_task_ms = []
         try:
             for _ in range(runs + 1):  # the first run warms the processes up
-                chain_id = _request(env, store, requests)
-                wait_for(lambda cid=chain_id: store.status(cid) in COMPLETED, timeout=120, what="the chain to end")
-                chain = store.get(chain_id)
-                if chain.status is not ExecutionStatus.SUCCEEDED or len(chain.children) != TASKS:
-                    raise RuntimeError(f"chain {chain_id} ended {chain.status.value} with {len(chain.children)} tasks")
+                chain = _run_chain(env, store, requests, "bench_chain.noop20")
+                if len(chain.children) != TASKS:
+                    raise RuntimeError(f"chain {chain.id} ran {len(chain.children)} tasks, not {TASKS}")
                 per_task_ms.append(_seconds(chain.start_timestamp, chain.end_timestamp) * 1000 / TASKS)
-                for proc in procs:
-                    proc.check_alive()
+            fan_out = _run_chain(env, store, requests, "bench_chain.items", items=list(range(items)))
+            if len(fan_out.children) != items:
+                raise RuntimeError(f"chain {fan_out.id} ran {len(fan_out.children)} items, not {items}")
+            items_seconds = _seconds(fan_out.start_timestamp, fan_out.end_timestamp)
+            for proc in procs:
+                proc.check_alive()
         finally:
             for proc in procs:
                 proc.stop()
     timed = per_task_ms[1:]
-    return {
+    tasks = {
         "runs": runs,
         "tasks_per_chain": TASKS,
         "workers": WORKERS,
@@ -83,9 +99,14 @@ def measure(runs: int) -> dict[str, Any]:
         "per_task_ms_max": round(max(timed), 2),
         "median": statistics.median(timed),
     }
+    fan = {"items": items, "concurrency": 20, "workers": WORKERS, "seconds": round(items_seconds, 3)}
+    return tasks, fan
 
 
 def run(ctx: Context) -> list[Figure]:
-    details = measure(ctx.size(RUNS, minimum=3))
-    value = details.pop("median")
-    return [Figure("chain_task_ms", round(value, 3), "ms/task", details=details)]
+    tasks, fan = measure(ctx.size(RUNS, minimum=3), ctx.size(ITEMS, minimum=50))
+    value = tasks.pop("median")
+    return [
+        Figure("chain_task_ms", round(value, 3), "ms/task", details=tasks),
+        Figure("with_items_per_s", round(fan["items"] / fan["seconds"], 1), "items/s", details=fan),
+    ]

@@ -41,7 +41,7 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], list[Figure]], tuple[str, ...]]]
     "webhook_latency": (latency.run, ("webhook_to_start_p50_ms", "webhook_to_start_p99_ms")),
     "list_1m": (list_executions.run, ("list_1m_p50_ms", "list_1m_p99_ms")),
     "up": (up.run, ("startup_s", "idle_rss_mb")),
-    "chain": (chain.run, ("chain_task_ms",)),
+    "chain": (chain.run, ("chain_task_ms", "with_items_per_s")),
 }
 
 

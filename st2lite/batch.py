@@ -147,6 +147,9 @@ class WriteBatch:
             command += [field, value]
         self._current.append(command)
 
+    def rpush(self, key: str, *values: str | bytes) -> None:
+        self._current.append(["RPUSH", key, *values])
+
     def zrem(self, key: str, *members: str) -> None:
         self._current.append(["ZREM", key, *members])
 

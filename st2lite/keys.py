@@ -91,3 +91,9 @@ def chain_step(chain_id: str, step: str) -> str:
 
 #: Pub/sub channel on which the ids of running executions to cancel are published (workers listen).
 CANCEL_CHANNEL = f"{PREFIX}:cancel"
+
+
+def chain_part(chain_id: str, part: str) -> str:
+    """Data kept next to a chain's state: ``tasks`` (its task records, a list), ``items:<task>`` (a
+    ``with-items`` task's items, a list) and ``results:<task>`` (their results by index, a hash)."""
+    return f"{PREFIX}:chain-data:{chain_id}:{part}"

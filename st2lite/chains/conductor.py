@@ -31,7 +31,7 @@ import math
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,10 @@ class _Step:
     retry_member: str | None = None
     #: The chain's status when the step began (``pausing``/``paused``: new runs are held back).
     status: ExecutionStatus = ExecutionStatus.RUNNING
+    #: Written with the step, next to the state: task records to append, item results, item lists.
+    records: list[TaskRecord] = field(default_factory=list)
+    item_results: list[tuple[str, int, Any]] = field(default_factory=list)
+    item_inputs: dict[str, list[Any]] = field(default_factory=dict)
 
 
 class _ChainStopped(Exception):
@@ -173,12 +177,13 @@ class ChainConductor:
             first = state.spec.start_task()
             rerun = chain.context.get("re-run") or {}
             if rerun.get("tasks"):
-                state, first = self._resumed(state, str(rerun["ref"]), str(rerun["tasks"][0]))
+                state, first, kept = self._resumed(state, str(rerun["ref"]), str(rerun["tasks"][0]))
+                step.records.extend(kept)
             self._enter(step, state, first, last=None)
         except _ChainStopped as stopped:
             self._finish(step, state, ExecutionStatus.FAILED, error=str(stopped))
 
-    def _resumed(self, state: ChainState, original_id: str, start: str) -> tuple[ChainState, str]:
+    def _resumed(self, state: ChainState, original_id: str, start: str) -> tuple[ChainState, str, list[TaskRecord]]:
         """A re-run from ``start``: the tasks the original chain ran before it, their results and variables."""
         try:
             original = self.executions.get(original_id)
@@ -196,7 +201,7 @@ class ChainConductor:
             results[name] = [by_item[i] for i in sorted(by_item)]
         published = result.get("published")
         variables = {**state.vars, **(published if isinstance(published, dict) else {})}
-        return state.model_copy(update={"tasks": kept, "results": results, "vars": variables}), start
+        return state.model_copy(update={"results": results, "vars": variables}), start, kept
 
     def _spec(self, chain: Execution) -> ChainSpec:
         try:
@@ -234,7 +239,8 @@ class ChainConductor:
             attempt=run.attempt,
         )
         running = {eid: r for eid, r in state.running.items() if eid != child.id}
-        state = state.model_copy(update={"running": running, "tasks": [*state.tasks, record]})
+        state = state.model_copy(update={"running": running})
+        step.records.append(record)
         if status is ExecutionStatus.CANCELING:
             self._wind_down(step, state)
             return
@@ -295,21 +301,19 @@ class ChainConductor:
         if run.item is None:
             self._task_ended(step, state, run.task, child.status, child.result)
             return
-        progress = state.items[run.task]
-        progress = progress.model_copy(
-            update={
-                "results": {**progress.results, run.item: child.result},
-                "statuses": {**progress.statuses, run.item: child.status.value},
-            }
-        )
-        if progress.next < len(progress.items):  # a slot freed: start the next item
+        progress = state.items[run.task].record(run.item, child.status)
+        step.item_results.append((run.task, run.item, child.result))
+        if progress.next < progress.total:  # a slot freed: start the next item
             started = Run(task=run.task, item=progress.next)
             progress = progress.model_copy(update={"next": progress.next + 1})
             self._commit(step, _with_items(state, run.task, progress), [started])
         elif not progress.done:
             self._commit(step, _with_items(state, run.task, progress), [])
         else:
-            status, results = items_outcome(progress)
+            stored = self._client.hgetall(keys.chain_part(step.chain.id, f"results:{run.task}"))
+            by_index = {int(i): orjson.loads(raw) for i, raw in stored.items()}
+            by_index.update({i: result for task, i, result in step.item_results if task == run.task})
+            status, results = items_outcome(progress, by_index)
             items = {name: p for name, p in state.items.items() if name != run.task}
             self._task_ended(step, state.model_copy(update={"items": items}), run.task, status, results)
 
@@ -343,7 +347,8 @@ class ChainConductor:
         items = self._items(task, self._context(state, step))
         if items:
             first = min(task.concurrency or len(items), len(items))
-            progress = ItemsProgress(items=items, next=first)
+            progress = ItemsProgress(total=len(items), next=first)
+            step.item_inputs[name] = items
             self._commit(step, _with_items(state, name, progress), [Run(task=name, item=i) for i in range(first)])
             return
         if depth > len(state.spec.chain):
@@ -392,6 +397,7 @@ class ChainConductor:
         batch.group(marker)
         batch.set(marker, "1", ex=self.settings.execution_ttl)
         batch.hset(keys.execution(step.chain.id), mapping={"chain": state.model_dump_json()})
+        self._write_data(batch, step)
         for one in prepared:
             schedule_in(batch, one, executions=self.executions)
         if retry_at is not None:
@@ -413,7 +419,7 @@ class ChainConductor:
         context["chain"] = {"name": task.name} if run.item is None else {"name": task.name, "item": run.item}
         variables = template_context(state, step.parameters)
         if run.item is not None:
-            variables.update(item=state.items[run.task].items[run.item], item_index=run.item)
+            variables.update(item=self._item(step, run.task, run.item), item_index=run.item)
         try:
             action = snapshot.content.action(task.ref)
             values = task.values
@@ -434,9 +440,10 @@ class ChainConductor:
 
     def _finish(self, step: _Step, state: ChainState, status: ExecutionStatus, *, error: str | None = None) -> None:
         chain = step.chain
-        result = chain_result(
-            state, display_published=bool(step.parameters.get("display_published", True)), error=error
-        )
+        stored = self._client.lrange(keys.chain_part(chain.id, "tasks"), 0, -1)
+        records = [TaskRecord.model_validate_json(raw) for raw in stored] + step.records
+        display = bool(step.parameters.get("display_published", True))
+        result = chain_result(records, state.vars, display_published=display, error=error)
         if error is not None:
             log.warning("Conductor %s: chain %s failed: %s", self.name, chain.id, error)
         try:
@@ -452,6 +459,34 @@ class ChainConductor:
         self._tail(batch, step)
         if len(batch):
             batch.apply(self._script)
+
+    def _write_data(self, batch: WriteBatch, step: _Step) -> None:
+        """The step's records, item lists and item results, next to the state (see :func:`keys.chain_part`)."""
+        chain_id, ttl = step.chain.id, self.settings.execution_ttl
+        written = []
+        if step.records:
+            key = keys.chain_part(chain_id, "tasks")
+            batch.rpush(key, *(record.model_dump_json() for record in step.records))
+            written.append(key)
+        for task, items in step.item_inputs.items():
+            key = keys.chain_part(chain_id, f"items:{task}")
+            batch.rpush(key, *(orjson.dumps(item) for item in items))
+            written.append(key)
+        for task, index, result in step.item_results:
+            key = keys.chain_part(chain_id, f"results:{task}")
+            batch.hset(key, mapping={str(index): orjson.dumps(result)})
+            written.append(key)
+        for key in dict.fromkeys(written):
+            batch.expire(key, ttl)
+
+    def _item(self, step: _Step, task: str, index: int) -> Any:
+        """Item ``index`` of a ``with-items`` task (entered in this step, or read from its stored list)."""
+        if task in step.item_inputs:
+            return step.item_inputs[task][index]
+        raw = self._client.lindex(keys.chain_part(step.chain.id, f"items:{task}"), index)
+        if raw is None:
+            raise _ChainStopped(f"task '{task}': item {index} is gone (expired with the chain's data?)")
+        return orjson.loads(raw)
 
     def _tail(self, batch: WriteBatch, step: _Step) -> None:
         """What a step always does, applied or repeated: acknowledge its event, drop its due retry."""

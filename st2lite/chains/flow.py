@@ -76,18 +76,30 @@ class Run(BaseModel):
 
 
 class ItemsProgress(BaseModel):
-    """A ``with-items`` task under way: its items, the next one to start, the results so far by index."""
+    """A ``with-items`` task under way: how many items, the next to start, how many ended, the first that failed.
+
+    The items themselves and their results are kept next to the state (a list and a hash in Redis), so
+    that the state saved after every item stays small however many items there are.
+    """
 
     model_config = ConfigDict(frozen=True)
 
-    items: list[Any]
+    total: int
     next: int = 0
-    results: dict[int, Any] = Field(default_factory=dict)
-    statuses: dict[int, str] = Field(default_factory=dict)
+    ended: int = 0
+    #: The lowest index whose run did not succeed, and how it ended.
+    worst: tuple[int, str] | None = None
 
     @property
     def done(self) -> bool:
-        return len(self.statuses) == len(self.items)
+        return self.ended == self.total
+
+    def record(self, index: int, status: ExecutionStatus) -> ItemsProgress:
+        """This progress after item ``index`` ended ``status``."""
+        worst = self.worst
+        if status is not ExecutionStatus.SUCCEEDED and (worst is None or index < worst[0]):
+            worst = (index, status.value)
+        return self.model_copy(update={"ended": self.ended + 1, "worst": worst})
 
 
 class ChainState(BaseModel):
@@ -98,8 +110,6 @@ class ChainState(BaseModel):
     spec: ChainSpec
     #: ``vars`` rendered at start, then what ``publish`` added.
     vars: dict[str, Any] = Field(default_factory=dict)
-    #: Every task execution that ended, in order.
-    tasks: list[TaskRecord] = Field(default_factory=list)
     #: Result of each task that ended, by name (a ``with-items`` task: the list of its items' results).
     results: dict[str, Any] = Field(default_factory=dict)
     #: Executions under way: execution id -> what it runs.
@@ -147,14 +157,11 @@ def retry_delay(task: ChainTask, ended: ExecutionStatus, attempt: int) -> float 
     return retry.delay_before(attempt)
 
 
-def items_outcome(progress: ItemsProgress) -> tuple[ExecutionStatus, list[Any]]:
-    """A finished ``with-items`` task's status and its items' results, in item order."""
-    results = [progress.results.get(i) for i in range(len(progress.items))]
-    for i in range(len(progress.items)):
-        status = ExecutionStatus(progress.statuses[i])
-        if status is not ExecutionStatus.SUCCEEDED:
-            return status, results
-    return ExecutionStatus.SUCCEEDED, results
+def items_outcome(progress: ItemsProgress, results: Mapping[int, Any]) -> tuple[ExecutionStatus, list[Any]]:
+    """A finished ``with-items`` task's status (its first unsuccessful item's) and its results in item order."""
+    ordered = [results.get(i) for i in range(progress.total)]
+    status = ExecutionStatus(progress.worst[1]) if progress.worst else ExecutionStatus.SUCCEEDED
+    return status, ordered
 
 
 def chain_status(last: ExecutionStatus | None) -> ExecutionStatus:
@@ -181,11 +188,13 @@ def template_context(
     return {**parameters, **results, **state.vars, "__results": results}
 
 
-def chain_result(state: ChainState, *, display_published: bool, error: str | None = None) -> dict[str, Any]:
+def chain_result(
+    records: list[TaskRecord], variables: Mapping[str, Any], *, display_published: bool, error: str | None = None
+) -> dict[str, Any]:
     """The chain execution's result: ``{tasks, published}`` (and ``error`` when it stopped on one)."""
-    out: dict[str, Any] = {"tasks": [record.model_dump() for record in state.tasks]}
+    out: dict[str, Any] = {"tasks": [record.model_dump() for record in records]}
     if display_published:
-        out["published"] = dict(state.vars)
+        out["published"] = dict(variables)
     if error is not None:
         out["error"] = error
     return out

@@ -170,17 +170,15 @@ def test_templates_see_parameters_then_results_then_vars_and_the_result_lists_ta
         updated_at="t",
         result={"stdout": "x"},
     )
-    state = ChainState(
-        spec=spec({"chain": []}), vars={"a": "var wins", "v": 1}, tasks=[record], results={"a": {"stdout": "x"}}
-    )
+    state = ChainState(spec=spec({"chain": []}), vars={"a": "var wins", "v": 1}, results={"a": {"stdout": "x"}})
     context = template_context(state, {"a": "param", "p": 2}, task_result=("b", {"rc": 0}))
     assert context["a"] == "var wins"
     assert context["p"] == 2 and context["v"] == 1
     assert context["b"] == {"rc": 0}
     assert context["__results"] == {"a": {"stdout": "x"}, "b": {"rc": 0}}
-    result = chain_result(state, display_published=False, error="boom")
+    result = chain_result([record], state.vars, display_published=False, error="boom")
     assert result == {"tasks": [record.model_dump()], "error": "boom"}
-    assert "published" in chain_result(state, display_published=True)
+    assert chain_result([], state.vars, display_published=True)["published"] == {"a": "var wins", "v": 1}
 
 
 def test_retry_delays_grow_with_backoff_and_stop_after_count() -> None:
@@ -211,10 +209,12 @@ def test_bad_extension_keys_are_refused_with_a_reason(task: dict[str, object], m
 
 
 def test_a_with_items_task_ends_with_its_first_unsuccessful_item() -> None:
-    done = ItemsProgress(
-        items=["a", "b", "c"], next=3, results={0: 1, 1: 2, 2: 3}, statuses={0: "succeeded", 1: "failed", 2: "timeout"}
-    )
-    assert items_outcome(done) == (ExecutionStatus.FAILED, [1, 2, 3])
-    ok = done.model_copy(update={"statuses": {0: "succeeded", 1: "succeeded", 2: "succeeded"}})
-    assert items_outcome(ok) == (ExecutionStatus.SUCCEEDED, [1, 2, 3])
-    assert not ItemsProgress(items=["a"], next=1).done
+    progress = ItemsProgress(total=3, next=3)
+    for index, status in ((2, ExecutionStatus.TIMEOUT), (0, ExecutionStatus.SUCCEEDED)):
+        progress = progress.record(index, status)
+    assert not progress.done
+    progress = progress.record(1, ExecutionStatus.FAILED)  # ends last, but comes first in item order
+    assert progress.done
+    assert items_outcome(progress, {2: 3, 0: 1, 1: 2}) == (ExecutionStatus.FAILED, [1, 2, 3])
+    ok = ItemsProgress(total=2, next=2).record(1, ExecutionStatus.SUCCEEDED).record(0, ExecutionStatus.SUCCEEDED)
+    assert items_outcome(ok, {0: "a", 1: "b"}) == (ExecutionStatus.SUCCEEDED, ["a", "b"])

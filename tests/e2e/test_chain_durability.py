@@ -51,3 +51,32 @@ def test_a_chain_goes_on_after_its_conductor_is_killed_twice_and_runs_each_task_
     assert _lines(log) == STEPS  # every task ran, once, in order
     assert [t["name"] for t in chain.result["tasks"]] == STEPS
     assert len(chain.children) == len(STEPS)
+
+
+def test_a_chain_completes_with_every_task_run_once_when_a_worker_is_killed_mid_task(
+    settings: Settings, redis_url: str, procs: Procs, tmp_path: Path
+) -> None:
+    client = connect(redis_url)
+    report, _version = register_from_disk(settings, client, [CHAINS_PACK], actor="e2e")
+    assert report.ok, report.problems
+    store = execution_store(client)
+    log = tmp_path / "steps.log"
+    procs.service("rules", redis_url=redis_url)
+    first_worker = procs.service("worker", redis_url=redis_url)
+    chain_id = request_execution(settings, client, redis_url, "chains.resilient", {"log": str(log)})
+
+    # Kill the only worker while it runs step 2 (step 1 is done: its line is written at its end).
+    wait_for(lambda: _lines(log) == ["step1"] and len(store.get(chain_id).children) == 2, what="step 2 to start")
+    wait_for(lambda: store.status(store.get(chain_id).children[1]) is ExecutionStatus.RUNNING, what="step 2 to run")
+    first_worker.send_signal(signal.SIGKILL)
+    first_worker.wait(timeout=10)
+    procs.service("worker", redis_url=redis_url)
+
+    wait_for(lambda: store.status(chain_id).value in FINAL, what="the chain to end", timeout=60)
+
+    chain = store.get(chain_id)
+    assert chain.status is ExecutionStatus.SUCCEEDED, chain.result
+    assert _lines(log) == STEPS  # the killed run of step 2 never finished; its retry did, once
+    attempts = [(t["name"], t["state"], t["attempt"]) for t in chain.result["tasks"]]
+    assert ("step2", "abandoned", 1) in attempts
+    assert [a for a in attempts if a[1] == "succeeded"] == [(s, "succeeded", 2 if s == "step2" else 1) for s in STEPS]

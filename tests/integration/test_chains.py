@@ -312,3 +312,12 @@ def test_a_re_run_from_a_task_that_never_ran_fails_saying_so(chains: Chains, tmp
 
     assert chain.status is ExecutionStatus.FAILED
     assert chain.result["error"] == (f"task 'rollback_vm' did not run in execution {done.id}; cannot re-run from it")
+
+
+def test_a_publish_that_cannot_be_rendered_fails_the_chain_with_the_reason(chains: Chains) -> None:
+    chain = chains.run(chains.request("chains.bad_publish", {}))
+
+    assert chain.status is ExecutionStatus.FAILED
+    assert [t["name"] for t in chain.result["tasks"]] == ["first"]  # 'never' never ran
+    assert chain.result["error"].startswith("task 'first' publish: 'oops' could not be rendered: ")
+    assert "no_such_key" in chain.result["error"]

@@ -321,3 +321,13 @@ def test_a_publish_that_cannot_be_rendered_fails_the_chain_with_the_reason(chain
     assert [t["name"] for t in chain.result["tasks"]] == ["first"]  # 'never' never ran
     assert chain.result["error"].startswith("task 'first' publish: 'oops' could not be rendered: ")
     assert "no_such_key" in chain.result["error"]
+
+
+def test_a_chain_can_run_another_chain_as_a_task(chains: Chains) -> None:
+    chain = chains.run(chains.request("chains.outer", {}))
+
+    assert chain.status is ExecutionStatus.SUCCEEDED, chain.result
+    inner, last = chains.children(chain)
+    assert inner.action == "chains.greet" and inner.status is ExecutionStatus.SUCCEEDED
+    assert len(chains.executions.get(inner.id).children) == 2  # the inner chain's own tasks
+    assert last.result["stdout"].startswith("got: hello nested 1 parent=")

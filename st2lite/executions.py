@@ -563,16 +563,20 @@ class ExecutionStore:
         allowed_from: Iterable[ExecutionStatus] | None = None,
         message: str | None = None,
         slots: list[dict[str, Any]] | None = None,
+        sla_deadline_ms: int | None = None,
     ) -> None:
         """Queue a transition on ``pipe``; the reply ``[moved, previous]`` comes back from ``execute()``.
 
         ``slots`` (to ``scheduled`` only): the concurrency slots to take, as ``transition.lua`` reads them
         (``k`` slot key prefix, ``n`` threshold, ``c`` cancel message or "", ``p`` policy ref); the reply
         is then ``[moved, previous, status reached]`` (``delayed`` or ``canceled`` when a slot was full).
+        ``sla_deadline_ms``: record the ``action.sla`` deadline, if the execution moves and is not completed.
         """
         args = self._transition_args(execution_id, target, fields, allowed_from, None, None, message, None)
         if slots:
             args[14] = orjson.dumps(slots)
+        if sla_deadline_ms is not None:
+            args[17] = str(sla_deadline_ms)
         self._transition(keys=self._transition_keys(execution_id), args=args, client=pipe)
 
     @staticmethod
@@ -632,6 +636,7 @@ class ExecutionStore:
             "0",
             "",
             actor or self._actor,
+            "",
             "",
         ]
 

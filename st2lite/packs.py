@@ -724,6 +724,7 @@ _EXPECTED: Final[dict[str, str]] = {
     "float_parsing": "a number",
 }
 
+
 def _bound(error: ErrorDetails, name: str) -> str:
     """A numeric limit of a pydantic error, written as in YAML (``0``, not ``0.0``)."""
     return f"{error.get('ctx', {})[name]:g}"

@@ -157,6 +157,7 @@ class RegistryStore:
                             "pack": pack,
                             "actions": sum(1 for a in content.actions.values() if a.pack == pack),
                             "rules": sum(1 for r in content.rules.values() if r.pack == pack),
+                            "policies": sum(1 for p in content.policies.values() if p.pack == pack),
                         },
                     ),
                     pipe,

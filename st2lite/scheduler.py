@@ -128,14 +128,15 @@ class Scheduler:
         # No status pre-check: an execution no longer 'requested' (canceled meanwhile) is not moved by the
         # transition, and the worker runs only 'scheduled' ones, so its job is skipped.
         with self._client.pipeline(transaction=True) as pipe:
-            for eid in plain:
-                self.executions.transition_in(pipe, eid, ExecutionStatus.SCHEDULED, allowed_from=_SCHEDULABLE)
-            for eid, specs in slots.items():
+            for eid in [*plain, *slots]:
                 self.executions.transition_in(
-                    pipe, eid, ExecutionStatus.SCHEDULED, allowed_from=_SCHEDULABLE, slots=specs
+                    pipe,
+                    eid,
+                    ExecutionStatus.SCHEDULED,
+                    allowed_from=_SCHEDULABLE,
+                    slots=slots.get(eid),
+                    sla_deadline_ms=deadlines.get(eid),
                 )
-            if deadlines:
-                pipe.zadd(keys.SLA_DUE, deadlines, nx=True)
             self.jobs.enqueue_in(pipe, plain)
             if not slots:
                 self.requests.ack_in(pipe, [entry for entry, _eid in batch])

@@ -15,6 +15,7 @@
 --   n: threshold, c: cancel message ("" to delay), p: policy ref}, or "": when one is full (or others wait
 --   before this execution), the target becomes 'delayed' (queued by arrival) or, for a cancel policy, 'canceled'
 -- ARGV[16] actor (for the policy audit events)   ARGV[17] when to retry it (epoch s), or ""
+-- ARGV[18] its SLA deadline (epoch ms), recorded when it moves to a status not completed, or ""
 -- Completing an execution also releases its slots (waking the next waiter through the request stream),
 -- drops its SLA deadline when it is not yet due, and, with ARGV[17], queues its retry.
 -- Returns {1, previous status[, fields]} when moved, {0, current status} when not allowed, {0, ""} when missing;
@@ -127,6 +128,9 @@ if current == 'delayed' and target ~= 'delayed' then
     end
     redis.call('HDEL', KEYS[1], 'waits')
   end
+end
+if ARGV[18] ~= '' and not completing then
+  redis.call('ZADD', KEYS[9], 'NX', ARGV[18], ARGV[1])
 end
 if completing then
   local held = redis.call('HGET', KEYS[1], 'slots')

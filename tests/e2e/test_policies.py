@@ -11,6 +11,7 @@ import pytest
 from st2lite import keys
 from st2lite.config import Settings
 from st2lite.dispatch import TriggerDispatcher
+from st2lite.executions import ExecutionStore
 from st2lite.redisdb import Redis, connect
 from st2lite.statuses import ExecutionStatus
 from st2lite.triggers import WEBHOOK_TRIGGER
@@ -37,13 +38,16 @@ PACK = {
 }
 
 
-def _setup(settings: Settings, client: Redis) -> TriggerDispatcher:
+def _start(settings: Settings, redis_url: str, procs: Procs) -> tuple[Redis, TriggerDispatcher, ExecutionStore]:
+    """Register the pack ``ops`` and start ``st2lite rules``; the tests start their workers."""
+    client = connect(redis_url)
     for relative, text in PACK.items():
         path = Path(settings.packs_path) / "ops" / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
     register(settings, client)
-    return TriggerDispatcher(settings, client)
+    procs.service("rules", redis_url=redis_url)
+    return client, TriggerDispatcher(settings, client), execution_store(client)
 
 
 def _fire(dispatcher: TriggerDispatcher, cmd: str) -> None:
@@ -54,11 +58,8 @@ def _fire(dispatcher: TriggerDispatcher, cmd: str) -> None:
 def test_two_scheduled_runs_of_one_job_never_overlap_with_a_concurrency_of_1(
     settings: Settings, redis_url: str, procs: Procs, tmp_path: Path
 ) -> None:
-    client = connect(redis_url)
-    dispatcher = _setup(settings, client)
-    store = execution_store(client)
+    client, dispatcher, store = _start(settings, redis_url, procs)
     marks = tmp_path / "marks.log"
-    procs.service("rules", redis_url=redis_url)
     procs.service("worker", redis_url=redis_url)
     procs.service("worker", redis_url=redis_url)
     runs = 12
@@ -92,11 +93,8 @@ def test_two_scheduled_runs_of_one_job_never_overlap_with_a_concurrency_of_1(
 def test_a_killed_slot_holder_is_abandoned_and_the_next_delayed_run_starts(
     settings: Settings, redis_url: str, procs: Procs, tmp_path: Path
 ) -> None:
-    client = connect(redis_url)
-    dispatcher = _setup(settings, client)
-    store = execution_store(client)
+    client, dispatcher, store = _start(settings, redis_url, procs)
     pid_file = tmp_path / "holder.pid"
-    procs.service("rules", redis_url=redis_url)
     worker = procs.service("worker", redis_url=redis_url)
     _fire(dispatcher, f"echo $$ > {pid_file}; exec sleep 30")
     [holder] = wait_for(lambda: client.zrange(keys.EXECUTIONS_ALL, 0, -1), what="the first execution")

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
+from test_pipeline import Pipeline as StagesPipeline
 
 from st2lite import keys
 from st2lite.actions import Action, ParameterSpec
@@ -16,18 +17,16 @@ from st2lite.audit import AuditKind, AuditLog
 from st2lite.config import Settings
 from st2lite.content import ContentSet
 from st2lite.datastore import kv_lookup
-from st2lite.dispatch import TriggerDispatcher
-from st2lite.executions import Execution, ExecutionFilter
+from st2lite.executions import Execution
 from st2lite.launch import prepare_execution, request_in
 from st2lite.policies import Policy
 from st2lite.redisdb import Redis
 from st2lite.registry import RegistryStore
 from st2lite.rules import Rule
-from st2lite.rules_engine import RulesEngine
 from st2lite.scheduler import Scheduler
 from st2lite.statuses import ExecutionStatus as S
 from st2lite.triggers import SLA_MISSED_TRIGGER, WEBHOOK_TRIGGER
-from st2lite.worker import Reaper, build_runtime, run_execution
+from st2lite.worker import Reaper, run_execution
 
 pytestmark = pytest.mark.redis
 
@@ -65,17 +64,14 @@ def policy(policy_type: str, enabled: bool = True, **parameters: Any) -> Policy:
     )
 
 
-class Pipeline:
+class Pipeline(StagesPipeline):
+    """The stages of test_pipeline.py, registering the action ``site.job``, its rule and policies."""
+
     def __init__(self, settings: Settings, client: Redis) -> None:
-        self.settings = settings
-        self.client = client
-        self.dispatcher = TriggerDispatcher(settings, client)
-        self.engine = RulesEngine(settings, client, name="engine-test")
-        self.scheduler = Scheduler(settings, client, settings.redis_url, name="scheduler-test")
-        self.worker = build_runtime(settings, settings.redis_url, name="worker-test")
+        super().__init__(settings, client)
         self.store = self.engine.executions
 
-    def register(self, *policies: Policy) -> None:
+    def register(self, *policies: Policy) -> None:  # type: ignore[override]
         RegistryStore(self.client).register(
             ContentSet(actions=[JOB], rules=[RULE], policies=policies),
             audit=AuditLog(self.client, maxlen=10_000),
@@ -90,8 +86,8 @@ class Pipeline:
         self.scheduler.drain()
 
     def executions(self) -> list[Execution]:
-        items, _total = self.store.search(ExecutionFilter(), limit=1000, ascending=True)
-        return items
+        """Oldest first."""
+        return list(reversed(super().executions()))
 
     def statuses(self) -> list[str]:
         return [e.status.value for e in self.executions()]

@@ -57,7 +57,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 #: Statuses after which an execution no longer changes on its own.
-FINAL = {"succeeded", "failed", "timeout", "abandoned", "canceled", "pending", "paused", "delayed"}
+FINAL = {"succeeded", "failed", "timeout", "abandoned", "canceled", "pending", "paused"}
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

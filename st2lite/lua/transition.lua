@@ -66,7 +66,7 @@ end
 
 if ARGV[15] ~= '' then
   local slots = cjson.decode(ARGV[15])
-  local cancel, delay = nil, nil
+  local cancel, delay, blocked = nil, nil, {}
   for _, slot in ipairs(slots) do
     local members = slot.k .. ':slots'
     if redis.call('SCARD', members) >= slot.n then
@@ -79,6 +79,7 @@ if ARGV[15] ~= '' then
     local first = head(slot.k .. ':queue')
     if redis.call('SCARD', members) >= slot.n or (first and first ~= ARGV[1]) then
       if slot.c ~= '' then cancel = cancel or slot else delay = delay or slot end
+      blocked[#blocked + 1] = slot
     end
   end
   if cancel then
@@ -88,20 +89,21 @@ if ARGV[15] ~= '' then
     audit = cjson.encode({at = ARGV[4], kind = 'execution.status', actor = ARGV[16], execution = ARGV[1],
       status = target, previous_status = current, message = cancel.c})
   elseif delay then
-    local waits = {}
-    for _, slot in ipairs(slots) do
+    -- It waits in the queues of the counts that hold it back only, so it holds up no other count.
+    local waits = redis.call('HGET', KEYS[1], 'waits') or ''
+    for _, slot in ipairs(blocked) do
       local queue = slot.k .. ':queue'
       if not redis.call('ZSCORE', queue, ARGV[1]) then
         redis.call('ZADD', queue, redis.call('INCR', KEYS[11]), ARGV[1])
+        waits = waits .. queue .. '\n'
       end
       redis.call('SADD', KEYS[10], slot.k)
-      waits[#waits + 1] = queue
     end
+    redis.call('HSET', KEYS[1], 'waits', waits)
     if current == 'delayed' then
       return {0, current}
     end
     target = 'delayed'
-    fields['waits'] = table.concat(waits, '\n')
     audit = cjson.encode({at = ARGV[4], kind = 'execution.status', actor = ARGV[16], execution = ARGV[1],
       status = target, previous_status = current})
     policy_event('policy.delayed', {policy = delay.p, slot = delay.k}, 'waits for a free slot of policy ' .. delay.p)

@@ -152,6 +152,19 @@ def test_concurrency_attr_counts_per_attribute_value(pipeline: Pipeline) -> None
     assert pipeline.statuses() == ["scheduled", "delayed", "scheduled"]
 
 
+def test_a_waiter_held_back_by_one_count_does_not_hold_up_another(pipeline: Pipeline) -> None:
+    # Both policies apply (StackStorm/st2#5223); the host1 waiter waits for its host's count only.
+    pipeline.register(
+        policy("action.concurrency.attr", threshold=1, attributes=["host"]),
+        policy("action.concurrency", threshold=5),
+    )
+    pipeline.fire(2, host="web1")
+    pipeline.fire(1, host="web2")
+    assert pipeline.statuses() == ["scheduled", "delayed", "scheduled"]
+    pipeline.run_scheduled()
+    assert pipeline.statuses() == ["succeeded", "scheduled", "succeeded"]
+
+
 def test_an_abandoned_holder_releases_its_slot(pipeline: Pipeline) -> None:
     pipeline.register(policy("action.concurrency", threshold=1))
     pipeline.fire(2)

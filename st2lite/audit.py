@@ -29,6 +29,10 @@ class AuditKind(StrEnum):
     KEY_CREATED = "key_value_pair.created"
     KEY_UPDATED = "key_value_pair.updated"
     KEY_DELETED = "key_value_pair.deleted"
+    POLICY_DELAYED = "policy.delayed"
+    POLICY_RELEASED = "policy.released"
+    POLICY_RETRIED = "policy.retried"
+    POLICY_SLA_MISSED = "policy.sla_missed"
 
 
 def now_iso() -> str:

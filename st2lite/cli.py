@@ -57,7 +57,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 #: Statuses after which an execution no longer changes on its own.
-FINAL = {"succeeded", "failed", "timeout", "abandoned", "canceled", "pending", "paused", "delayed"}
+FINAL = {"succeeded", "failed", "timeout", "abandoned", "canceled", "pending", "paused"}
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -473,14 +473,15 @@ def pack_list(as_json: JsonOpt = False) -> None:
                 "description": pack.description,
                 "actions": sum(1 for a in content.actions.values() if a.pack == ref),
                 "rules": sum(1 for r in content.rules.values() if r.pack == ref),
+                "policies": sum(1 for p in content.policies.values() if p.pack == ref),
             }
         )
     if as_json:
         print_json(rows)
         return
-    table = Table("pack", "version", "actions", "rules", "description")
+    table = Table("pack", "version", "actions", "rules", "policies", "description")
     for row in rows:
-        table.add_row(*(str(row[k]) for k in ("ref", "version", "actions", "rules", "description")))
+        table.add_row(*(str(row[k]) for k in ("ref", "version", "actions", "rules", "policies", "description")))
     out.print(table)
 
 

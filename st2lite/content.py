@@ -1,4 +1,4 @@
-"""The registry of definitions: packs, actions, rules, trigger types and sensors, in memory.
+"""The registry of definitions: packs, actions, rules, trigger types, sensors and policies, in memory.
 
 A :class:`ContentSet` is immutable and pure: :mod:`st2lite.packs` builds one
 from files on disk, the lead stores it in a Redis hash through
@@ -28,6 +28,7 @@ from pydantic import (
 
 from st2lite.actions import Action
 from st2lite.exceptions import ContentError, UnknownRefError
+from st2lite.policies import Policy
 from st2lite.refs import PACK_NAME
 from st2lite.rules import Rule
 from st2lite.triggers import BUILTIN_TRIGGER_TYPES, TriggerType
@@ -171,6 +172,10 @@ def _sensor_ref(sensor: SensorMeta) -> str:
     return sensor.full_ref
 
 
+def _policy_ref(policy: Policy) -> str:
+    return policy.full_ref
+
+
 def _index(items: Iterable[_Def], ref_of: Callable[[_Def], str], kind: str) -> dict[str, _Def]:
     out: dict[str, _Def] = {}
     for item in items:
@@ -188,6 +193,7 @@ _KINDS: dict[str, tuple[type[BaseModel], Callable[[Any], str]]] = {
     "rule": (Rule, _rule_ref),
     "trigger_type": (TriggerType, _trigger_type_ref),
     "sensor": (SensorMeta, _sensor_ref),
+    "policy": (Policy, _policy_ref),
 }
 
 
@@ -201,7 +207,7 @@ class ContentSet:
         ContentError: (constructor) two definitions of one kind share a ref.
     """
 
-    __slots__ = ("_actions", "_packs", "_rules", "_sensors", "_trigger_types")
+    __slots__ = ("_actions", "_packs", "_policies", "_rules", "_sensors", "_trigger_types")
 
     def __init__(
         self,
@@ -211,12 +217,14 @@ class ContentSet:
         rules: Iterable[Rule] = (),
         trigger_types: Iterable[TriggerType] = (),
         sensors: Iterable[SensorMeta] = (),
+        policies: Iterable[Policy] = (),
     ) -> None:
         self._packs = _index(packs, _pack_ref, "pack")
         self._actions = _index(actions, _action_ref, "action")
         self._rules = _index(rules, _rule_ref, "rule")
         self._trigger_types = _index([*BUILTIN_TRIGGER_TYPES, *trigger_types], _trigger_type_ref, "trigger type")
         self._sensors = _index(sensors, _sensor_ref, "sensor")
+        self._policies = _index(policies, _policy_ref, "policy")
 
     # -- views ---------------------------------------------------------------------------------
 
@@ -239,6 +247,10 @@ class ContentSet:
     @property
     def sensors(self) -> Mapping[str, SensorMeta]:
         return MappingProxyType(self._sensors)
+
+    @property
+    def policies(self) -> Mapping[str, Policy]:
+        return MappingProxyType(self._policies)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -282,6 +294,7 @@ class ContentSet:
             rules={**kept._rules, **other._rules}.values(),
             trigger_types=_user_defined({**kept._trigger_types, **other._trigger_types}),
             sensors={**kept._sensors, **other._sensors}.values(),
+            policies={**kept._policies, **other._policies}.values(),
         )
 
     def without_packs(self, refs: Iterable[str]) -> ContentSet:
@@ -293,6 +306,7 @@ class ContentSet:
             rules=[r for r in self._rules.values() if r.pack not in gone],
             trigger_types=[t for t in _user_defined(self._trigger_types) if t.pack not in gone],
             sensors=[s for s in self._sensors.values() if s.pack not in gone],
+            policies=[p for p in self._policies.values() if p.pack not in gone],
         )
 
     # -- storage -------------------------------------------------------------------------------
@@ -309,6 +323,7 @@ class ContentSet:
             "rule": self._rules,
             "trigger_type": {t.ref: t for t in _user_defined(self._trigger_types)},
             "sensor": self._sensors,
+            "policy": self._policies,
         }
         return {
             f"{kind}:{ref}": item.model_dump_json(exclude_unset=True)
@@ -355,12 +370,14 @@ class ContentSet:
             rules=buckets["rule"],
             trigger_types=buckets["trigger_type"],
             sensors=buckets["sensor"],
+            policies=buckets["policy"],
         )
 
     def __repr__(self) -> str:
         return (
             f"ContentSet(packs={len(self._packs)}, actions={len(self._actions)}, rules={len(self._rules)}, "
-            f"trigger_types={len(self._trigger_types)}, sensors={len(self._sensors)})"
+            f"trigger_types={len(self._trigger_types)}, sensors={len(self._sensors)}, "
+            f"policies={len(self._policies)})"
         )
 
 

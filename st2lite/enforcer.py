@@ -11,7 +11,8 @@ for the scheduler, or, when the engine asks for it (``schedule=True``: small
 batches, where latency matters more than batching RQ's writes), ``scheduled``
 with its job queued as soon as the batch is written: StackStorm's
 ``requested -> scheduled`` step is then taken in the same write, one stream
-hop less.
+hop less. Executions of actions with a concurrency or SLA policy are always
+created ``requested``: the scheduler applies those policies.
 
 Rules whose parameters are fixed (no template in them or in the action's
 defaults) take a fast path: their executions are written from an
@@ -96,6 +97,8 @@ class RuleEnforcer:
         if not action.enabled:
             reason = f"action '{action.full_ref}' is disabled; enable it in its metadata file and re-register its pack"
             return self._failed(pipe, instance, rule, eid, reason, now_ms)
+        # An action with a concurrency or SLA policy always goes through the scheduler, which applies them.
+        schedule = schedule and not self.snapshot.policies_for(action.full_ref).held_back
         recorded = self._recorded(rule, traced=bool(instance.trace_tag), schedule=schedule)
         if recorded is not None:
             execution_id, now = new_id(), now_iso()

@@ -510,15 +510,19 @@ class ExecutionStore:
         lease_until: float | None = None,
         message: str | None = None,
         actor: str | None = None,
+        retry_at: float | None = None,
     ) -> ExecutionStatus:
         """Move the execution to ``target``; return the status it had.
 
         Raises :class:`InvalidTransitionError` when the lifecycle (or
         ``allowed_from``) forbids it, :class:`ExecutionNotFoundError` when it
         does not exist. ``emit`` is appended to the trigger stream in the same
-        step; ``lease_until`` (epoch seconds) keeps a running execution's lease.
+        step; ``lease_until`` (epoch seconds) keeps a running execution's lease; ``retry_at`` (epoch
+        seconds) queues its retry (``action.retry``) when it reaches ``target``.
         """
         args = self._transition_args(execution_id, target, fields, allowed_from, emit, lease_until, message, actor)
+        if retry_at is not None:
+            args[16] = f"{retry_at:.3f}"
         moved, previous = self._transition(keys=self._transition_keys(execution_id), args=args)
         if not previous:
             raise ExecutionNotFoundError(execution_id)
@@ -537,7 +541,7 @@ class ExecutionStore:
         args = self._transition_args(
             execution_id, target, fields, [ExecutionStatus.SCHEDULED], None, lease_until, None, None
         )
-        args[-1] = "1"  # fetch the fields
+        args[13] = "1"  # fetch the fields
         reply = self._transition(keys=self._transition_keys(execution_id), args=args)
         moved, previous = reply[0], reply[1]
         if not previous:
@@ -558,9 +562,21 @@ class ExecutionStore:
         fields: Mapping[str, Any] | None = None,
         allowed_from: Iterable[ExecutionStatus] | None = None,
         message: str | None = None,
+        slots: list[dict[str, Any]] | None = None,
+        sla_deadline_ms: int | None = None,
     ) -> None:
-        """Queue a transition on ``pipe``; the reply ``[moved, previous]`` comes back from ``execute()``."""
+        """Queue a transition on ``pipe``; the reply ``[moved, previous]`` comes back from ``execute()``.
+
+        ``slots`` (to ``scheduled`` only): the concurrency slots to take, as ``transition.lua`` reads them
+        (``k`` slot key prefix, ``n`` threshold, ``c`` cancel message or "", ``p`` policy ref); the reply
+        is then ``[moved, previous, status reached]`` (``delayed`` or ``canceled`` when a slot was full).
+        ``sla_deadline_ms``: record the ``action.sla`` deadline, if the execution moves and is not completed.
+        """
         args = self._transition_args(execution_id, target, fields, allowed_from, None, None, message, None)
+        if slots:
+            args[14] = orjson.dumps(slots)
+        if sla_deadline_ms is not None:
+            args[17] = str(sla_deadline_ms)
         self._transition(keys=self._transition_keys(execution_id), args=args, client=pipe)
 
     @staticmethod
@@ -571,6 +587,12 @@ class ExecutionStore:
             keys.AUDIT_STREAM,
             keys.TRIGGER_STREAM,
             keys.CHAIN_EVENTS,
+            keys.REQUEST_STREAM,
+            keys.RETRIES_DUE,
+            keys.RETRY_SECRETS,
+            keys.SLA_DUE,
+            keys.POLICY_WAITING,
+            keys.POLICY_ARRIVALS,
         ]
 
     def _transition_args(
@@ -612,6 +634,10 @@ class ExecutionStore:
             "1" if target in COMPLETED else "0",
             _received_event(emit, actor or self._actor) if emit is not None else "",
             "0",
+            "",
+            actor or self._actor,
+            "",
+            "",
         ]
 
     def renew_lease(self, execution_id: str, until: float) -> None:

@@ -97,3 +97,36 @@ def chain_part(chain_id: str, part: str) -> str:
     """Data kept next to a chain's state: ``tasks`` (its task records, a list), ``items:<task>`` (a
     ``with-items`` task's items, a list) and ``results:<task>`` (their results by index, a hash)."""
     return f"{PREFIX}:chain-data:{chain_id}:{part}"
+
+
+#: Prefix of a concurrency policy's slot keys (see :func:`policy_slots`).
+POLICY_SLOTS_PREFIX = f"{PREFIX}:policy:"
+#: Set of the slot key prefixes (:func:`policy_slots`) that have executions waiting; swept by the schedulers.
+POLICY_WAITING = f"{PREFIX}:policies:waiting"
+#: Counter giving delayed executions their place in a waiting queue (arrival order).
+POLICY_ARRIVALS = f"{PREFIX}:policies:arrivals"
+#: Sorted set of executions to retry (``action.retry``), scored by when the retry is due (epoch seconds).
+RETRIES_DUE = f"{PREFIX}:policies:retries"
+#: Hash: execution id -> its secrets (JSON), kept for its retry after the execution completed.
+RETRY_SECRETS = f"{PREFIX}:policies:retry-secrets"
+#: Sorted set of executions under an ``action.sla`` policy, scored by their deadline (epoch ms).
+SLA_DUE = f"{PREFIX}:policies:sla"
+#: Suffixes ``transition.lua`` appends to a :func:`policy_slots` prefix.
+SLOT_MEMBERS_SUFFIX, SLOT_QUEUE_SUFFIX = ":slots", ":queue"
+
+
+def policy_slots(policy_ref: str, digest: str) -> str:
+    """Prefix of one concurrency count: ``<prefix>:slots`` (set of the execution ids holding a slot) and
+    ``<prefix>:queue`` (sorted set of the delayed ones, by arrival). ``digest`` is ``all`` or the
+    attribute values' digest (``action.concurrency.attr``)."""
+    return f"{POLICY_SLOTS_PREFIX}{policy_ref}:{digest}"
+
+
+def policy_of_slots(prefix: str) -> str:
+    """The policy ref of a :func:`policy_slots` prefix."""
+    return prefix.removeprefix(POLICY_SLOTS_PREFIX).rpartition(":")[0]
+
+
+def retried(execution_id: str) -> str:
+    """Marker: the retry of ``execution_id`` was created (holds the new execution's id)."""
+    return f"{PREFIX}:policies:retried:{execution_id}"

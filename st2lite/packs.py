@@ -6,11 +6,12 @@ Three steps, each usable on its own:
   the site's own content (top-level ``rules/``, ``actions/``, ``sensors/``,
   loaded as the pack ``default``);
 * :func:`load_pack` reads one pack: ``pack.yaml``, ``actions/``, ``rules/``,
-  ``triggers/``, ``sensors/`` (and keeps ``policies/`` and ``aliases/`` as
+  ``triggers/``, ``sensors/``, ``policies/`` (and keeps ``aliases/`` as
   written). Each file is validated on its own; a broken file becomes
   :class:`Problem` entries and never stops the other files from loading;
 * :func:`validate_references` checks what only the whole registry can tell:
-  a rule's trigger type and action exist and its parameters fit them.
+  a rule's trigger type and action exist and its parameters fit them (a
+  policy's action and attributes are checked by :func:`load_all`).
 
 :func:`load_all` runs them together and keeps only valid definitions.
 """
@@ -35,6 +36,7 @@ from st2lite.content import ContentSet, PackMeta, SensorMeta
 from st2lite.criteria import compile_criteria
 from st2lite.exceptions import PackLoadError, ParameterError, St2liteError
 from st2lite.parameters import cast_value, validate_parameters
+from st2lite.policies import PARAMETER_MODELS, Policy, PolicyType
 from st2lite.rules import Rule
 from st2lite.runners import RUNNERS
 from st2lite.runners.chain import CHAIN_RUNNER
@@ -131,8 +133,7 @@ class PackLoad(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
     trigger_types: list[TriggerType] = Field(default_factory=list)
     sensors: list[SensorMeta] = Field(default_factory=list)
-    #: Policies, as written (pack-relative path -> mapping); they are not applied yet.
-    policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    policies: list[Policy] = Field(default_factory=list)
     #: Action aliases, as written (pack-relative path -> mapping); ChatOps is not supported yet.
     aliases: dict[str, dict[str, Any]] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
@@ -140,6 +141,8 @@ class PackLoad(BaseModel):
     problems: list[Problem] = Field(default_factory=list)
     rejected: dict[str, str] = Field(default_factory=dict)
     rule_files: dict[str, YamlDoc] = Field(default_factory=dict)
+    #: Each valid policy's parsed file, for locating cross-reference problems.
+    policy_files: dict[str, YamlDoc] = Field(default_factory=dict)
 
 
 class LoadReport(BaseModel):
@@ -218,7 +221,8 @@ class _PackReader:
         self.rules: dict[str, Rule] = {}
         self.trigger_types: dict[str, TriggerType] = {}
         self.sensors: dict[str, SensorMeta] = {}
-        self.policies: dict[str, dict[str, Any]] = {}
+        self.policies: dict[str, Policy] = {}
+        self.policy_files: dict[str, YamlDoc] = {}
         self.aliases: dict[str, dict[str, Any]] = {}
         self.notes: list[str] = []
         self.problems: list[Problem] = []
@@ -276,12 +280,13 @@ class _PackReader:
             rules=list(self.rules.values()),
             trigger_types=list(self.trigger_types.values()),
             sensors=list(self.sensors.values()),
-            policies=self.policies,
+            policies=list(self.policies.values()),
             aliases=self.aliases,
             notes=self.notes,
             problems=sorted(self.problems, key=_problem_order),
             rejected=self.rejected,
             rule_files=self.rule_files,
+            policy_files=self.policy_files,
         )
 
 
@@ -318,7 +323,7 @@ def load_pack(source: PackSource) -> PackLoad:
             doc = _read_mapping(reader, path)
             if doc is not None:
                 load_file(reader, doc, dict(doc.data))
-    if pack is None and (reader.actions or reader.rules or reader.trigger_types or reader.sensors):
+    if pack is None and (reader.actions or reader.rules or reader.trigger_types or reader.sensors or reader.policies):
         reader.notes.append(f"{source.path}: nothing from this pack is registered until its pack.yaml is fixed")
     return reader.result(pack)
 
@@ -574,6 +579,48 @@ def _load_sensor(reader: _PackReader, doc: YamlDoc, data: dict[str, Any]) -> Non
     reader.trigger_types.update((t.ref, t) for t in trigger_types)
 
 
+def _load_policy(reader: _PackReader, doc: YamlDoc, data: dict[str, Any]) -> None:
+    """A policy: fields, then its parameters by the rules of its type (its action is checked by :func:`load_all`)."""
+    problems = reader.claim(doc, data)
+    data["metadata_file"] = reader.relative(doc)
+    policy, errors = _validate(Policy, data, doc)
+    problems += errors
+    if policy is not None:
+        params, errors = _validate(PARAMETER_MODELS[policy.policy_type], policy.parameters, doc, "parameters.")
+        problems += errors
+        if params is not None:
+            policy = policy.model_copy(update={"parameters": params.model_dump()})
+        problems += reader.unique(doc, "policy", policy.full_ref)
+    if problems or policy is None:
+        reader.reject(doc, "policy", data.get("name"), problems)
+        return
+    reader.policies[policy.full_ref] = policy
+    reader.policy_files[policy.full_ref] = doc
+
+
+def _policy_problems(
+    policy: Policy, actions: Mapping[str, Action], rejected: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """The policy's action exists and, for ``action.concurrency.attr``, has the parameters it names."""
+    action = actions.get(policy.resource_ref)
+    if action is None:
+        hint = "point resource_ref at an action defined in a pack's actions/ folder"
+        return [("resource_ref", _missing_ref("action", policy.resource_ref, actions, rejected, hint))]
+    if policy.policy_type != PolicyType.CONCURRENCY_ATTR:
+        return []
+    runner = RUNNERS.get(action.runner_type)
+    known = sorted(merge_parameters(dict(runner.parameters) if runner else {}, dict(action.parameters)))
+    return [
+        (
+            f"parameters.attributes.{index}",
+            f"action '{action.full_ref}' has no parameter '{name}'"
+            + (_suggestion(name, known) or f"; its parameters are: {', '.join(known)}"),
+        )
+        for index, name in enumerate(policy.parameters.get("attributes", []))
+        if name not in known
+    ]
+
+
 def _keep_raw(kind: str, store: Callable[[_PackReader], dict[str, dict[str, Any]]], why: str) -> _FileLoader:
     def load(reader: _PackReader, doc: YamlDoc, data: dict[str, Any]) -> None:
         store(reader)[reader.relative(doc)] = data
@@ -590,7 +637,7 @@ _FOLDER_LOADERS: Final[dict[str, _FileLoader]] = {
     "actions": _load_action,
     "sensors": _load_sensor,
     "rules": _load_rule,
-    "policies": _keep_raw("policies", lambda r: r.policies, "not applied yet"),
+    "policies": _load_policy,
     "aliases": _keep_raw("action aliases", lambda r: r.aliases, "ChatOps is not supported yet"),
 }
 
@@ -677,11 +724,22 @@ _EXPECTED: Final[dict[str, str]] = {
     "float_parsing": "a number",
 }
 
+
+def _bound(error: ErrorDetails, name: str) -> str:
+    """A numeric limit of a pydantic error, written as in YAML (``0``, not ``0.0``)."""
+    return f"{error.get('ctx', {})[name]:g}"
+
+
 #: pydantic error type -> message builder; anything else goes through :func:`_pydantic_message`.
 _ERROR_MESSAGES: Final[dict[str, Callable[[ErrorDetails, type[BaseModel]], str]]] = {
     "extra_forbidden": _unknown_field,
     "missing": _missing,
     "value_error": _custom,
+    "literal_error": lambda error, _model: f"must be {error['ctx']['expected']}, not {error['input']!r}",
+    "greater_than_equal": lambda error, _model: f"must be at least {_bound(error, 'ge')}, not {error['input']!r}",
+    "greater_than": lambda error, _model: f"must be more than {_bound(error, 'gt')}, not {error['input']!r}",
+    "less_than_equal": lambda error, _model: f"must be at most {_bound(error, 'le')}, not {error['input']!r}",
+    "too_short": lambda error, _model: "must not be empty",
 }
 
 
@@ -876,6 +934,7 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
     kept: dict[str, PackLoad] = {}
     rejected: dict[str, str] = {}
     rule_files: dict[str, YamlDoc] = {}
+    policy_files: dict[str, YamlDoc] = {}
     for source in sources:
         load = load_pack(source)
         problems += load.problems
@@ -889,6 +948,7 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
             continue
         kept[load.pack.ref] = load
         rule_files.update(load.rule_files)
+        policy_files.update(load.policy_files)
     loads = list(kept.values())
     actions = [a for load in loads for a in load.actions]
     every_action = {a.full_ref for a in actions} | set(base.actions if base is not None else ())
@@ -914,12 +974,23 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
         problems += rule_problems
         if not rule_problems:
             good_rules.append(rule)
+    good_policies = []
+    for load in loads:
+        for policy in load.policies:
+            policy_problems = [
+                _problem(policy_files[policy.full_ref], field, message)
+                for field, message in _policy_problems(policy, scope.actions, rejected)
+            ]
+            problems += policy_problems
+            if not policy_problems:
+                good_policies.append(policy)
     valid = ContentSet(
         packs=content.packs.values(),
         actions=content.actions.values(),
         rules=good_rules,
         trigger_types=[t for ref, t in content.trigger_types.items() if ref not in _BUILTIN_TRIGGER_REFS],
         sensors=content.sensors.values(),
+        policies=good_policies,
     )
     problems.sort(key=_problem_order)
     return LoadReport(content=valid, problems=problems, notes=notes)

@@ -21,6 +21,7 @@ from st2lite import keys
 from st2lite.actions import Action, ParameterSpec, merge_parameters
 from st2lite.audit import AuditEvent, AuditKind, AuditLog
 from st2lite.content import ContentSet
+from st2lite.policies import ActionPolicies
 from st2lite.redisdb import Redis
 from st2lite.runners import get_runner
 
@@ -40,6 +41,23 @@ class Snapshot:
         self.version = version
         self._specs: dict[str, dict[str, ParameterSpec]] = {}
         self._static: dict[tuple[str, bytes], dict[str, Any] | None] = {}
+        self._no_policies = ActionPolicies()
+
+    @cached_property
+    def _policies(self) -> dict[str, ActionPolicies]:
+        grouped: dict[str, list[Any]] = {}
+        for policy in self.content.policies.values():
+            grouped.setdefault(policy.resource_ref, []).append(policy)
+        return {ref: ActionPolicies.of(policies) for ref, policies in grouped.items()}
+
+    def policies_for(self, action_ref: str) -> ActionPolicies:
+        """The enabled policies of the action ``action_ref`` (none: an empty :class:`ActionPolicies`)."""
+        return self._policies.get(action_ref, self._no_policies)
+
+    @cached_property
+    def holds_back(self) -> bool:
+        """True when some action has a policy the scheduler applies (concurrency, sla)."""
+        return any(p.held_back for p in self._policies.values())
 
     @cached_property
     def ruleset(self) -> RuleSet:
@@ -139,6 +157,7 @@ class RegistryStore:
                             "pack": pack,
                             "actions": sum(1 for a in content.actions.values() if a.pack == pack),
                             "rules": sum(1 for r in content.rules.values() if r.pack == pack),
+                            "policies": sum(1 for p in content.policies.values() if p.pack == pack),
                         },
                     ),
                     pipe,

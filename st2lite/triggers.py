@@ -16,6 +16,7 @@ __all__ = [
     "KV_DELETE_TRIGGER",
     "KV_UPDATE_TRIGGER",
     "KV_VALUE_CHANGE_TRIGGER",
+    "SLA_MISSED_TRIGGER",
     "WEBHOOK_TRIGGER",
     "TriggerInstance",
     "TriggerType",
@@ -31,6 +32,7 @@ KV_CREATE_TRIGGER = "core.st2.key_value_pair.create"
 KV_UPDATE_TRIGGER = "core.st2.key_value_pair.update"
 KV_VALUE_CHANGE_TRIGGER = "core.st2.key_value_pair.value_change"
 KV_DELETE_TRIGGER = "core.st2.key_value_pair.delete"
+SLA_MISSED_TRIGGER = "core.st2.sla_missed"
 
 
 class TriggerType(BaseModel):
@@ -181,5 +183,22 @@ BUILTIN_TRIGGER_TYPES: tuple[TriggerType, ...] = (
         name="st2.key_value_pair.delete",
         description="A datastore value was deleted",
         payload_schema=_KV_OBJECT_PAYLOAD,
+    ),
+    TriggerType(
+        pack="core",
+        name="st2.sla_missed",
+        description="An execution under an action.sla policy did not complete within its duration (st2lite's own)",
+        payload_schema={
+            "type": "object",
+            "properties": {
+                "execution_id": {"type": "string"},
+                "action_ref": {"type": "string"},
+                "status": {"type": "string"},
+                "created_at": {"type": "string"},
+                "duration": {"type": "number"},
+                "policy": {"type": "string"},
+            },
+            "required": ["execution_id", "action_ref", "status", "created_at", "duration", "policy"],
+        },
     ),
 )

@@ -26,6 +26,7 @@ from st2lite.config import Settings
 from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError, St2liteError
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import run_worker
+from st2lite.policies import retry_matches
 from st2lite.processes import tune_service_process
 from st2lite.redisdb import RECOVERABLE, Redis, connect
 from st2lite.registry import RegistryCache, RegistryStore
@@ -223,10 +224,24 @@ def _finish(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None
             fields={"result": outcome.result, "end": end},
             allowed_from=[ExecutionStatus.RUNNING, ExecutionStatus.CANCELING],
             emit=emit,
+            retry_at=_retry_at(rt, execution, outcome.status),
         )
     except InvalidTransitionError as exc:
         # The reaper gave up on us (lease lost) or it was canceled: the record already says so.
         log.warning("Worker %s: result of %s not recorded: %s", rt.name, execution.id, exc)
+
+
+def _retry_at(rt: WorkerRuntime, execution: Execution, status: ExecutionStatus) -> float | None:
+    """When to retry ``execution`` ending ``status`` under its action's ``action.retry`` policy, if at all.
+
+    Only top-level executions are retried, as in StackStorm (a chain's task is its chain's business).
+    """
+    if execution.parent is not None or status not in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT):
+        return None
+    retry = rt.registry.current().policies_for(execution.action).retry
+    if retry is None or not retry_matches(retry[1], status, execution.context):
+        return None
+    return time.time() + retry[1].delay
 
 
 def action_trigger(

@@ -9,7 +9,17 @@
 -- ARGV[10] status index key prefix                  ARGV[11] lease deadline score, "" to drop the lease
 -- ARGV[12] "1" to delete the stored secrets      ARGV[13] audit event JSON of the emitted trigger instance, or ""
 -- ARGV[14] "1" to return the execution's fields after the change (a worker claiming it)
--- Returns {1, previous status[, fields]} when moved, {0, current status} when not allowed, {0, ""} when missing.
+-- KEYS[6] request stream   KEYS[7] retries due (sorted set)   KEYS[8] retry secrets (hash)
+-- KEYS[9] SLA deadlines (sorted set)   KEYS[10] slot prefixes with waiters (set)   KEYS[11] arrival counter
+-- ARGV[15] concurrency slots to take (target 'scheduled' only), JSON list of {k: slot key prefix,
+--   n: threshold, c: cancel message ("" to delay), p: policy ref}, or "": when one is full (or others wait
+--   before this execution), the target becomes 'delayed' (queued by arrival) or, for a cancel policy, 'canceled'
+-- ARGV[16] actor (for the policy audit events)   ARGV[17] when to retry it (epoch s), or ""
+-- ARGV[18] its SLA deadline (epoch ms), recorded when it moves to a status not completed, or ""
+-- Completing an execution also releases its slots (waking the next waiter through the request stream),
+-- drops its SLA deadline when it is not yet due, and, with ARGV[17], queues its retry.
+-- Returns {1, previous status[, fields]} when moved, {0, current status} when not allowed, {0, ""} when missing;
+-- with ARGV[15], {1, previous status, status reached}.
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then
   return {0, ''}
@@ -25,34 +35,163 @@ if not allowed then
   return {0, current}
 end
 local fields = cjson.decode(ARGV[5])
-local flat = {'status', ARGV[2], 'log', (redis.call('HGET', KEYS[1], 'log') or '') .. '\n' .. ARGV[2] .. '|' .. ARGV[4]}
+local target, completing, audit = ARGV[2], ARGV[12] == '1', nil
+local id_prefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1])
+local HOLDING = {scheduled = true, running = true, canceling = true, pending = true, pausing = true,
+  paused = true, resuming = true}
+
+local function policy_event(kind, data, message)
+  local event = {at = ARGV[4], kind = kind, actor = ARGV[16], execution = ARGV[1], data = data, message = message}
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', cjson.encode(event))
+end
+
+-- The oldest waiter still delayed (stale entries, canceled meanwhile, are dropped).
+local function head(queue)
+  while true do
+    local first = redis.call('ZRANGE', queue, 0, 0)[1]
+    if not first or redis.call('HGET', id_prefix .. first, 'status') == 'delayed' then
+      return first
+    end
+    redis.call('ZREM', queue, first)
+  end
+end
+
+-- Wake the waiters that fit in the free slots: their ids go back on the request stream.
+local function wake(prefix, free)
+  local woken = redis.call('ZRANGE', prefix .. ':queue', 0, free - 1)
+  for _, waiter in ipairs(woken) do
+    redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[9], '*', 'x', waiter)
+  end
+end
+
+if ARGV[15] ~= '' then
+  local slots = cjson.decode(ARGV[15])
+  local cancel, delay, blocked = nil, nil, {}
+  for _, slot in ipairs(slots) do
+    local members = slot.k .. ':slots'
+    if redis.call('SCARD', members) >= slot.n then
+      for _, holder in ipairs(redis.call('SMEMBERS', members)) do
+        if not HOLDING[redis.call('HGET', id_prefix .. holder, 'status') or ''] then
+          redis.call('SREM', members, holder)
+        end
+      end
+    end
+    local first = head(slot.k .. ':queue')
+    if redis.call('SCARD', members) >= slot.n or (first and first ~= ARGV[1]) then
+      if slot.c ~= '' then cancel = cancel or slot else delay = delay or slot end
+      blocked[#blocked + 1] = slot
+    end
+  end
+  if cancel then
+    target, completing = 'canceled', true
+    fields['result'] = cjson.encode({message = cancel.c, policy = cancel.p})
+    fields['end'] = ARGV[4]
+    audit = cjson.encode({at = ARGV[4], kind = 'execution.status', actor = ARGV[16], execution = ARGV[1],
+      status = target, previous_status = current, message = cancel.c})
+  elseif delay then
+    -- It waits in the queues of the counts that hold it back only, so it holds up no other count.
+    local waits = redis.call('HGET', KEYS[1], 'waits') or ''
+    for _, slot in ipairs(blocked) do
+      local queue = slot.k .. ':queue'
+      if not redis.call('ZSCORE', queue, ARGV[1]) then
+        redis.call('ZADD', queue, redis.call('INCR', KEYS[11]), ARGV[1])
+        waits = waits .. queue .. '\n'
+      end
+      redis.call('SADD', KEYS[10], slot.k)
+    end
+    redis.call('HSET', KEYS[1], 'waits', waits)
+    if current == 'delayed' then
+      return {0, current}
+    end
+    target = 'delayed'
+    audit = cjson.encode({at = ARGV[4], kind = 'execution.status', actor = ARGV[16], execution = ARGV[1],
+      status = target, previous_status = current})
+    policy_event('policy.delayed', {policy = delay.p, slot = delay.k}, 'waits for a free slot of policy ' .. delay.p)
+  else
+    local held = {}
+    for _, slot in ipairs(slots) do
+      local members = slot.k .. ':slots'
+      redis.call('SADD', members, ARGV[1])
+      redis.call('ZREM', slot.k .. ':queue', ARGV[1])
+      held[#held + 1] = slot.k
+      local free = slot.n - redis.call('SCARD', members)
+      if free > 0 then
+        wake(slot.k, free)
+      end
+    end
+    fields['slots'] = table.concat(held, '\n')
+  end
+end
+if current == 'delayed' and target ~= 'delayed' then
+  local waits = redis.call('HGET', KEYS[1], 'waits')
+  if waits then
+    for queue in string.gmatch(waits, '[^\n]+') do
+      redis.call('ZREM', queue, ARGV[1])
+    end
+    redis.call('HDEL', KEYS[1], 'waits')
+  end
+end
+if ARGV[18] ~= '' and not completing then
+  redis.call('ZADD', KEYS[9], 'NX', ARGV[18], ARGV[1])
+end
+if completing then
+  local held = redis.call('HGET', KEYS[1], 'slots')
+  if held then
+    for prefix in string.gmatch(held, '[^\n]+') do
+      redis.call('SREM', prefix .. ':slots', ARGV[1])
+      policy_event('policy.released', {slot = prefix, status = target}, nil)
+      if head(prefix .. ':queue') then
+        wake(prefix, 1)
+      end
+    end
+    redis.call('HDEL', KEYS[1], 'slots')
+  end
+  local deadline = redis.call('ZSCORE', KEYS[9], ARGV[1])
+  if deadline then
+    local now = redis.call('TIME')
+    if tonumber(deadline) > tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) then
+      redis.call('ZREM', KEYS[9], ARGV[1])
+    end
+  end
+  if ARGV[17] ~= '' and target == ARGV[2] then
+    redis.call('ZADD', KEYS[7], ARGV[17], ARGV[1])
+    local secrets = redis.call('HGET', KEYS[1], 'secrets')
+    if secrets then
+      redis.call('HSET', KEYS[8], ARGV[1], secrets)
+    end
+  end
+end
+local flat = {'status', target, 'log', (redis.call('HGET', KEYS[1], 'log') or '') .. '\n' .. target .. '|' .. ARGV[4]}
 for name, value in pairs(fields) do
   flat[#flat + 1] = name
   flat[#flat + 1] = value
 end
 redis.call('HSET', KEYS[1], unpack(flat))
-if ARGV[12] == '1' then
+if completing then
   redis.call('HDEL', KEYS[1], 'secrets')
   local parent = redis.call('HGET', KEYS[1], 'parent')
   if parent then
-    redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'p', parent, 'c', ARGV[1], 's', ARGV[2])
+    redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'p', parent, 'c', ARGV[1], 's', target)
   end
 end
 local score = redis.call('HGET', KEYS[1], 'created_ms')
 redis.call('ZREM', ARGV[10] .. current, ARGV[1])
-redis.call('ZADD', ARGV[10] .. ARGV[2], score, ARGV[1])
+redis.call('ZADD', ARGV[10] .. target, score, ARGV[1])
 if ARGV[11] == '' then
   redis.call('ZREM', KEYS[2], ARGV[1])
 else
   redis.call('ZADD', KEYS[2], ARGV[11], ARGV[1])
 end
-local audit = string.gsub(ARGV[6], '__PREVIOUS__', current, 1)
+audit = audit or string.gsub(ARGV[6], '__PREVIOUS__', current, 1)
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', audit)
-if ARGV[7] ~= '' then
+if ARGV[7] ~= '' and target == ARGV[2] then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 't', ARGV[7])
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[13])
 end
 if ARGV[14] == '1' then
   return {1, current, redis.call('HGETALL', KEYS[1])}
+end
+if ARGV[15] ~= '' then
+  return {1, current, target}
 end
 return {1, current}

@@ -383,6 +383,7 @@ def test_pack_register_then_list_and_run_without_restarting(live_api: ApiServer,
         "description": "Registered by a test",
         "actions": 1,
         "rules": 0,
+        "policies": 0,
     }
 
     def accepted() -> Any:

@@ -186,7 +186,8 @@ def test_from_json_accepts_bytes_as_redis_returns_them(content: ContentSet) -> N
         (
             {"widget:ops.x": "{}"},
             "stored content entry 'widget:ops.x' has unknown kind 'widget' "
-            "(known: pack, action, rule, trigger_type, sensor); re-register the packs with 'st2lite pack register'",
+            "(known: pack, action, rule, trigger_type, sensor, policy); "
+            "re-register the packs with 'st2lite pack register'",
         ),
         (
             {"pack:ops": "{not json"},
@@ -208,4 +209,7 @@ def test_from_json_rejects_bad_entries(entries: dict[str, str], message: str) ->
 
 def test_repr_counts_definitions(content: ContentSet) -> None:
     trigger_types = len(BUILTIN_TRIGGER_TYPES) + 1  # the fixture declares one of its own
-    assert repr(content) == f"ContentSet(packs=2, actions=2, rules=4, trigger_types={trigger_types}, sensors=1)"
+    assert (
+        repr(content)
+        == f"ContentSet(packs=2, actions=2, rules=4, trigger_types={trigger_types}, sensors=1, policies=0)"
+    )

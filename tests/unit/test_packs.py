@@ -246,8 +246,14 @@ def test_examples_pack_loads_every_definition(in_fixtures: Path) -> None:
         30,
     )
     assert sensor.trigger_type_refs == ["examples.queue_depth_high"]
-    assert load.policies["policies/retry.yaml"]["policy_type"] == "action.retry"
-    assert load.notes == ["examples/policies/retry.yaml: policies are kept as written but not applied yet"]
+    [policy] = load.policies
+    assert (policy.full_ref, policy.resource_ref, policy.policy_type) == (
+        "examples.greet.retry",
+        "examples.greet",
+        "action.retry",
+    )
+    assert policy.parameters == {"retry_on": "failure", "max_retry_count": 2, "delay": 0}
+    assert load.notes == []
 
 
 BROKEN_PROBLEMS = [
@@ -395,7 +401,7 @@ def test_file_problems(in_tmp: Path) -> None:
         "'local-shell-cmd', whose 'type' is 'integer'; an action may only change its default, description, "
         "enum, immutable, required",
         "p/actions/wrong_type.yaml:3: field 'enabled': must be true or false, not a string",
-        "p/rules/bad_type.yaml:3: field 'type.ref': input should be 'standard' or 'backstop'",
+        "p/rules/bad_type.yaml:3: field 'type.ref': must be 'standard' or 'backstop', not 'first'",
         "p/rules/params_list.yaml:9: field 'action.parameters': must be a mapping, not a list",
     ]
 

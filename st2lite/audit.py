@@ -29,6 +29,12 @@ class AuditKind(StrEnum):
     KEY_CREATED = "key_value_pair.created"
     KEY_UPDATED = "key_value_pair.updated"
     KEY_DELETED = "key_value_pair.deleted"
+    INQUIRY_CREATED = "inquiry.created"
+    INQUIRY_ANSWERED = "inquiry.answered"
+    INQUIRY_TIMED_OUT = "inquiry.timed_out"
+    CALLBACK_WAITING = "callback.waiting"
+    CALLBACK_RECEIVED = "callback.received"
+    CALLBACK_TIMED_OUT = "callback.timed_out"
 
 
 def now_iso() -> str:

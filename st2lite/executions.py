@@ -510,15 +510,19 @@ class ExecutionStore:
         lease_until: float | None = None,
         message: str | None = None,
         actor: str | None = None,
+        note: bytes | None = None,
     ) -> ExecutionStatus:
         """Move the execution to ``target``; return the status it had.
 
         Raises :class:`InvalidTransitionError` when the lifecycle (or
         ``allowed_from``) forbids it, :class:`ExecutionNotFoundError` when it
         does not exist. ``emit`` is appended to the trigger stream in the same
-        step; ``lease_until`` (epoch seconds) keeps a running execution's lease.
+        step; ``lease_until`` (epoch seconds) keeps a running execution's lease; ``note`` is one more
+        audit event (from :func:`~st2lite.audit.encode_event`) appended only if the move happens.
         """
-        args = self._transition_args(execution_id, target, fields, allowed_from, emit, lease_until, message, actor)
+        args = self._transition_args(
+            execution_id, target, fields, allowed_from, emit, lease_until, message, actor, note=note
+        )
         moved, previous = self._transition(keys=self._transition_keys(execution_id), args=args)
         if not previous:
             raise ExecutionNotFoundError(execution_id)
@@ -537,7 +541,7 @@ class ExecutionStore:
         args = self._transition_args(
             execution_id, target, fields, [ExecutionStatus.SCHEDULED], None, lease_until, None, None
         )
-        args[-1] = "1"  # fetch the fields
+        args[_FETCH_ARG] = "1"  # fetch the fields
         reply = self._transition(keys=self._transition_keys(execution_id), args=args)
         moved, previous = reply[0], reply[1]
         if not previous:
@@ -558,9 +562,11 @@ class ExecutionStore:
         fields: Mapping[str, Any] | None = None,
         allowed_from: Iterable[ExecutionStatus] | None = None,
         message: str | None = None,
+        emit: TriggerInstance | None = None,
+        note: bytes | None = None,
     ) -> None:
         """Queue a transition on ``pipe``; the reply ``[moved, previous]`` comes back from ``execute()``."""
-        args = self._transition_args(execution_id, target, fields, allowed_from, None, None, message, None)
+        args = self._transition_args(execution_id, target, fields, allowed_from, emit, None, message, None, note=note)
         self._transition(keys=self._transition_keys(execution_id), args=args, client=pipe)
 
     @staticmethod
@@ -583,6 +589,8 @@ class ExecutionStore:
         lease_until: float | None,
         message: str | None,
         actor: str | None,
+        *,
+        note: bytes | None = None,
     ) -> list[Any]:
         now = now_iso()
         values: dict[str, str] = {}
@@ -612,6 +620,7 @@ class ExecutionStore:
             "1" if target in COMPLETED else "0",
             _received_event(emit, actor or self._actor) if emit is not None else "",
             "0",
+            note or "",
         ]
 
     def renew_lease(self, execution_id: str, until: float) -> None:
@@ -624,6 +633,10 @@ class ExecutionStore:
 
     def drop_lease(self, execution_id: str) -> None:
         self._client.zrem(keys.RUNNING_LEASES, execution_id)
+
+
+#: Index in the transition script's arguments of the "return the fields" flag (ARGV[14]).
+_FETCH_ARG = 13
 
 
 @lru_cache(maxsize=256)

@@ -97,3 +97,8 @@ def chain_part(chain_id: str, part: str) -> str:
     """Data kept next to a chain's state: ``tasks`` (its task records, a list), ``items:<task>`` (a
     ``with-items`` task's items, a list) and ``results:<task>`` (their results by index, a hash)."""
     return f"{PREFIX}:chain-data:{chain_id}:{part}"
+
+
+#: Sorted set of executions waiting in ``pending`` (inquiries, callback tasks), scored by the epoch second
+#: they time out: the earlier of their ``ttl``/``timeout`` and their next heartbeat deadline.
+WAIT_DEADLINES = f"{PREFIX}:waits:deadlines"

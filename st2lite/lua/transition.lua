@@ -9,6 +9,7 @@
 -- ARGV[10] status index key prefix                  ARGV[11] lease deadline score, "" to drop the lease
 -- ARGV[12] "1" to delete the stored secrets      ARGV[13] audit event JSON of the emitted trigger instance, or ""
 -- ARGV[14] "1" to return the execution's fields after the change (a worker claiming it)
+-- ARGV[15] (optional) one more audit event JSON to append with the change (an inquiry answered...), or ""
 -- Returns {1, previous status[, fields]} when moved, {0, current status} when not allowed, {0, ""} when missing.
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then
@@ -51,6 +52,9 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', audit)
 if ARGV[7] ~= '' then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 't', ARGV[7])
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[13])
+end
+if ARGV[15] and ARGV[15] ~= '' then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[15])
 end
 if ARGV[14] == '1' then
   return {1, current, redis.call('HGETALL', KEYS[1])}

@@ -707,10 +707,8 @@ def inquiry_list(
     for name in ("route", "users", "roles", "ttl"):
         table.add_column(name)
     for item in items:
-        table.add_row(
-            item["id"], item.get("route", ""), ", ".join(item.get("users", [])), ", ".join(item.get("roles", [])),
-            str(item.get("ttl", "")),
-        )  # fmt: skip
+        users, roles = ", ".join(item.get("users", [])), ", ".join(item.get("roles", []))
+        table.add_row(item["id"], item.get("route", ""), users, roles, str(item.get("ttl", "")))
     out.print(table)
 
 

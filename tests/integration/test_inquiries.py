@@ -163,3 +163,17 @@ def test_a_chain_stops_at_its_question_and_goes_on_with_the_answer_published(wai
     ask_record, report = done.result["tasks"]
     assert ask_record["result"]["response"] == answer
     assert report["result"]["stdout"] == "release 1.2 approved=True reason=tested"
+
+
+def test_a_canceled_inquiry_takes_no_answer_and_its_deadline_is_dropped(waiting: Waiting) -> None:
+    ask = waiting.pending("core.ask")
+
+    canceled = waiting.api.http.delete(f"/api/v1/executions/{ask.id}")
+
+    assert canceled.status_code == 200, canceled.text
+    assert canceled.json()["status"] == "canceled"
+    late = waiting.api.http.put(f"/api/v1/inquiries/{ask.id}", json={"response": {"continue": True}})
+    assert fault(late, 400) == f"inquiry '{ask.id}' is canceled, not waiting for a response"
+    assert waiting.reaper.sweep_waits(now=time.time() + 90_000) == []
+    assert waiting.client.zscore(keys.WAIT_DEADLINES, ask.id) is None
+    assert waiting.executions.get(ask.id).status is ExecutionStatus.CANCELED

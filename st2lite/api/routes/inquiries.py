@@ -77,8 +77,10 @@ def respond(inquiry_id: str, body: InquiryResponse, rt: RuntimeDep) -> dict[str,
     if body.id is not None and body.id != inquiry_id:
         raise ApiError(400, f"the body's id '{body.id}' is not the inquiry in the URL, '{inquiry_id}'")
     execution = _execution(rt, inquiry_id)
+    if execution.runner != INQUIRER_RUNNER:
+        raise InquiryNotFoundError(inquiry_id)
+    check_open(execution)  # before reading the question: a canceled inquiry's result no longer holds it
     inquiry = inquiry_of(execution)
-    check_open(execution)
     user = body.user or DEFAULT_USER
     check_responder(inquiry, user)
     validate_response(inquiry, body.response)

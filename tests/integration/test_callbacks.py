@@ -107,7 +107,7 @@ def test_a_task_nobody_calls_back_times_out_after_its_timeout(waiting: Waiting, 
 
 
 def test_a_notify_cmd_that_fails_fails_the_task(waiting: Waiting) -> None:
-    job = waiting.until(waiting.request("waits.unreachable_job"), {ExecutionStatus.FAILED})
+    job = waiting.until(waiting.request("waits.unreachable_job", {}), {ExecutionStatus.FAILED})
     assert job.result["error"] == "notify_cmd exited with 3; the outside system was not told where to call back"
     assert job.result["notify"] == {"return_code": 3, "stdout": "", "stderr": "queue unreachable"}
     assert [c.status for c in job.log][-2:] == ["pending", "failed"]

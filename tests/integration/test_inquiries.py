@@ -78,7 +78,7 @@ def test_an_answer_is_checked_against_the_schema_and_accepted_once(waiting: Wait
 def test_unknown_inquiries_and_executions_that_ask_nothing_are_404(waiting: Waiting) -> None:
     missing = waiting.api.http.put("/api/v1/inquiries/nope", json={"response": {"continue": True}})
     assert fault(missing, 404).startswith("inquiry 'nope' not found; list the waiting ones with 'st2lite inquiry list'")
-    noop = waiting.request("core.noop")
+    noop = waiting.request("core.noop", {})
     waiting.until(noop, COMPLETED)
     assert fault(waiting.api.http.get(f"/api/v1/inquiries/{noop}"), 404).startswith(f"inquiry '{noop}' not found")
     body = {"id": "another", "response": {"continue": True}}

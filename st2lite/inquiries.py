@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from st2lite.exceptions import InquiryError, InquiryNotFoundError, ResponderNotAllowedError
 from st2lite.executions import Execution
 from st2lite.statuses import ExecutionStatus
+from st2lite.triggers import INQUIRY_TRIGGER, TriggerInstance
 
 __all__ = [
     "DEFAULT_SCHEMA",
@@ -29,6 +30,7 @@ __all__ = [
     "check_schema",
     "draft4",
     "inquiry_of",
+    "inquiry_trigger",
     "validate_response",
 ]
 
@@ -145,3 +147,11 @@ def answered_result(execution: Execution, response: dict[str, Any]) -> dict[str,
     """The result of an answered inquiry: the question and ``response`` (StackStorm keeps both)."""
     base = execution.result if isinstance(execution.result, dict) else {}
     return {**base, "response": response}
+
+
+def inquiry_trigger(execution_id: str, question: Any) -> TriggerInstance:
+    """The ``core.st2.generic.inquiry`` instance of an inquiry that starts waiting (StackStorm's ``{id, route}``)."""
+    route = question.get("route", "") if isinstance(question, dict) else ""
+    return TriggerInstance(
+        trigger=INQUIRY_TRIGGER, payload={"id": execution_id, "route": route}, source=f"execution:{execution_id}"
+    )

@@ -37,8 +37,16 @@ class WaitStore:
         self._executions = executions
         self._actor = actor
 
-    def enter(self, execution: Execution, result: Any, wait: Wait, *, now: float | None = None) -> bool:
-        """Move ``execution`` ``running -> pending`` with ``result``; False when it was no longer running."""
+    def enter(
+        self,
+        execution: Execution,
+        result: Any,
+        wait: Wait,
+        *,
+        emit: TriggerInstance | None = None,
+        now: float | None = None,
+    ) -> bool:
+        """Move ``execution`` ``running -> pending`` with ``result`` (and ``emit``); False when it was not running."""
         now = time.time() if now is None else now
         record = wait.record(now)
         kind = AuditKind.INQUIRY_CREATED if wait.kind is WaitKind.INQUIRY else AuditKind.CALLBACK_WAITING
@@ -53,6 +61,7 @@ class WaitStore:
                 ExecutionStatus.PENDING,
                 fields={"result": result, WAIT_FIELD: record.model_dump_json()},
                 allowed_from=[ExecutionStatus.RUNNING],
+                emit=emit,
                 note=note,
             )
             if deadline is not None:

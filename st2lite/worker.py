@@ -34,7 +34,9 @@ from st2lite.runners import get_runner
 from st2lite.runners.base import RunContext, RunResult, cancel_running
 from st2lite.runners.chain import CHAIN_RUNNER
 from st2lite.statuses import ExecutionStatus
+from st2lite.triggers import INQUIRY_TRIGGER
 from st2lite.wait_store import WaitStore
+from st2lite.waits import WaitKind
 
 if TYPE_CHECKING:
     from st2lite.chains.conductor import ChainConductor
@@ -241,10 +243,14 @@ def _finish(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None
 
 def _park(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None:
     """A runner waits for someone outside: ``pending`` without a lease, then its notify command, if any."""
+    from st2lite.inquiries import inquiry_trigger
     from st2lite.runners.callback import run_notify
 
     assert outcome.wait is not None
-    if not rt.waits().enter(execution, outcome.result, outcome.wait):
+    emit = None
+    if outcome.wait.kind is WaitKind.INQUIRY and INQUIRY_TRIGGER in rt.registry.current().rule_trigger_types:
+        emit = inquiry_trigger(execution.id, outcome.result)
+    if not rt.waits().enter(execution, outcome.result, outcome.wait, emit=emit):
         # Canceled while its runner ran: end it so (a refused move is logged by _finish).
         log.info("Worker %s: %s was no longer running; not left waiting", rt.name, execution.id)
         _finish(rt, execution, RunResult(status=ExecutionStatus.CANCELED, result={"message": CANCELED_MESSAGE}))

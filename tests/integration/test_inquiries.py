@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 
+import orjson
 import pytest
 from conftest import ApiServer, fault, wait_for
 from waiting import Waiting
@@ -39,6 +40,10 @@ def test_core_ask_waits_pending_without_a_lease_and_shows_stackstorms_inquiry(wa
     assert waiting.api.http.get(f"/api/v1/inquiries/{ask.id}").json() == {"id": ask.id, **ask.result}
     [created] = waiting.audit(AuditKind.INQUIRY_CREATED, ask.id)
     assert created["action"] == "core.ask"
+    # A rule of the waits pack listens to core.st2.generic.inquiry, so the inquiry announced itself.
+    instances = [orjson.loads(fields["t"]) for _id, fields in waiting.client.xrange(keys.TRIGGER_STREAM)]
+    [announced] = [i for i in instances if i["trigger"] == "core.st2.generic.inquiry"]
+    assert announced["payload"] == {"id": ask.id, "route": ""}
 
 
 def test_an_answer_is_checked_against_the_schema_and_accepted_once(waiting: Waiting) -> None:

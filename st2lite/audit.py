@@ -33,6 +33,12 @@ class AuditKind(StrEnum):
     POLICY_RELEASED = "policy.released"
     POLICY_RETRIED = "policy.retried"
     POLICY_SLA_MISSED = "policy.sla_missed"
+    INQUIRY_CREATED = "inquiry.created"
+    INQUIRY_ANSWERED = "inquiry.answered"
+    INQUIRY_TIMED_OUT = "inquiry.timed_out"
+    CALLBACK_WAITING = "callback.waiting"
+    CALLBACK_RECEIVED = "callback.received"
+    CALLBACK_TIMED_OUT = "callback.timed_out"
 
 
 def now_iso() -> str:

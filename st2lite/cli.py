@@ -43,12 +43,14 @@ rule_app = typer.Typer(help="Test rules.", no_args_is_help=True)
 pack_app = typer.Typer(help="Validate, register and list packs.", no_args_is_help=True)
 audit_app = typer.Typer(help="Read the audit log.", no_args_is_help=True)
 key_app = typer.Typer(help="Set, read, list and delete datastore values.", no_args_is_help=True)
+inquiry_app = typer.Typer(help="List, inspect and answer inquiries (core.ask).", no_args_is_help=True)
 app.add_typer(execution_app, name="execution")
 app.add_typer(trigger_app, name="trigger")
 app.add_typer(rule_app, name="rule")
 app.add_typer(pack_app, name="pack")
 app.add_typer(audit_app, name="audit")
 app.add_typer(key_app, name="key")
+app.add_typer(inquiry_app, name="inquiry")
 
 # markup=False: action output and messages are printed as they are ("[x]" is data, not a style).
 out = Console(highlight=False, soft_wrap=True, markup=False)
@@ -685,6 +687,89 @@ def key_generate_key(
     except St2liteError as exc:
         fail(str(exc), 2)
     out.print(f"wrote a new datastore key to {path}; keep a copy somewhere safe: secrets cannot be read without it")
+
+
+# -- inquiries --------------------------------------------------------------------------------------
+
+
+@inquiry_app.command("list")
+def inquiry_list(
+    last: Annotated[int, typer.Option("-n", "--last", help="How many (newest first).")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The inquiries waiting for an answer, newest first."""
+    settings = settings_from()
+    items = _call(settings, "GET", "/api/v1/inquiries", params={"limit": last}).json()
+    if as_json:
+        print_json(items)
+        return
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=24)
+    for name in ("route", "users", "roles", "ttl"):
+        table.add_column(name)
+    for item in items:
+        users, roles = ", ".join(item.get("users", [])), ", ".join(item.get("roles", []))
+        table.add_row(item["id"], item.get("route", ""), users, roles, str(item.get("ttl", "")))
+    out.print(table)
+
+
+@inquiry_app.command("get")
+def inquiry_get(
+    inquiry_id: Annotated[str, typer.Argument(help="Inquiry id (the id of the execution that asks).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One inquiry: who may answer, until when, and the schema the response must match."""
+    settings = settings_from()
+    inquiry = _call(settings, "GET", f"/api/v1/inquiries/{inquiry_id}").json()
+    if as_json:
+        print_json(inquiry)
+        return
+    for name in ("id", "route", "ttl"):
+        out.print(f"{name}: {inquiry.get(name)}")
+    out.print(f"users: {', '.join(inquiry.get('users', [])) or '(anyone)'}")
+    out.print(f"roles: {', '.join(inquiry.get('roles', []))}")
+    out.print("schema:")
+    out.print(json.dumps(inquiry.get("schema"), indent=2))
+
+
+@inquiry_app.command("respond")
+def inquiry_respond(
+    inquiry_id: Annotated[str, typer.Argument(help="Inquiry id.")],
+    fields: Annotated[
+        list[str] | None, typer.Argument(help="Response fields as name=value (value read as JSON when it is JSON).")
+    ] = None,
+    response: Annotated[str | None, typer.Option("-r", "--response", help="The whole response as JSON.")] = None,
+    user: Annotated[str | None, typer.Option("-u", "--user", help="Answer as this user (default st2lite).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer an inquiry: -r '{"continue": true}' or continue=true."""
+    settings = settings_from()
+    if response is not None and fields:
+        fail("give the response either with -r JSON or as name=value fields, not both", 2)
+    if response is not None:
+        try:
+            data = json.loads(response)
+        except ValueError as exc:
+            fail(f"-r is not valid JSON: {exc}", 2)
+    elif fields:
+        data = {name: _json_or_text(value) for name, value in _parse_params(fields).items()}
+    else:
+        fail("give the response: -r '{\"continue\": true}' or name=value fields", 2)
+    body: dict[str, Any] = {"id": inquiry_id, "response": data}
+    if user:
+        body["user"] = user
+    answered = _call(settings, "PUT", f"/api/v1/inquiries/{inquiry_id}", json=body).json()
+    if as_json:
+        print_json(answered)
+    else:
+        out.print(f"inquiry {inquiry_id} answered: {json.dumps(answered.get('response'))}")
+
+
+def _json_or_text(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
 
 
 @app.callback(invoke_without_command=True)

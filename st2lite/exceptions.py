@@ -19,7 +19,11 @@ its message tells the user what went wrong *and* what to do about it::
     ├── ExecutionError              an execution cannot be created, found or moved
     │   ├── ExecutionNotFoundError
     │   ├── InvalidTransitionError  a status change the lifecycle does not allow
-    │   └── RunnerError             a runner could not start the action
+    │   ├── RunnerError             a runner could not start the action
+    │   ├── InquiryError            an inquiry cannot be answered (bad response, already answered)
+    │   │   ├── InquiryNotFoundError
+    │   │   └── ResponderNotAllowedError  the user is not among the inquiry's ``users``
+    │   └── CallbackTokenError      a callback or heartbeat came with a missing or wrong token
     └── StoreUnavailableError       Redis cannot be reached
 
 Foreign exceptions (redis, yaml, pydantic, jinja2) are translated into these at
@@ -30,17 +34,21 @@ the module that talks to the foreign library, keeping the cause with
 from __future__ import annotations
 
 __all__ = [
+    "CallbackTokenError",
     "ConfigError",
     "ContentError",
     "DatastoreError",
     "EncryptionKeyError",
     "ExecutionError",
     "ExecutionNotFoundError",
+    "InquiryError",
+    "InquiryNotFoundError",
     "InvalidTransitionError",
     "KeyValueNotFoundError",
     "MatchError",
     "PackLoadError",
     "ParameterError",
+    "ResponderNotAllowedError",
     "RunnerError",
     "St2liteError",
     "StoreUnavailableError",
@@ -172,6 +180,29 @@ class NotCancelableError(ExecutionError):
 
 class RunnerError(ExecutionError):
     """Raised when a runner cannot start an action (missing entry point, unknown runner type)."""
+
+
+class InquiryError(ExecutionError):
+    """Raised when an inquiry cannot be answered: the response does not fit its schema, or it is over."""
+
+
+class InquiryNotFoundError(InquiryError):
+    """Raised when no pending or past inquiry has the given id."""
+
+    def __init__(self, inquiry_id: str) -> None:
+        self.inquiry_id = inquiry_id
+        super().__init__(
+            f"inquiry '{inquiry_id}' not found; list the waiting ones with 'st2lite inquiry list' "
+            "(GET /api/v1/inquiries)"
+        )
+
+
+class ResponderNotAllowedError(InquiryError):
+    """Raised when the user answering an inquiry is not one of its ``users``."""
+
+
+class CallbackTokenError(ExecutionError):
+    """Raised when a callback or heartbeat for a waiting task carries a missing or wrong token."""
 
 
 class StoreUnavailableError(St2liteError):

@@ -511,6 +511,7 @@ class ExecutionStore:
         message: str | None = None,
         actor: str | None = None,
         retry_at: float | None = None,
+        note: bytes | None = None,
     ) -> ExecutionStatus:
         """Move the execution to ``target``; return the status it had.
 
@@ -518,9 +519,12 @@ class ExecutionStore:
         ``allowed_from``) forbids it, :class:`ExecutionNotFoundError` when it
         does not exist. ``emit`` is appended to the trigger stream in the same
         step; ``lease_until`` (epoch seconds) keeps a running execution's lease; ``retry_at`` (epoch
-        seconds) queues its retry (``action.retry``) when it reaches ``target``.
+        seconds) queues its retry (``action.retry``) when it reaches ``target``; ``note`` is one more
+        audit event (from :func:`~st2lite.audit.encode_event`) appended only if the move happens.
         """
-        args = self._transition_args(execution_id, target, fields, allowed_from, emit, lease_until, message, actor)
+        args = self._transition_args(
+            execution_id, target, fields, allowed_from, emit, lease_until, message, actor, note=note
+        )
         if retry_at is not None:
             args[16] = f"{retry_at:.3f}"
         moved, previous = self._transition(keys=self._transition_keys(execution_id), args=args)
@@ -541,7 +545,7 @@ class ExecutionStore:
         args = self._transition_args(
             execution_id, target, fields, [ExecutionStatus.SCHEDULED], None, lease_until, None, None
         )
-        args[13] = "1"  # fetch the fields
+        args[_FETCH_ARG] = "1"  # fetch the fields
         reply = self._transition(keys=self._transition_keys(execution_id), args=args)
         moved, previous = reply[0], reply[1]
         if not previous:
@@ -564,6 +568,8 @@ class ExecutionStore:
         message: str | None = None,
         slots: list[dict[str, Any]] | None = None,
         sla_deadline_ms: int | None = None,
+        emit: TriggerInstance | None = None,
+        note: bytes | None = None,
     ) -> None:
         """Queue a transition on ``pipe``; the reply ``[moved, previous]`` comes back from ``execute()``.
 
@@ -572,7 +578,7 @@ class ExecutionStore:
         is then ``[moved, previous, status reached]`` (``delayed`` or ``canceled`` when a slot was full).
         ``sla_deadline_ms``: record the ``action.sla`` deadline, if the execution moves and is not completed.
         """
-        args = self._transition_args(execution_id, target, fields, allowed_from, None, None, message, None)
+        args = self._transition_args(execution_id, target, fields, allowed_from, emit, None, message, None, note=note)
         if slots:
             args[14] = orjson.dumps(slots)
         if sla_deadline_ms is not None:
@@ -605,6 +611,8 @@ class ExecutionStore:
         lease_until: float | None,
         message: str | None,
         actor: str | None,
+        *,
+        note: bytes | None = None,
     ) -> list[Any]:
         now = now_iso()
         values: dict[str, str] = {}
@@ -638,6 +646,7 @@ class ExecutionStore:
             actor or self._actor,
             "",
             "",
+            note or "",
         ]
 
     def renew_lease(self, execution_id: str, until: float) -> None:
@@ -650,6 +659,10 @@ class ExecutionStore:
 
     def drop_lease(self, execution_id: str) -> None:
         self._client.zrem(keys.RUNNING_LEASES, execution_id)
+
+
+#: Index in the transition script's arguments of the "return the fields" flag (ARGV[14]).
+_FETCH_ARG = 13
 
 
 @lru_cache(maxsize=256)

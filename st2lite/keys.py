@@ -130,3 +130,8 @@ def policy_of_slots(prefix: str) -> str:
 def retried(execution_id: str) -> str:
     """Marker: the retry of ``execution_id`` was created (holds the new execution's id)."""
     return f"{PREFIX}:policies:retried:{execution_id}"
+
+
+#: Sorted set of executions waiting in ``pending`` (inquiries, callback tasks), scored by the epoch second
+#: they time out: the earlier of their ``ttl``/``timeout`` and their next heartbeat deadline.
+WAIT_DEADLINES = f"{PREFIX}:waits:deadlines"

@@ -11,6 +11,7 @@ from st2lite.ids import new_id
 
 __all__ = [
     "ACTION_TRIGGER",
+    "INQUIRY_TRIGGER",
     "BUILTIN_TRIGGER_TYPES",
     "KV_CREATE_TRIGGER",
     "KV_DELETE_TRIGGER",
@@ -24,6 +25,8 @@ __all__ = [
 
 WEBHOOK_TRIGGER = "core.st2.webhook"
 ACTION_TRIGGER = "core.st2.generic.actiontrigger"
+#: Emitted when an inquiry starts waiting for its answer (payload ``{id, route}``), as StackStorm does.
+INQUIRY_TRIGGER = "core.st2.generic.inquiry"
 NOTIFY_TRIGGER = "core.st2.generic.notifytrigger"
 INTERVAL_TIMER = "core.st2.IntervalTimer"
 DATE_TIMER = "core.st2.DateTimer"
@@ -122,6 +125,12 @@ BUILTIN_TRIGGER_TYPES: tuple[TriggerType, ...] = (
         },
     ),
     TriggerType(pack="core", name="st2.generic.notifytrigger", description="An execution notification"),
+    TriggerType(
+        pack="core",
+        name="st2.generic.inquiry",
+        description="An inquiry waits for its answer",
+        payload_schema={"type": "object", "properties": {"id": {"type": "string"}, "route": {"type": "string"}}},
+    ),
     TriggerType(
         pack="core",
         name="st2.IntervalTimer",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from st2lite import keys
+from st2lite.action_triggers import action_trigger, watched
 from st2lite.audit import now_iso
 from st2lite.cancel import CANCELED_MESSAGE
 from st2lite.config import Settings
@@ -34,7 +35,9 @@ from st2lite.runners import get_runner
 from st2lite.runners.base import RunContext, RunResult, cancel_running
 from st2lite.runners.chain import CHAIN_RUNNER
 from st2lite.statuses import ExecutionStatus
-from st2lite.triggers import ACTION_TRIGGER, TriggerInstance
+from st2lite.triggers import INQUIRY_TRIGGER
+from st2lite.wait_store import WaitStore
+from st2lite.waits import WaitKind
 
 if TYPE_CHECKING:
     from st2lite.chains.conductor import ChainConductor
@@ -60,6 +63,12 @@ class WorkerRuntime:
     canceled: str | None = None
     #: Built on the first chain this worker starts (it needs the templating stack, which workers load lazily).
     _conductor: ChainConductor | None = None
+    _waits: WaitStore | None = None
+
+    def waits(self) -> WaitStore:
+        if self._waits is None:
+            self._waits = WaitStore(self.client, self.executions, actor=f"worker:{self.name}")
+        return self._waits
 
     def conductor(self) -> ChainConductor:
         if self._conductor is None:
@@ -91,7 +100,7 @@ def serve(settings: Settings, redis_url: str, *, name: str | None = None, burst:
     global _runtime
     name = name or f"{socket.gethostname()}:{os.getpid()}"
     _runtime = build_runtime(settings, redis_url, name=name)
-    reaper = Reaper(_runtime.executions, settings)
+    reaper = Reaper(_runtime.executions, settings, _runtime.waits())
     stop = threading.Event()
     threading.Thread(target=reaper.run, args=(stop,), name="reaper", daemon=True).start()
     threading.Thread(target=heartbeat, args=(_runtime, stop), name="heartbeat", daemon=True).start()
@@ -214,8 +223,11 @@ def _finish(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None
         rt.canceled = None
         before = outcome.result if isinstance(outcome.result, dict) else {"result": outcome.result}
         outcome = RunResult(status=ExecutionStatus.CANCELED, result={**before, "message": CANCELED_MESSAGE})
+    if outcome.status is ExecutionStatus.PENDING and outcome.wait is not None:
+        _park(rt, execution, outcome)
+        return
     emit = None
-    if rt.settings.action_trigger_unwatched or ACTION_TRIGGER in rt.registry.current().rule_trigger_types:
+    if watched(rt.settings, rt.registry.current()):
         emit = action_trigger(rt.settings, execution, outcome.status, outcome.result)
     try:
         rt.executions.transition(
@@ -244,42 +256,58 @@ def _retry_at(rt: WorkerRuntime, execution: Execution, status: ExecutionStatus) 
     return time.time() + retry[1].delay
 
 
-def action_trigger(
-    settings: Settings, execution: Execution, status: ExecutionStatus, result: Any
-) -> TriggerInstance | None:
-    """The ``core.st2.generic.actiontrigger`` instance for an execution that ended, if enabled."""
-    if not settings.action_trigger_enabled or status.value not in settings.action_trigger_statuses:
-        return None
-    return TriggerInstance(
-        trigger=ACTION_TRIGGER,
-        payload={
-            "execution_id": execution.id,
-            "status": status.value,
-            "start_timestamp": execution.start_timestamp,
-            "action_name": execution.action,
-            "action_ref": execution.action,
-            "runner_ref": execution.runner,
-            "parameters": execution.parameters,
-            "result": result,
-        },
-        source=f"execution:{execution.id}",
-    )
+def _park(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None:
+    """A runner waits for someone outside: ``pending`` without a lease, then its notify command, if any."""
+    from st2lite.inquiries import inquiry_trigger
+    from st2lite.runners.callback import run_notify
+
+    assert outcome.wait is not None
+    emit = None
+    if outcome.wait.kind is WaitKind.INQUIRY and INQUIRY_TRIGGER in rt.registry.current().rule_trigger_types:
+        emit = inquiry_trigger(execution.id, outcome.result)
+    if not rt.waits().enter(execution, outcome.result, outcome.wait, emit=emit):
+        # Canceled while its runner ran: end it so (a refused move is logged by _finish).
+        log.info("Worker %s: %s was no longer running; not left waiting", rt.name, execution.id)
+        _finish(rt, execution, RunResult(status=ExecutionStatus.CANCELED, result={"message": CANCELED_MESSAGE}))
+        return
+    if outcome.wait.notify is None:
+        return
+    failure = run_notify(outcome.wait.notify)
+    if failure is None:
+        return
+    result = {**(outcome.result if isinstance(outcome.result, dict) else {}), **failure}
+    try:
+        rt.waits().finish(execution.id, ExecutionStatus.FAILED, result, message=str(failure.get("error")))
+    except InvalidTransitionError as exc:  # answered before its notify command ended
+        log.info("Worker %s: notify command of %s failed after it ended: %s", rt.name, execution.id, exc)
 
 
 class Reaper:
-    """Marks executions whose worker stopped renewing their lease as ``abandoned``."""
+    """Marks executions whose worker stopped renewing their lease as ``abandoned``; times out waits.
 
-    def __init__(self, executions: ExecutionStore, settings: Settings) -> None:
+    With ``waits``, each pass also moves the ``pending`` executions whose
+    deadline passed (inquiry ttl, callback timeout or missed heartbeat) to ``timeout``.
+    """
+
+    def __init__(self, executions: ExecutionStore, settings: Settings, waits: WaitStore | None = None) -> None:
         self._executions = executions
         self._settings = settings
+        self._waits = waits
 
     def run(self, stop: threading.Event) -> None:
         period = max(0.5, self._settings.abandon_after / 4)
         while not stop.wait(period):
             try:
                 self.reap()
+                self.sweep_waits()
             except RECOVERABLE as exc:  # the thread must outlive a Redis outage
                 log.warning("Reaper: %s; retrying in %.1fs", exc, period)
+
+    def sweep_waits(self, now: float | None = None) -> list[str]:
+        """Time out the waits whose deadline passed (none without ``waits``); returns their ids."""
+        if self._waits is None:
+            return []
+        return self._waits.sweep(now, trigger_for=lambda e, s, r: action_trigger(self._settings, e, s, r))
 
     def reap(self, now: float | None = None) -> list[str]:
         """Abandon every execution whose lease ended; returns their ids."""

@@ -16,6 +16,7 @@ from st2lite.executions import ExecutionStore
 from st2lite.redisdb import Redis, connect
 from st2lite.registry import RegistryCache, RegistryStore
 from st2lite.requests import RequestQueue
+from st2lite.wait_store import WaitStore
 
 __all__ = ["ApiRuntime", "RuntimeDep", "build_runtime"]
 
@@ -34,6 +35,7 @@ class ApiRuntime:
     requests: RequestQueue
     audit: AuditLog
     keys: KeyValueStore
+    waits: WaitStore
 
 
 def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
@@ -41,17 +43,19 @@ def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
     registry = RegistryCache(RegistryStore(client))
     keys = KeyValueStore.for_settings(client, settings, actor="api")
     install_decrypt_kv(keys.key)  # decrypt_kv in the parameters of the executions the API requests
+    executions = ExecutionStore.for_settings(client, settings, actor="api")
     return ApiRuntime(
         settings=settings,
         redis_url=redis_url,
         client=client,
         registry=registry,
         dispatcher=TriggerDispatcher(settings, client, registry),
-        executions=ExecutionStore.for_settings(client, settings, actor="api"),
+        executions=executions,
         enforcements=EnforcementStore(client, ttl=settings.execution_ttl),
         requests=RequestQueue(client, maxlen=settings.trigger_stream_maxlen),
         audit=AuditLog(client, maxlen=settings.audit_stream_maxlen),
         keys=keys,
+        waits=WaitStore(client, executions, actor="api"),
     )
 
 

@@ -8,12 +8,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from st2lite.exceptions import (
+    CallbackTokenError,
     ContentError,
     DatastoreError,
     EncryptionKeyError,
     ExecutionNotFoundError,
+    InquiryNotFoundError,
     InvalidTransitionError,
     KeyValueNotFoundError,
+    ResponderNotAllowedError,
     St2liteError,
     StoreUnavailableError,
     TriggerError,
@@ -26,6 +29,9 @@ __all__ = ["ApiError", "install_error_handlers"]
 #: Most specific first: the first class the error is an instance of decides the status.
 STATUS: tuple[tuple[type[St2liteError], int], ...] = (
     (ExecutionNotFoundError, 404),
+    (InquiryNotFoundError, 404),
+    (ResponderNotAllowedError, 403),
+    (CallbackTokenError, 403),
     (KeyValueNotFoundError, 404),
     # The server's key file is missing or wrong: not something the caller can fix.
     (EncryptionKeyError, 500),

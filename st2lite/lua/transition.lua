@@ -20,6 +20,7 @@
 -- drops its SLA deadline when it is not yet due, and, with ARGV[17], queues its retry.
 -- Returns {1, previous status[, fields]} when moved, {0, current status} when not allowed, {0, ""} when missing;
 -- with ARGV[15], {1, previous status, status reached}.
+-- ARGV[19] one more audit event JSON to append with the change (an inquiry answered...), or ""
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then
   return {0, ''}
@@ -187,6 +188,9 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', audit)
 if ARGV[7] ~= '' and target == ARGV[2] then
   redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 't', ARGV[7])
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[13])
+end
+if ARGV[19] ~= '' and target == ARGV[2] then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[19])
 end
 if ARGV[14] == '1' then
   return {1, current, redis.call('HGETALL', KEYS[1])}

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from st2lite.exceptions import RunnerError
 from st2lite.runners.base import RunContext, Runner, RunResult
+from st2lite.runners.callback import CallbackRunner
 from st2lite.runners.chain import ActionChainRunner
 from st2lite.runners.http import HttpRequestRunner
+from st2lite.runners.inquirer import InquirerRunner
 from st2lite.runners.noop import NoopRunner
 from st2lite.runners.python import PythonRunner
 from st2lite.runners.shell import LocalShellCommandRunner, LocalShellScriptRunner
@@ -22,6 +24,8 @@ RUNNERS: dict[str, Runner] = {
         HttpRequestRunner(),
         NoopRunner(),
         ActionChainRunner(),
+        InquirerRunner(),
+        CallbackRunner(),
     )
 }
 

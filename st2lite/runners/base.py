@@ -28,6 +28,7 @@ from st2lite.actions import ParameterSpec
 from st2lite.exceptions import RunnerError
 from st2lite.processes import die_with_parent
 from st2lite.statuses import ExecutionStatus
+from st2lite.waits import Wait
 
 __all__ = [
     "OutputCallback",
@@ -88,13 +89,18 @@ class RunContext(BaseModel):
 
 
 class RunResult(BaseModel):
-    """How an execution ended: its status, its result (StackStorm's shape per runner) and an error message."""
+    """How an execution ended: its status, its result (StackStorm's shape per runner) and an error message.
+
+    A runner that waits for someone outside returns ``pending`` with a ``wait``
+    (see :mod:`st2lite.waits`); the worker then parks the execution instead of ending it.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     status: ExecutionStatus
     result: Any = None
     error: str | None = None
+    wait: Wait | None = None
 
 
 class Runner(abc.ABC):

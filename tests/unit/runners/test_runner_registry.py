@@ -33,6 +33,8 @@ def test_registry_holds_stackstorm_runner_names() -> None:
         "http-request",
         "noop",
         "action-chain",
+        "inquirer",
+        "callback",
     }
     assert all(RUNNERS[name].name == name for name in RUNNERS)
 
@@ -42,7 +44,7 @@ def test_unknown_runner_lists_known_names() -> None:
         get_runner("orquesta")
     assert str(info.value) == (
         "unknown runner type 'orquesta'; use one of: "
-        "action-chain, http-request, local-shell-cmd, local-shell-script, noop, python-script"
+        "action-chain, callback, http-request, inquirer, local-shell-cmd, local-shell-script, noop, python-script"
     )
 
 

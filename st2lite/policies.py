@@ -162,6 +162,15 @@ class ActionPolicies:
         """True when the scheduler must see its executions (the rules engine's shortcut skips it)."""
         return bool(self.concurrency) or self.sla is not None
 
+    def retry_after(self, status: ExecutionStatus, context: Mapping[str, Any], *, top_level: bool) -> float | None:
+        """Seconds before an execution that ended ``status`` is retried under ``action.retry``; None: not retried.
+
+        Only top-level executions are retried, as in StackStorm (a chain's task is its chain's business).
+        """
+        if not top_level or self.retry is None or not retry_matches(self.retry[1], status, context):
+            return None
+        return float(self.retry[1].delay)
+
     def slots(self, action_ref: str, parameters: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The concurrency slots an execution with ``parameters`` takes, as ``transition.lua`` reads them."""
         return [

@@ -27,7 +27,6 @@ from st2lite.config import Settings
 from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError, St2liteError
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import run_worker
-from st2lite.policies import retry_matches
 from st2lite.processes import tune_service_process
 from st2lite.redisdb import RECOVERABLE, Redis, connect
 from st2lite.registry import RegistryCache, RegistryStore
@@ -244,16 +243,10 @@ def _finish(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None
 
 
 def _retry_at(rt: WorkerRuntime, execution: Execution, status: ExecutionStatus) -> float | None:
-    """When to retry ``execution`` ending ``status`` under its action's ``action.retry`` policy, if at all.
-
-    Only top-level executions are retried, as in StackStorm (a chain's task is its chain's business).
-    """
-    if execution.parent is not None or status not in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT):
-        return None
-    retry = rt.registry.current().policies_for(execution.action).retry
-    if retry is None or not retry_matches(retry[1], status, execution.context):
-        return None
-    return time.time() + retry[1].delay
+    """When to retry ``execution`` ending ``status`` under its action's ``action.retry`` policy, if at all."""
+    policies = rt.registry.current().policies_for(execution.action)
+    delay = policies.retry_after(status, execution.context, top_level=execution.parent is None)
+    return None if delay is None else time.time() + delay
 
 
 def _park(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None:

@@ -60,10 +60,11 @@ from st2lite.datastore import kv_lookup
 from st2lite.exceptions import InvalidTransitionError, St2liteError
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import JobQueue
-from st2lite.launch import Prepared, prepare_execution, schedule_in
+from st2lite.launch import Prepared, prepare_execution, request_in, schedule_in
 from st2lite.parameters import render_data
 from st2lite.redisdb import RECOVERABLE, Redis
 from st2lite.registry import RegistryCache, RegistryStore, Snapshot
+from st2lite.requests import RequestQueue
 from st2lite.statuses import ExecutionStatus
 from st2lite.streams import StreamGroup
 from st2lite.templating import kv_context
@@ -115,6 +116,7 @@ class ChainConductor:
         self.executions = ExecutionStore.for_settings(client, settings, actor=f"conductor:{name}")
         self.registry = RegistryCache(RegistryStore(client))
         self.jobs = JobQueue(client)
+        self.requests = RequestQueue(client, maxlen=settings.trigger_stream_maxlen)
         self.events = StreamGroup(
             client, keys.CHAIN_EVENTS, keys.CONDUCTOR_GROUP, maxlen=settings.trigger_stream_maxlen
         )
@@ -399,7 +401,10 @@ class ChainConductor:
         batch.hset(keys.execution(step.chain.id), mapping={"chain": state.model_dump_json()})
         self._write_data(batch, step)
         for one in prepared:
-            schedule_in(batch, one, executions=self.executions)
+            if one.execution.status is ExecutionStatus.SCHEDULED:
+                schedule_in(batch, one, executions=self.executions)
+            else:  # its action has a concurrency or SLA policy: the scheduler applies it
+                request_in(batch, one, executions=self.executions, requests=self.requests)
         if retry_at is not None:
             batch.zadd(keys.CHAIN_RETRIES, {f"{step.chain.id}|{retry_at[0]}": retry_at[1]})
         self._tail(batch, step)
@@ -432,7 +437,7 @@ class ChainConductor:
                 context=context,
                 kv_lookup=self._kv,
                 links={"parent": chain.id},
-                scheduled=True,
+                scheduled=not snapshot.policies_for(action.full_ref).held_back,
                 variables=variables,
             )
         except St2liteError as exc:
@@ -446,11 +451,17 @@ class ChainConductor:
         result = chain_result(records, state.vars, display_published=display, error=error)
         if error is not None:
             log.warning("Conductor %s: chain %s failed: %s", self.name, chain.id, error)
+        delay = (
+            self.registry.current()
+            .policies_for(chain.action)
+            .retry_after(status, chain.context, top_level=chain.parent is None)
+        )
         try:
             self.executions.transition(
                 chain.id,
                 status,
                 fields={"result": result, "end": now_iso()},
+                retry_at=None if delay is None else time.time() + delay,
                 allowed_from=sorted(_UNDER_WAY - {ExecutionStatus.PAUSED}),
             )
         except InvalidTransitionError as exc:

@@ -19,7 +19,7 @@ from st2lite.chains.conductor import ChainConductor
 from st2lite.chains.flow import ChainState, Run
 from st2lite.config import Settings
 from st2lite.datastore import kv_lookup
-from st2lite.executions import Execution, ExecutionStore
+from st2lite.executions import Execution, ExecutionFilter, ExecutionStore
 from st2lite.launch import prepare_execution, request_in
 from st2lite.redisdb import Redis
 from st2lite.registration import register_from_disk
@@ -65,6 +65,7 @@ class Chains:
 
     def step(self) -> int:
         """Schedule, run every scheduled execution once, let the conductor advance; returns how many ran."""
+        self.scheduler.policies.sweep(self.scheduler.registry.current())  # retries, wake-ups (as its loop does)
         self.scheduler.drain()
         queued = self.scheduler.jobs.queued_ids()
         self.scheduler.jobs.empty()  # run here instead, by the same code a worker runs
@@ -331,3 +332,38 @@ def test_a_chain_can_run_another_chain_as_a_task(chains: Chains) -> None:
     assert inner.action == "chains.greet" and inner.status is ExecutionStatus.SUCCEEDED
     assert len(chains.executions.get(inner.id).children) == 2  # the inner chain's own tasks
     assert last.result["stdout"].startswith("got: hello nested 1 parent=")
+
+
+def test_chain_tasks_obey_their_actions_concurrency_policy(chains: Chains, tmp_path: Path) -> None:
+    log = tmp_path / "marks.log"
+
+    chain = chains.run(chains.request("chains.serial_items", {"log": str(log)}))
+
+    assert chain.status is ExecutionStatus.SUCCEEDED
+    assert sorted(log.read_text().split()) == ["a", "b", "c", "d"]
+    marks = [c for c in chains.children(chain) if c.action == "chains.mark"]
+    # Four allowed at once by the chain, one at a time by the policy: from scheduled to done, none overlap.
+    spans = sorted(
+        (next(e.timestamp for e in m.log if e.status is ExecutionStatus.SCHEDULED), m.end_timestamp or "")
+        for m in marks
+    )
+    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:], strict=False)), spans
+    assert sum(1 for m in marks if ExecutionStatus.DELAYED in [e.status for e in m.log]) == 3
+
+
+def test_a_retry_policy_on_a_chain_runs_the_failed_chain_again(chains: Chains, tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    first = chains.run(chains.request("chains.flaky_chain", {"counter": str(counter)}))
+    assert first.status is ExecutionStatus.FAILED
+
+    def retry() -> list[Execution]:
+        chains.step()  # the scheduler's policy sweep creates the retry
+        found = chains.executions.search(ExecutionFilter(action="chains.flaky_chain"), limit=10)[0]
+        return [e for e in found if e.id != first.id]
+
+    retried = wait_for(retry, "the retry policy to create the retry", every=0.02)
+    second = chains.run(retried[0].id)
+
+    assert second.status is ExecutionStatus.SUCCEEDED
+    assert second.context["policies"]["retry"]["retried_liveaction_id"] == first.id
+    assert counter.read_text().strip() == "2"

@@ -39,8 +39,9 @@ import orjson
 
 from st2lite import keys
 from st2lite.actions import ParameterSpec
-from st2lite.audit import now_iso
+from st2lite.audit import AuditLog, now_iso
 from st2lite.batch import WriteBatch, batch_script
+from st2lite.bus import RedisBus
 from st2lite.cancel import cancel
 from st2lite.chains.flow import (
     ChainState,
@@ -49,8 +50,10 @@ from st2lite.chains.flow import (
     TaskRecord,
     chain_result,
     chain_status,
+    default_notify_message,
     items_outcome,
     next_task,
+    notify_sections,
     retry_delay,
     template_context,
 )
@@ -68,6 +71,7 @@ from st2lite.requests import RequestQueue
 from st2lite.statuses import ExecutionStatus
 from st2lite.streams import StreamGroup
 from st2lite.templating import kv_context
+from st2lite.triggers import NOTIFY_TRIGGER, TriggerInstance
 
 __all__ = ["ChainConductor", "ChainEvent"]
 
@@ -100,6 +104,8 @@ class _Step:
     records: list[TaskRecord] = field(default_factory=list)
     item_results: list[tuple[str, int, Any]] = field(default_factory=list)
     item_inputs: dict[str, list[Any]] = field(default_factory=dict)
+    #: ``core.st2.generic.notifytrigger`` instances for the task that ended (its ``notify``).
+    notifications: list[TriggerInstance] = field(default_factory=list)
 
 
 class _ChainStopped(Exception):
@@ -117,6 +123,9 @@ class ChainConductor:
         self.registry = RegistryCache(RegistryStore(client))
         self.jobs = JobQueue(client)
         self.requests = RequestQueue(client, maxlen=settings.trigger_stream_maxlen)
+        self.bus = RedisBus(
+            client, maxlen=settings.trigger_stream_maxlen, audit=AuditLog(client, maxlen=settings.audit_stream_maxlen)
+        )
         self.events = StreamGroup(
             client, keys.CHAIN_EVENTS, keys.CONDUCTOR_GROUP, maxlen=settings.trigger_stream_maxlen
         )
@@ -243,6 +252,7 @@ class ChainConductor:
         running = {eid: r for eid, r in state.running.items() if eid != child.id}
         state = state.model_copy(update={"running": running})
         step.records.append(record)
+        step.notifications.extend(self._notifications(step, state, run.task, child))
         if status is ExecutionStatus.CANCELING:
             self._wind_down(step, state)
             return
@@ -451,6 +461,14 @@ class ChainConductor:
         result = chain_result(records, state.vars, display_published=display, error=error)
         if error is not None:
             log.warning("Conductor %s: chain %s failed: %s", self.name, chain.id, error)
+        if step.notifications:  # the last task's notify, once (the marker), before the chain says it ended
+            first = WriteBatch()
+            marker = keys.chain_step(chain.id, step.marker)
+            first.group(marker)
+            first.set(marker, "1", ex=self.settings.execution_ttl)
+            for instance in step.notifications:
+                self.bus.publish_in(first, instance, actor=f"conductor:{self.name}")
+            first.apply(self._script)
         delay = (
             self.registry.current()
             .policies_for(chain.action)
@@ -489,6 +507,44 @@ class ChainConductor:
             written.append(key)
         for key in dict.fromkeys(written):
             batch.expire(key, ttl)
+        for instance in step.notifications:
+            self.bus.publish_in(batch, instance, actor=f"conductor:{self.name}")
+
+    def _notifications(self, step: _Step, state: ChainState, task_name: str, child: Execution) -> list[TriggerInstance]:
+        """The notify triggers of a task that ended (none for tasks in the chain's ``skip_notify``)."""
+        task = state.spec.task(task_name)
+        skipped = step.parameters.get("skip_notify") or []
+        if task is None or not task.notify or task_name in skipped:
+            return []
+        context = {
+            "action_parameters": child.parameters,
+            "action_context": child.context,
+            "action_results": child.result,
+            "st2kv": kv_context(self._kv),
+        }
+        out = []
+        for section, spec in notify_sections(task.notify, child.status):
+            try:
+                message = render_data(spec.get("message") or default_notify_message(section, child.action), context)
+                data = render_data(spec.get("data") or {}, context)
+            except St2liteError as exc:
+                log.warning("Conductor %s: notify of task '%s' not rendered: %s", self.name, task_name, exc)
+                continue
+            for route in spec.get("routes") or spec.get("channels") or []:
+                payload = {
+                    "execution_id": child.id,
+                    "status": child.status.value,
+                    "start_timestamp": child.start_timestamp,
+                    "end_timestamp": child.end_timestamp,
+                    "action_ref": child.action,
+                    "runner_ref": child.runner,
+                    "channel": route,
+                    "route": route,
+                    "message": message,
+                    "data": data,
+                }
+                out.append(TriggerInstance(trigger=NOTIFY_TRIGGER, payload=payload, source=f"execution:{child.id}"))
+        return out
 
     def _item(self, step: _Step, task: str, index: int) -> Any:
         """Item ``index`` of a ``with-items`` task (entered in this step, or read from its stored list)."""

@@ -31,8 +31,10 @@ __all__ = [
     "TaskRecord",
     "chain_result",
     "chain_status",
+    "default_notify_message",
     "items_outcome",
     "next_task",
+    "notify_sections",
     "retry_delay",
     "template_context",
 ]
@@ -198,3 +200,25 @@ def chain_result(
     if error is not None:
         out["error"] = error
     return out
+
+
+#: A notify section's default message suffix, by section (StackStorm's "Action <ref> completed." ...).
+_NOTIFY_VERBS = {"on-complete": "completed", "on-success": "succeeded", "on-failure": "failed"}
+
+
+def notify_sections(notify: Mapping[str, Any] | None, ended: ExecutionStatus) -> list[tuple[str, Mapping[str, Any]]]:
+    """The sections of a task's ``notify`` that apply to how it ended: ``on-complete`` always, then
+    ``on-success`` or ``on-failure`` (StackStorm's notify format; a canceled task gets ``on-complete`` only)."""
+    if not notify:
+        return []
+    names = ["on-complete"]
+    if ended is ExecutionStatus.SUCCEEDED:
+        names.append("on-success")
+    elif ended in _FAILURE:
+        names.append("on-failure")
+    return [(name, notify[name]) for name in names if isinstance(notify.get(name), Mapping)]
+
+
+def default_notify_message(section: str, action_ref: str) -> str:
+    """StackStorm's message when a notify section gives none."""
+    return f"Action {action_ref} {_NOTIFY_VERBS[section]}."

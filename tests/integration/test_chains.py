@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from conftest import REPO, wait_for
 
@@ -27,6 +28,7 @@ from st2lite.registry import RegistryStore
 from st2lite.requests import RequestQueue
 from st2lite.scheduler import Scheduler
 from st2lite.statuses import COMPLETED, ExecutionStatus
+from st2lite.triggers import NOTIFY_TRIGGER
 from st2lite.worker import WorkerRuntime, build_runtime, run_execution
 
 pytestmark = pytest.mark.redis
@@ -94,6 +96,12 @@ class Chains:
 
     def children(self, chain: Execution) -> list[Execution]:
         return sorted(self.executions.get_many(chain.children), key=lambda e: e.created_at)
+
+
+def trigger_payloads(client: Redis, trigger: str) -> list[dict[str, Any]]:
+    """The payloads of the trigger instances of type ``trigger`` on the trigger stream."""
+    instances = [orjson.loads(fields["t"]) for _id, fields in client.xrange(keys.TRIGGER_STREAM)]
+    return [i["payload"] for i in instances if i["trigger"] == trigger]
 
 
 @pytest.fixture
@@ -367,3 +375,23 @@ def test_a_retry_policy_on_a_chain_runs_the_failed_chain_again(chains: Chains, t
     assert second.status is ExecutionStatus.SUCCEEDED
     assert second.context["policies"]["retry"]["retried_liveaction_id"] == first.id
     assert counter.read_text().strip() == "2"
+
+
+def test_task_notify_emits_stackstorms_notify_triggers_once_per_route(chains: Chains) -> None:
+    chain = chains.run(chains.request("chains.notifying", {}))
+
+    assert chain.status is ExecutionStatus.SUCCEEDED
+    loud = chains.children(chain)[0]
+    sent = trigger_payloads(chains.client, NOTIFY_TRIGGER)
+    assert sorted((p["route"], p["message"]) for p in sent) == [
+        ("audit", "Action core.local succeeded."),
+        ("chat", "Action core.local succeeded."),
+        ("chat", "done on loud"),
+    ]  # on-complete and on-success; not on-failure; nothing for 'quiet' (skip_notify)
+    complete = next(p for p in sent if p["message"] == "done on loud")
+    assert complete["data"] == {"rc": 0}
+    assert (complete["execution_id"], complete["status"], complete["action_ref"]) == (
+        loud.id,
+        "succeeded",
+        "core.local",
+    )

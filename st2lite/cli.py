@@ -38,7 +38,8 @@ app = typer.Typer(
     add_completion=False,
 )
 execution_app = typer.Typer(help="List and inspect executions.", no_args_is_help=True)
-trigger_app = typer.Typer(help="Send trigger instances.", no_args_is_help=True)
+trigger_app = typer.Typer(help="List trigger types and send trigger instances.", no_args_is_help=True)
+trigger_instance_app = typer.Typer(help="List, inspect and re-emit trigger instances.", no_args_is_help=True)
 rule_app = typer.Typer(help="Test rules.", no_args_is_help=True)
 pack_app = typer.Typer(help="Validate, register and list packs.", no_args_is_help=True)
 audit_app = typer.Typer(help="Read the audit log.", no_args_is_help=True)
@@ -46,6 +47,7 @@ key_app = typer.Typer(help="Set, read, list and delete datastore values.", no_ar
 inquiry_app = typer.Typer(help="List, inspect and answer inquiries (core.ask).", no_args_is_help=True)
 app.add_typer(execution_app, name="execution")
 app.add_typer(trigger_app, name="trigger")
+app.add_typer(trigger_instance_app, name="trigger-instance")
 app.add_typer(rule_app, name="rule")
 app.add_typer(pack_app, name="pack")
 app.add_typer(audit_app, name="audit")
@@ -161,6 +163,13 @@ def _call(settings: Settings, method: str, path: str, **kwargs: Any) -> httpx.Re
     return response
 
 
+def _note_more(response: httpx.Response, shown: int, noun: str) -> None:
+    """Say on stderr when the list shown is not all that matched (``X-Total-Count``)."""
+    total = int(response.headers.get("X-Total-Count", shown))
+    if total > shown:
+        err.print(f"Note: only the newest {shown} of {total} {noun} are shown; use -n for more.")
+
+
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for pair in pairs:
@@ -255,9 +264,7 @@ def execution_list(
             f"{elapsed:.2f}s" if isinstance(elapsed, int | float) else "",
         )
     out.print(table)
-    total = int(response.headers.get("X-Total-Count", len(items)))
-    if total > len(items):
-        err.print(f"Note: only the newest {len(items)} of {total} executions are shown; use -n for more.")
+    _note_more(response, len(items), "executions")
 
 
 @execution_app.command("get")
@@ -361,6 +368,86 @@ def trigger_send(
         print_json(instance)
     else:
         out.print(f"trigger instance {instance['id']} sent ({trigger})")
+
+
+@trigger_app.command("list")
+def trigger_list(
+    pack: Annotated[str | None, typer.Option("-p", "--pack", help="Only this pack's.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The registered trigger types (built-in and packs')."""
+    settings = settings_from()
+    items = _call(settings, "GET", "/api/v1/triggertypes", params={"pack": pack} if pack else {}).json()
+    if as_json:
+        print_json(items)
+        return
+    table = Table()
+    for name in ("ref", "pack", "description"):
+        table.add_column(name, no_wrap=name == "ref")
+    for item in items:
+        table.add_row(item["ref"], item.get("pack", ""), item.get("description", ""))
+    out.print(table)
+
+
+@trigger_instance_app.command("list")
+def trigger_instance_list(
+    trigger: Annotated[str | None, typer.Option(help="Only instances of this trigger type.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    last: Annotated[int, typer.Option("-n", "--last", help="How many (newest first).")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The newest processed trigger instances."""
+    settings = settings_from()
+    query = {k: v for k, v in {"trigger": trigger, "status": status}.items() if v}
+    response = _call(settings, "GET", "/api/v1/triggerinstances", params={**query, "limit": last})
+    items = response.json()
+    if as_json:
+        print_json(items)
+        return
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=24)
+    for name in ("trigger", "occurrence_time", "status", "enforcements"):
+        table.add_column(name)
+    for item in items:
+        fired = ", ".join(e.get("rule", "") for e in item.get("enforcements", []))
+        table.add_row(item["id"], item["trigger"], item.get("occurrence_time", ""), item.get("status", ""), fired)
+    out.print(table)
+    _note_more(response, len(items), "trigger instances")
+
+
+@trigger_instance_app.command("get")
+def trigger_instance_get(
+    instance_id: Annotated[str, typer.Argument(help="Trigger instance id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One trigger instance with its payload and the rules it fired."""
+    settings = settings_from()
+    instance = _call(settings, "GET", f"/api/v1/triggerinstances/{instance_id}").json()
+    if as_json:
+        print_json(instance)
+        return
+    for name in ("id", "trigger", "occurrence_time", "status", "trace_tag", "source"):
+        if instance.get(name):
+            out.print(f"{name}: {instance[name]}")
+    out.print(f"parameters: {json.dumps(instance.get('parameters', {}))}")
+    out.print(f"payload: {json.dumps(instance.get('payload', {}))}")
+    for enforcement in instance.get("enforcements", []):
+        reason = enforcement.get("failure_reason") or enforcement.get("execution") or ""
+        out.print(f"rule {enforcement['rule']}: {enforcement['status']} {reason}")
+
+
+@trigger_instance_app.command("re-emit")
+def trigger_instance_re_emit(
+    instance_id: Annotated[str, typer.Argument(help="Trigger instance id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Send a trigger instance again: same trigger, parameters and payload, as a new instance."""
+    settings = settings_from()
+    instance = _call(settings, "POST", f"/api/v1/triggerinstances/{instance_id}/re_emit").json()
+    if as_json:
+        print_json(instance)
+    else:
+        out.print(f"trigger instance {instance['id']} sent (re-emits {instance_id})")
 
 
 # -- rules ------------------------------------------------------------------------------------------

@@ -70,10 +70,13 @@ class TriggerDispatcher:
         trace_tag: str = "",
         actor: str,
         size: int | None = None,
+        source: str = "",
     ) -> TriggerInstance:
         """Check and publish one trigger instance; return it."""
         self.check(trigger, payload, size=size)
-        instance = TriggerInstance(trigger=trigger, parameters=parameters or {}, payload=payload, trace_tag=trace_tag)
+        instance = TriggerInstance(
+            trigger=trigger, parameters=parameters or {}, payload=payload, trace_tag=trace_tag, source=source
+        )
         self.bus.publish(instance, actor=actor)
         return instance
 

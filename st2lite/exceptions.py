@@ -13,6 +13,7 @@ its message tells the user what went wrong *and* what to do about it::
     │   └── UnknownOperatorError    a criteria ``type`` names no operator
     ├── TemplateError               a Jinja template failed to render
     ├── TriggerError                a trigger instance is invalid (payload, size, type)
+    │   └── TriggerInstanceNotFoundError  no processed trigger instance has that id
     ├── DatastoreError              a datastore request is invalid (name, scope, value, ttl)
     │   ├── KeyValueNotFoundError   no datastore value has that name in that scope
     │   └── EncryptionKeyError      the datastore key file is missing, invalid or not the one used
@@ -54,6 +55,7 @@ __all__ = [
     "StoreUnavailableError",
     "TemplateError",
     "TriggerError",
+    "TriggerInstanceNotFoundError",
     "UnknownOperatorError",
     "UnknownRefError",
 ]
@@ -129,6 +131,17 @@ class TriggerError(St2liteError):
 
 class DatastoreError(St2liteError):
     """Raised when a datastore request is invalid: bad name, scope, user, value or ttl."""
+
+
+class TriggerInstanceNotFoundError(TriggerError):
+    """Raised when no processed trigger instance has the given id."""
+
+    def __init__(self, instance_id: str) -> None:
+        self.instance_id = instance_id
+        super().__init__(
+            f"trigger instance '{instance_id}' not found; it may not be processed yet or it expired "
+            "(see 'execution_ttl' in docs/configuration.md); list them with 'st2lite trigger-instance list'"
+        )
 
 
 class KeyValueNotFoundError(DatastoreError):

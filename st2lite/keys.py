@@ -50,6 +50,17 @@ def trigger_instance(instance_id: str) -> str:
     return f"{PREFIX}:triggerinstance:{instance_id}"
 
 
+#: Prefix of the trigger instance indexes (:data:`TRIGGER_INSTANCES_ALL`, :func:`trigger_instance_index`).
+TRIGGER_INSTANCES_PREFIX = f"{PREFIX}:triggerinstances:"
+#: Sorted set of every processed trigger instance id, scored by when it occurred (ms).
+TRIGGER_INSTANCES_ALL = f"{TRIGGER_INSTANCES_PREFIX}all"
+
+
+def trigger_instance_index(trigger: str) -> str:
+    """Sorted set of the processed instances of trigger type ``trigger``, scored by when they occurred (ms)."""
+    return f"{TRIGGER_INSTANCES_PREFIX}trigger:{trigger}"
+
+
 def enforcement_index(field: str, value: str) -> str:
     """Sorted set of enforcement ids with ``field == value``, scored by time (ms)."""
     return f"{PREFIX}:enforcements:{field}:{value}"

@@ -8,6 +8,7 @@ import threading
 from st2lite.enforcements import EnforcementStore
 from st2lite.executions import ExecutionStore
 from st2lite.redisdb import RECOVERABLE
+from st2lite.trigger_instances import TriggerInstanceStore
 
 __all__ = ["Maintenance"]
 
@@ -18,11 +19,19 @@ INTERVAL = 600.0
 
 
 class Maintenance:
-    """Prunes the execution and enforcement indexes (records expire by TTL; index entries do not)."""
+    """Prunes the execution, enforcement and trigger instance indexes (records expire by TTL; entries do not)."""
 
-    def __init__(self, executions: ExecutionStore, enforcements: EnforcementStore, *, interval: float = INTERVAL):
+    def __init__(
+        self,
+        executions: ExecutionStore,
+        enforcements: EnforcementStore,
+        trigger_instances: TriggerInstanceStore | None = None,
+        *,
+        interval: float = INTERVAL,
+    ):
         self._executions = executions
         self._enforcements = enforcements
+        self._trigger_instances = trigger_instances
         self._interval = interval
 
     def run(self, stop: threading.Event) -> None:
@@ -34,6 +43,8 @@ class Maintenance:
 
     def prune(self) -> int:
         dropped = self._executions.prune_all() + self._enforcements.prune_all()
+        if self._trigger_instances is not None:
+            dropped += self._trigger_instances.prune_all()
         if dropped:
             log.info("Maintenance: dropped %d expired index entries", dropped)
         return dropped

@@ -45,6 +45,7 @@ from st2lite.redisdb import Redis
 from st2lite.registry import RegistryCache, RegistryStore, Snapshot
 from st2lite.requests import RequestQueue
 from st2lite.templating import kv_context, render_typed
+from st2lite.trigger_instances import index_in
 
 __all__ = ["SMALL_BATCH", "RulesEngine", "default_consumer_name"]
 
@@ -196,6 +197,7 @@ class RulesEngine:
             "enforcements": enforced,
         }
         pipe.set(keys.trigger_instance(instance.id), orjson.dumps(record), ex=self.settings.execution_ttl)
+        index_in(pipe, instance)
 
     def _render(self, pattern: str, payload: Any) -> Any:
         """Render a templated criteria pattern (``trigger`` and ``st2kv.system`` in scope)."""

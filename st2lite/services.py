@@ -65,6 +65,7 @@ def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] |
     from st2lite.maintenance import Maintenance
     from st2lite.rules_engine import RulesEngine, default_consumer_name
     from st2lite.scheduler import Scheduler
+    from st2lite.trigger_instances import TriggerInstanceStore
     from st2lite.wait_store import WaitStore
     from st2lite.worker import Reaper
 
@@ -76,7 +77,11 @@ def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] |
     conductor = ChainConductor(settings, connect(redis_url), name=name)
     executions = ExecutionStore.for_settings(client, settings, actor=f"reaper:{name}")
     reaper = Reaper(executions, settings, WaitStore(client, executions, actor=f"reaper:{name}"))
-    maintenance = Maintenance(executions, EnforcementStore(client, ttl=settings.execution_ttl))
+    maintenance = Maintenance(
+        executions,
+        EnforcementStore(client, ttl=settings.execution_ttl),
+        TriggerInstanceStore(client, ttl=settings.execution_ttl),
+    )
     stop = threading.Event()
     tune_service_process()
     with stop_on_signals(stop):

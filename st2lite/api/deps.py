@@ -16,6 +16,7 @@ from st2lite.executions import ExecutionStore
 from st2lite.redisdb import Redis, connect
 from st2lite.registry import RegistryCache, RegistryStore
 from st2lite.requests import RequestQueue
+from st2lite.trigger_instances import TriggerInstanceStore
 from st2lite.wait_store import WaitStore
 
 __all__ = ["ApiRuntime", "RuntimeDep", "build_runtime"]
@@ -36,6 +37,7 @@ class ApiRuntime:
     audit: AuditLog
     keys: KeyValueStore
     waits: WaitStore
+    trigger_instances: TriggerInstanceStore
 
 
 def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
@@ -56,6 +58,7 @@ def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
         audit=AuditLog(client, maxlen=settings.audit_stream_maxlen),
         keys=keys,
         waits=WaitStore(client, executions, actor="api"),
+        trigger_instances=TriggerInstanceStore(client, ttl=settings.execution_ttl),
     )
 
 

@@ -20,6 +20,7 @@ from st2lite.exceptions import (
     St2liteError,
     StoreUnavailableError,
     TriggerError,
+    TriggerInstanceNotFoundError,
     UnknownRefError,
 )
 from st2lite.redisdb import UNAVAILABLE
@@ -29,6 +30,7 @@ __all__ = ["ApiError", "install_error_handlers"]
 #: Most specific first: the first class the error is an instance of decides the status.
 STATUS: tuple[tuple[type[St2liteError], int], ...] = (
     (ExecutionNotFoundError, 404),
+    (TriggerInstanceNotFoundError, 404),
     (InquiryNotFoundError, 404),
     (ResponderNotAllowedError, 403),
     (CallbackTokenError, 403),

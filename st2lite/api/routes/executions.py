@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -10,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from st2lite.api.deps import RuntimeDep
 from st2lite.api.errors import ApiError, fault
+from st2lite.api.queries import page_size, parse_time
 from st2lite.api.schemas import ExecutionCreate, ExecutionReRun, ExecutionUpdate, execution_public
 from st2lite.cancel import cancel, pause, resume
 from st2lite.datastore import kv_lookup
@@ -21,21 +21,9 @@ from st2lite.runners.chain import CHAIN_RUNNER
 
 router = APIRouter(tags=["executions"])
 
-#: Most executions one list request returns.
-MAX_PAGE = 1000
-
 
 def _bool(value: str | None) -> bool:
     return (value or "").lower() in ("true", "1", "yes")
-
-
-def _time(value: str | None, name: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ApiError(400, f"{name} must be an ISO 8601 time such as 2026-01-01T00:00:00Z, got {value!r}") from exc
 
 
 @router.get("/api/v1/executions")
@@ -54,16 +42,14 @@ def list_executions(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict[str, Any]]:
     """Newest first; ``parent=null`` gives top-level executions only; ``X-Total-Count`` tells how many match."""
-    if limit == 0 or limit < -1:
-        raise ApiError(400, "limit must be a positive number, or -1 for all")
-    size = MAX_PAGE if limit == -1 else min(limit, MAX_PAGE)
+    size = page_size(limit)
     flt = ExecutionFilter(
         action=action,
         status=status,
         rule=rule or rule_ref,
         parent=parent,
-        since=_time(timestamp_gt, "timestamp_gt"),
-        until=_time(timestamp_lt, "timestamp_lt"),
+        since=parse_time(timestamp_gt, "timestamp_gt"),
+        until=parse_time(timestamp_lt, "timestamp_lt"),
     )
     items, total = rt.executions.search(flt, limit=size, offset=offset, ascending=_bool(sort_asc))
     response.headers["X-Total-Count"] = str(total)

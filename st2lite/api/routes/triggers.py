@@ -1,0 +1,121 @@
+"""``/api/v1/triggertypes``, ``/triggerinstances`` (list, get, re_emit), ``/sensortypes`` and ``GET /webhooks``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+
+from st2lite.api.deps import RuntimeDep
+from st2lite.api.errors import ApiError
+from st2lite.api.queries import page_size, parse_time
+from st2lite.api.trigger_public import (
+    dispatched_public,
+    instance_public,
+    sensor_type_public,
+    trigger_type_public,
+    webhook_public,
+)
+from st2lite.exceptions import UnknownRefError
+from st2lite.trigger_instances import STATUSES, TriggerInstanceFilter
+
+router = APIRouter(tags=["triggers"])
+
+
+@router.get("/api/v1/triggertypes")
+def list_trigger_types(rt: RuntimeDep, pack: str | None = None) -> list[dict[str, Any]]:
+    """Every registered trigger type (built-in and packs'), by ref; ``pack`` keeps one pack's."""
+    types = rt.registry.current().content.trigger_types
+    return [trigger_type_public(types[ref]) for ref in sorted(types) if pack is None or types[ref].pack == pack]
+
+
+@router.get("/api/v1/triggertypes/{ref}")
+def get_trigger_type(ref: str, rt: RuntimeDep) -> dict[str, Any]:
+    try:
+        return trigger_type_public(rt.registry.current().content.trigger_type(ref))
+    except UnknownRefError as exc:
+        raise ApiError(
+            404, f"TriggerType {ref} not found; list the registered ones with 'st2lite trigger list'"
+        ) from exc
+
+
+@router.get("/api/v1/triggerinstances")
+def list_trigger_instances(
+    rt: RuntimeDep,
+    response: Response,
+    trigger: str | None = None,
+    status: str | None = None,
+    timestamp_gt: str | None = None,
+    timestamp_lt: str | None = None,
+    limit: Annotated[int, Query()] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """Processed trigger instances, newest first; ``X-Total-Count`` tells how many match."""
+    size = page_size(limit)
+    if status is not None and status not in STATUSES:
+        raise ApiError(400, f"status must be one of {', '.join(STATUSES)}, not {status!r}")
+    flt = TriggerInstanceFilter(
+        trigger=trigger,
+        status=status,
+        since=parse_time(timestamp_gt, "timestamp_gt"),
+        until=parse_time(timestamp_lt, "timestamp_lt"),
+    )
+    records, total = rt.trigger_instances.search(flt, limit=size, offset=offset)
+    response.headers["X-Total-Count"] = str(total)
+    response.headers["X-Limit"] = str(size)
+    return [instance_public(r) for r in records]
+
+
+@router.get("/api/v1/triggerinstances/{instance_id}")
+def get_trigger_instance(instance_id: str, rt: RuntimeDep) -> dict[str, Any]:
+    """One processed trigger instance with its status and enforcements."""
+    return instance_public(rt.trigger_instances.get(instance_id))
+
+
+@router.post("/api/v1/triggerinstances/{instance_id}/re_emit")
+def re_emit(instance_id: str, rt: RuntimeDep) -> dict[str, Any]:
+    """Dispatch a new instance with the same trigger, parameters and payload (``source`` ``re-emit:<id>``).
+
+    200 with StackStorm's ``message`` and the new (``pending``) instance.
+    """
+    original = rt.trigger_instances.get(instance_id)
+    instance = rt.dispatcher.dispatch(
+        original["trigger"],
+        original.get("payload") or {},
+        parameters=original.get("parameters") or {},
+        trace_tag=original.get("trace_tag") or "",
+        actor="api",
+        source=f"re-emit:{instance_id}",
+    )
+    return {**dispatched_public(instance), "message": f"Trigger instance {instance_id} succesfully re-sent."}
+
+
+@router.get("/api/v1/sensortypes")
+def list_sensor_types(rt: RuntimeDep, pack: str | None = None) -> list[dict[str, Any]]:
+    """Every registered sensor's metadata, by ref; ``pack`` keeps one pack's."""
+    sensors = rt.registry.current().content.sensors
+    return [sensor_type_public(sensors[ref]) for ref in sorted(sensors) if pack is None or sensors[ref].pack == pack]
+
+
+@router.get("/api/v1/sensortypes/{ref}")
+def get_sensor_type(ref: str, rt: RuntimeDep) -> dict[str, Any]:
+    try:
+        return sensor_type_public(rt.registry.current().content.sensor(ref))
+    except UnknownRefError as exc:
+        raise ApiError(404, f"SensorType {ref} not found; register the pack that declares it") from exc
+
+
+@router.get("/api/v1/webhooks")
+def list_webhooks(rt: RuntimeDep) -> list[dict[str, Any]]:
+    """The webhook urls enabled rules listen to, as ``core.st2.webhook`` triggers (``include_attributes`` ignored)."""
+    return [webhook_public(url) for url in sorted(rt.registry.current().webhook_urls)]
+
+
+@router.get("/api/v1/webhooks/{url:path}")
+def get_webhook(url: str, rt: RuntimeDep) -> Any:
+    hook = url.strip("/")
+    if not hook:
+        return list_webhooks(rt)
+    if hook not in rt.registry.current().webhook_urls:
+        raise ApiError(404, f"Webhook {hook} not registered with st2lite; no enabled rule listens to it")
+    return webhook_public(hook)

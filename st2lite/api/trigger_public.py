@@ -1,0 +1,83 @@
+"""The StackStorm shapes of trigger types, trigger instances, sensor types and webhooks."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from st2lite.api.schemas import utc_z
+from st2lite.content import SensorMeta
+from st2lite.triggers import WEBHOOK_TRIGGER, TriggerInstance, TriggerType
+
+__all__ = ["dispatched_public", "instance_public", "sensor_type_public", "trigger_type_public", "webhook_public"]
+
+
+def trigger_type_public(trigger_type: TriggerType) -> dict[str, Any]:
+    """``GET /api/v1/triggertypes`` item; the ref is the id (st2lite has no database ids)."""
+    return {
+        "id": trigger_type.ref,
+        "uid": f"trigger_type:{trigger_type.pack}:{trigger_type.name}",
+        "ref": trigger_type.ref,
+        "name": trigger_type.name,
+        "pack": trigger_type.pack,
+        "description": trigger_type.description,
+        "payload_schema": trigger_type.payload_schema,
+        "parameters_schema": trigger_type.parameters_schema,
+        "tags": trigger_type.tags,
+    }
+
+
+def instance_public(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored trigger instance record (or a just-dispatched instance's) as ``GET /api/v1/triggerinstances``."""
+    out: dict[str, Any] = {
+        "id": record["id"],
+        "trigger": record["trigger"],
+        "occurrence_time": utc_z(str(record.get("occurred_at") or "")),
+        "parameters": record.get("parameters") or {},
+        "payload": record.get("payload") or {},
+        "status": record.get("status", "pending"),
+        "trace_tag": record.get("trace_tag") or None,
+        "source": record.get("source") or None,
+        "enforcements": record.get("enforcements"),
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def dispatched_public(instance: TriggerInstance) -> dict[str, Any]:
+    """A trigger instance just put on the bus (``pending`` until the rules engine processes it)."""
+    return instance_public({**instance.model_dump(mode="json"), "status": "pending"})
+
+
+def sensor_type_public(sensor: SensorMeta) -> dict[str, Any]:
+    """``GET /api/v1/sensortypes`` item."""
+    name = sensor.name or sensor.class_name
+    out: dict[str, Any] = {
+        "id": sensor.full_ref,
+        "uid": f"sensor_type:{sensor.pack}:{name}",
+        "ref": sensor.full_ref,
+        "name": name,
+        "pack": sensor.pack,
+        "class_name": sensor.class_name,
+        "description": sensor.description,
+        "enabled": sensor.enabled,
+        "entry_point": sensor.entry_point,
+        "artifact_uri": sensor.artifact_uri or None,
+        "poll_interval": sensor.poll_interval,
+        "trigger_types": sensor.trigger_type_refs,
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def webhook_public(url: str) -> dict[str, Any]:
+    """``GET /api/v1/webhooks`` item: the ``core.st2.webhook`` trigger of ``url`` (always with ``parameters.url``)."""
+    name = hashlib.sha256(url.encode()).hexdigest()[:12]
+    return {
+        "id": f"core.{name}",
+        "uid": f"trigger:core:{name}",
+        "ref": f"core.{name}",
+        "name": name,
+        "pack": "core",
+        "type": WEBHOOK_TRIGGER,
+        "description": f"POST /api/v1/webhooks/{url}",
+        "parameters": {"url": url},
+    }

@@ -32,6 +32,7 @@ from st2lite.policies import Policy
 from st2lite.refs import PACK_NAME
 from st2lite.rules import Rule
 from st2lite.triggers import BUILTIN_TRIGGER_TYPES, TriggerType
+from st2lite.webhooks import Webhook
 
 __all__ = ["ContentSet", "PackMeta", "SensorMeta"]
 
@@ -176,6 +177,10 @@ def _policy_ref(policy: Policy) -> str:
     return policy.full_ref
 
 
+def _webhook_ref(webhook: Webhook) -> str:
+    return webhook.full_ref
+
+
 def _index(items: Iterable[_Def], ref_of: Callable[[_Def], str], kind: str) -> dict[str, _Def]:
     out: dict[str, _Def] = {}
     for item in items:
@@ -194,6 +199,7 @@ _KINDS: dict[str, tuple[type[BaseModel], Callable[[Any], str]]] = {
     "trigger_type": (TriggerType, _trigger_type_ref),
     "sensor": (SensorMeta, _sensor_ref),
     "policy": (Policy, _policy_ref),
+    "webhook": (Webhook, _webhook_ref),
 }
 
 
@@ -207,7 +213,7 @@ class ContentSet:
         ContentError: (constructor) two definitions of one kind share a ref.
     """
 
-    __slots__ = ("_actions", "_packs", "_policies", "_rules", "_sensors", "_trigger_types")
+    __slots__ = ("_actions", "_packs", "_policies", "_rules", "_sensors", "_trigger_types", "_webhooks")
 
     def __init__(
         self,
@@ -218,6 +224,7 @@ class ContentSet:
         trigger_types: Iterable[TriggerType] = (),
         sensors: Iterable[SensorMeta] = (),
         policies: Iterable[Policy] = (),
+        webhooks: Iterable[Webhook] = (),
     ) -> None:
         self._packs = _index(packs, _pack_ref, "pack")
         self._actions = _index(actions, _action_ref, "action")
@@ -225,6 +232,7 @@ class ContentSet:
         self._trigger_types = _index([*BUILTIN_TRIGGER_TYPES, *trigger_types], _trigger_type_ref, "trigger type")
         self._sensors = _index(sensors, _sensor_ref, "sensor")
         self._policies = _index(policies, _policy_ref, "policy")
+        self._webhooks = _index(webhooks, _webhook_ref, "webhook")
 
     # -- views ---------------------------------------------------------------------------------
 
@@ -251,6 +259,11 @@ class ContentSet:
     @property
     def policies(self) -> Mapping[str, Policy]:
         return MappingProxyType(self._policies)
+
+    @property
+    def webhooks(self) -> Mapping[str, Webhook]:
+        """Declared webhooks (``webhooks/*.yaml``), keyed by ``pack.name``."""
+        return MappingProxyType(self._webhooks)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -295,6 +308,7 @@ class ContentSet:
             trigger_types=_user_defined({**kept._trigger_types, **other._trigger_types}),
             sensors={**kept._sensors, **other._sensors}.values(),
             policies={**kept._policies, **other._policies}.values(),
+            webhooks={**kept._webhooks, **other._webhooks}.values(),
         )
 
     def without_packs(self, refs: Iterable[str]) -> ContentSet:
@@ -307,6 +321,7 @@ class ContentSet:
             trigger_types=[t for t in _user_defined(self._trigger_types) if t.pack not in gone],
             sensors=[s for s in self._sensors.values() if s.pack not in gone],
             policies=[p for p in self._policies.values() if p.pack not in gone],
+            webhooks=[w for w in self._webhooks.values() if w.pack not in gone],
         )
 
     # -- storage -------------------------------------------------------------------------------
@@ -324,6 +339,7 @@ class ContentSet:
             "trigger_type": {t.ref: t for t in _user_defined(self._trigger_types)},
             "sensor": self._sensors,
             "policy": self._policies,
+            "webhook": self._webhooks,
         }
         return {
             f"{kind}:{ref}": item.model_dump_json(exclude_unset=True)
@@ -371,13 +387,14 @@ class ContentSet:
             trigger_types=buckets["trigger_type"],
             sensors=buckets["sensor"],
             policies=buckets["policy"],
+            webhooks=buckets["webhook"],
         )
 
     def __repr__(self) -> str:
         return (
             f"ContentSet(packs={len(self._packs)}, actions={len(self._actions)}, rules={len(self._rules)}, "
             f"trigger_types={len(self._trigger_types)}, sensors={len(self._sensors)}, "
-            f"policies={len(self._policies)})"
+            f"policies={len(self._policies)}, webhooks={len(self._webhooks)})"
         )
 
 

@@ -25,6 +25,9 @@ its message tells the user what went wrong *and* what to do about it::
     │   │   ├── InquiryNotFoundError
     │   │   └── ResponderNotAllowedError  the user is not among the inquiry's ``users``
     │   └── CallbackTokenError      a callback or heartbeat came with a missing or wrong token
+    ├── WebhookError                a declared webhook refused a request (body against its schema)
+    │   ├── WebhookSignatureError   its signature header is missing, wrong or too old
+    │   └── WebhookSecretMissingError  its secret is not in the datastore (server side)
     └── StoreUnavailableError       Redis cannot be reached
 
 Foreign exceptions (redis, yaml, pydantic, jinja2) are translated into these at
@@ -58,6 +61,9 @@ __all__ = [
     "TriggerInstanceNotFoundError",
     "UnknownOperatorError",
     "UnknownRefError",
+    "WebhookError",
+    "WebhookSecretMissingError",
+    "WebhookSignatureError",
 ]
 
 
@@ -220,3 +226,22 @@ class CallbackTokenError(ExecutionError):
 
 class StoreUnavailableError(St2liteError):
     """Raised when Redis cannot be reached or answers with an error."""
+
+
+class WebhookError(St2liteError):
+    """A request to a declared webhook was refused (bad body for its schema); nothing was dispatched."""
+
+
+class WebhookSignatureError(WebhookError):
+    """A declared webhook's signature header is missing, malformed, wrong or too old."""
+
+
+class WebhookSecretMissingError(WebhookError):
+    """The datastore value holding a webhook's signing secret is not set (a server-side problem)."""
+
+    def __init__(self, webhook: str, key: str) -> None:
+        self.key = key
+        super().__init__(
+            f"webhook '{webhook}' is signed but its secret is not in the datastore; "
+            f"set it with 'st2lite key set {key} <secret> --encrypt' (system scope)"
+        )

@@ -146,3 +146,8 @@ def retried(execution_id: str) -> str:
 #: Sorted set of executions waiting in ``pending`` (inquiries, callback tasks), scored by the epoch second
 #: they time out: the earlier of their ``ttl``/``timeout`` and their next heartbeat deadline.
 WAIT_DEADLINES = f"{PREFIX}:waits:deadlines"
+
+
+def webhook_rate(url: str) -> str:
+    """Counter of the requests to the declared webhook ``url`` in its current rate-limit window (expires with it)."""
+    return f"{PREFIX}:webhooks:rate:{url}"

@@ -42,6 +42,7 @@ from st2lite.runners import RUNNERS
 from st2lite.runners.chain import CHAIN_RUNNER
 from st2lite.templating import has_template
 from st2lite.triggers import BUILTIN_TRIGGER_TYPES, TriggerType
+from st2lite.webhooks import Webhook, schema_problem
 from st2lite.yamlfile import YamlDoc, load_yaml
 
 __all__ = [
@@ -64,7 +65,7 @@ CORE_PACK: Final = "core"
 #: The pack the site's own top-level content belongs to.
 SITE_PACK: Final = "default"
 #: Content folders of a site directory.
-SITE_FOLDERS: Final = ("actions", "rules", "sensors")
+SITE_FOLDERS: Final = ("actions", "rules", "sensors", "webhooks")
 #: Runners whose ``entry_point`` is a file under ``actions/`` that must exist.
 ENTRY_POINT_RUNNERS: Final = frozenset(
     {"local-shell-script", "remote-shell-script", "python-script", "action-chain", "winrm-ps-script"}
@@ -134,6 +135,7 @@ class PackLoad(BaseModel):
     trigger_types: list[TriggerType] = Field(default_factory=list)
     sensors: list[SensorMeta] = Field(default_factory=list)
     policies: list[Policy] = Field(default_factory=list)
+    webhooks: list[Webhook] = Field(default_factory=list)
     #: Action aliases, as written (pack-relative path -> mapping); ChatOps is not supported yet.
     aliases: dict[str, dict[str, Any]] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
@@ -143,6 +145,8 @@ class PackLoad(BaseModel):
     rule_files: dict[str, YamlDoc] = Field(default_factory=dict)
     #: Each valid policy's parsed file, for locating cross-reference problems.
     policy_files: dict[str, YamlDoc] = Field(default_factory=dict)
+    #: Each valid webhook's parsed file, for locating a url declared twice.
+    webhook_files: dict[str, YamlDoc] = Field(default_factory=dict)
 
 
 class LoadReport(BaseModel):
@@ -222,6 +226,8 @@ class _PackReader:
         self.trigger_types: dict[str, TriggerType] = {}
         self.sensors: dict[str, SensorMeta] = {}
         self.policies: dict[str, Policy] = {}
+        self.webhooks: dict[str, Webhook] = {}
+        self.webhook_files: dict[str, YamlDoc] = {}
         self.policy_files: dict[str, YamlDoc] = {}
         self.aliases: dict[str, dict[str, Any]] = {}
         self.notes: list[str] = []
@@ -281,6 +287,8 @@ class _PackReader:
             trigger_types=list(self.trigger_types.values()),
             sensors=list(self.sensors.values()),
             policies=list(self.policies.values()),
+            webhooks=list(self.webhooks.values()),
+            webhook_files=self.webhook_files,
             aliases=self.aliases,
             notes=self.notes,
             problems=sorted(self.problems, key=_problem_order),
@@ -323,7 +331,8 @@ def load_pack(source: PackSource) -> PackLoad:
             doc = _read_mapping(reader, path)
             if doc is not None:
                 load_file(reader, doc, dict(doc.data))
-    if pack is None and (reader.actions or reader.rules or reader.trigger_types or reader.sensors or reader.policies):
+    found = (reader.actions, reader.rules, reader.trigger_types, reader.sensors, reader.policies, reader.webhooks)
+    if pack is None and any(found):
         reader.notes.append(f"{source.path}: nothing from this pack is registered until its pack.yaml is fixed")
     return reader.result(pack)
 
@@ -621,6 +630,27 @@ def _policy_problems(
     ]
 
 
+def _load_webhook(reader: _PackReader, doc: YamlDoc, data: dict[str, Any]) -> None:
+    """A webhook declaration: fields, a valid ``body_schema``, a url used once in the pack."""
+    problems = reader.claim(doc, data)
+    data["metadata_file"] = reader.relative(doc)
+    data.setdefault("name", doc.path.stem)
+    webhook, errors = _validate(Webhook, data, doc)
+    problems += errors
+    if webhook is not None:
+        bad_schema = schema_problem(webhook.body_schema) if webhook.body_schema else None
+        if bad_schema is not None:
+            where, reason = bad_schema
+            problems.append(_problem(doc, ".".join(p for p in ("body_schema", where) if p), reason))
+        problems += reader.unique(doc, "webhook", webhook.full_ref)
+        problems += reader.unique(doc, "webhook url", webhook.url, "url")
+    if problems or webhook is None:
+        reader.reject(doc, "webhook", data.get("name"), problems)
+        return
+    reader.webhooks[webhook.full_ref] = webhook
+    reader.webhook_files[webhook.full_ref] = doc
+
+
 def _keep_raw(kind: str, store: Callable[[_PackReader], dict[str, dict[str, Any]]], why: str) -> _FileLoader:
     def load(reader: _PackReader, doc: YamlDoc, data: dict[str, Any]) -> None:
         store(reader)[reader.relative(doc)] = data
@@ -638,6 +668,7 @@ _FOLDER_LOADERS: Final[dict[str, _FileLoader]] = {
     "sensors": _load_sensor,
     "rules": _load_rule,
     "policies": _load_policy,
+    "webhooks": _load_webhook,
     "aliases": _keep_raw("action aliases", lambda r: r.aliases, "ChatOps is not supported yet"),
 }
 
@@ -935,6 +966,7 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
     rejected: dict[str, str] = {}
     rule_files: dict[str, YamlDoc] = {}
     policy_files: dict[str, YamlDoc] = {}
+    webhook_files: dict[str, YamlDoc] = {}
     for source in sources:
         load = load_pack(source)
         problems += load.problems
@@ -949,6 +981,7 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
         kept[load.pack.ref] = load
         rule_files.update(load.rule_files)
         policy_files.update(load.policy_files)
+        webhook_files.update(load.webhook_files)
     loads = list(kept.values())
     actions = [a for load in loads for a in load.actions]
     every_action = {a.full_ref for a in actions} | set(base.actions if base is not None else ())
@@ -984,6 +1017,10 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
             problems += policy_problems
             if not policy_problems:
                 good_policies.append(policy)
+    good_webhooks, webhook_problems = _unique_urls(
+        [w for load in loads for w in load.webhooks], base, set(kept), webhook_files
+    )
+    problems += webhook_problems
     valid = ContentSet(
         packs=content.packs.values(),
         actions=content.actions.values(),
@@ -991,9 +1028,26 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
         trigger_types=[t for ref, t in content.trigger_types.items() if ref not in _BUILTIN_TRIGGER_REFS],
         sensors=content.sensors.values(),
         policies=good_policies,
+        webhooks=good_webhooks,
     )
     problems.sort(key=_problem_order)
     return LoadReport(content=valid, problems=problems, notes=notes)
+
+
+def _unique_urls(
+    webhooks: list[Webhook], base: ContentSet | None, loaded: set[str], files: Mapping[str, YamlDoc]
+) -> tuple[list[Webhook], list[Problem]]:
+    """Each url declared by one webhook only (across packs, and against registered packs not reloaded)."""
+    owner = {w.url: w.full_ref for w in (base.webhooks.values() if base is not None else ()) if w.pack not in loaded}
+    good, problems = [], []
+    for webhook in sorted(webhooks, key=lambda w: w.full_ref):
+        first = owner.setdefault(webhook.url, webhook.full_ref)
+        if first != webhook.full_ref:
+            message = f"url '{webhook.url}' is already declared by webhook '{first}'; declare each url once"
+            problems.append(_problem(files[webhook.full_ref], "url", message))
+        else:
+            good.append(webhook)
+    return good, problems
 
 
 def _duplicate_pack(load: PackLoad, first: PackLoad) -> Problem:

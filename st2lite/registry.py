@@ -24,6 +24,7 @@ from st2lite.content import ContentSet
 from st2lite.policies import ActionPolicies
 from st2lite.redisdb import Redis
 from st2lite.runners import get_runner
+from st2lite.webhooks import Webhook
 
 if TYPE_CHECKING:
     from st2lite.matcher import RuleSet
@@ -74,6 +75,11 @@ class Snapshot:
     def webhook_urls(self) -> frozenset[str]:
         """The urls of ``core.st2.webhook`` triggers that enabled rules listen to."""
         return frozenset(str(p.get("url", "")).strip("/") for p in self.ruleset.trigger_parameters("core.st2.webhook"))
+
+    @cached_property
+    def declared_webhooks(self) -> dict[str, Webhook]:
+        """Declared webhooks (``webhooks/*.yaml``) by url."""
+        return {w.url: w for w in self.content.webhooks.values()}
 
     def static_parameters(self, action: Action, supplied: Mapping[str, Any]) -> dict[str, Any] | None:
         """The final parameter values when nothing in ``supplied`` or the defaults is a template, else None.

@@ -22,6 +22,9 @@ from st2lite.exceptions import (
     TriggerError,
     TriggerInstanceNotFoundError,
     UnknownRefError,
+    WebhookError,
+    WebhookSecretMissingError,
+    WebhookSignatureError,
 )
 from st2lite.redisdb import UNAVAILABLE
 
@@ -31,6 +34,10 @@ __all__ = ["ApiError", "install_error_handlers"]
 STATUS: tuple[tuple[type[St2liteError], int], ...] = (
     (ExecutionNotFoundError, 404),
     (TriggerInstanceNotFoundError, 404),
+    (WebhookSignatureError, 401),
+    # The operator has not set the webhook's secret: not something the caller can fix.
+    (WebhookSecretMissingError, 500),
+    (WebhookError, 400),
     (InquiryNotFoundError, 404),
     (ResponderNotAllowedError, 403),
     (CallbackTokenError, 403),

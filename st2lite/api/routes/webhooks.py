@@ -4,33 +4,52 @@
 registered trigger type); every other url must be the ``url`` parameter of a
 ``core.st2.webhook`` trigger that an enabled rule listens to. The payload is
 ``{headers, headers_lower, body}``, auth headers removed, as StackStorm's.
+
+A url declared by a pack's ``webhooks/<name>.yaml`` (:mod:`st2lite.webhooks`)
+is checked first: signature (secret from the datastore), rate limit (a Redis
+counter shared by every API process), body schema. ``?wait=SECONDS`` answers
+200 with the executions the instances started once they end (or the time is up).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 import urllib.parse
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from st2lite import keys
 from st2lite.api.deps import RuntimeDep
 from st2lite.api.errors import ApiError
 from st2lite.api.schemas import WebhookSt2Body
+from st2lite.exceptions import WebhookSecretMissingError
+from st2lite.statuses import COMPLETED
 from st2lite.triggers import WEBHOOK_TRIGGER, TriggerInstance
+from st2lite.webhooks import MAX_WAIT, RateLimit, Webhook, check_body, check_signature
 
 router = APIRouter(tags=["webhooks"])
 
 #: Request headers never copied into a trigger payload.
 HIDDEN_HEADERS = frozenset({"x-auth-token", "st2-api-key", "cookie", "authorization"})
 TRACE_HEADER = "st2-trace-tag"
+#: Seconds between two looks at the trigger instance records and executions during ``?wait``.
+WAIT_POLL = 0.05
+
+WaitQuery = Annotated[
+    float | None,
+    Query(ge=0, description=f"Seconds to wait for the executions started to end (at most {MAX_WAIT:g})."),
+]
 
 
 @router.post("/api/v1/webhooks/{url:path}", status_code=202)
-async def post_webhook(url: str, request: Request, rt: RuntimeDep) -> Any:
-    """Dispatch one trigger instance per trigger registered for ``url``; 202 with the instance."""
+async def post_webhook(url: str, request: Request, rt: RuntimeDep, wait: WaitQuery = None) -> Any:
+    """Dispatch one trigger instance per trigger registered for ``url``; 202 with the instance (200 with ``?wait``)."""
     hook = url.strip("/")
     limit = rt.settings.max_payload_bytes
     declared = request.headers.get("content-length")
@@ -39,17 +58,25 @@ async def post_webhook(url: str, request: Request, rt: RuntimeDep) -> Any:
     raw = await request.body()
     if len(raw) > limit:
         raise ApiError(413, f"request body of {len(raw)} bytes is over the limit of {limit} bytes")
-    body = _parse_body(raw, request.headers.get("content-type", ""))
+    content_type = request.headers.get("content-type", "")
     trace_tag = request.headers.get(TRACE_HEADER, "")
     if hook == "st2":
-        return _dispatch_st2(rt, body, trace_tag, len(raw))
+        return await _answer(rt, _dispatch_st2(rt, _parse_body(raw, content_type), trace_tag, len(raw)), wait)
     snapshot = rt.registry.current()
     if hook not in snapshot.webhook_urls:
         raise ApiError(
             404, f"Webhook {hook} not registered with st2lite; register a rule on core.st2.webhook with url '{hook}'"
         )
+    webhook = snapshot.declared_webhooks.get(hook)
+    if webhook is not None:  # the signature is checked on the raw bytes, before the body is even parsed
+        limited = await run_in_threadpool(_guard, rt, webhook, raw, {k.lower(): v for k, v in request.headers.items()})
+        if limited is not None:
+            return limited
+    body = _parse_body(raw, content_type)
     if not isinstance(body, dict | list):
         raise ApiError(400, "request body must be a JSON object or array")
+    if webhook is not None:
+        check_body(webhook, body)
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HIDDEN_HEADERS and k != TRACE_HEADER}
     payload = {
         "headers": {_title(k): v for k, v in headers.items()},
@@ -69,7 +96,89 @@ async def post_webhook(url: str, request: Request, rt: RuntimeDep) -> Any:
                     size=len(raw),
                 )
             )
-    return JSONResponse(status_code=202, content=_accepted(instances))
+    return await _answer(rt, instances, wait)
+
+
+def _guard(rt: RuntimeDep, webhook: Webhook, raw: bytes, headers: dict[str, str]) -> JSONResponse | None:
+    """Signature, then rate limit (only authentic requests count); the 429 answer when over the limit."""
+    if webhook.signature is not None:
+        key = webhook.signature.secret_key
+        secret = rt.keys.stored_value(key, scope="system", decrypt=True)
+        if secret is None:
+            raise WebhookSecretMissingError(webhook.url, key)
+        check_signature(webhook.signature, secret, raw, headers, time.time())
+    if webhook.rate_limit is not None:
+        retry_after = _over_rate_limit(rt, webhook.url, webhook.rate_limit)
+        if retry_after is not None:
+            limit = webhook.rate_limit
+            return JSONResponse(
+                status_code=429,
+                headers={"Retry-After": str(retry_after)},
+                content={
+                    "faultstring": f"webhook '{webhook.url}' is over its rate limit of {limit.requests} requests "
+                    f"per {limit.per} s; retry after {retry_after} s"
+                },
+            )
+    return None
+
+
+def _over_rate_limit(rt: RuntimeDep, url: str, limit: RateLimit) -> int | None:
+    """Count this request in the url's fixed window (atomic across API processes); seconds to wait when over."""
+    key = keys.webhook_rate(url)
+    with rt.client.pipeline(transaction=True) as pipe:
+        pipe.set(key, 0, ex=limit.per, nx=True)
+        pipe.incr(key)
+        pipe.ttl(key)
+        _created, count, ttl = pipe.execute()
+    if int(count) <= limit.requests:
+        return None
+    return max(int(ttl), 1)
+
+
+async def _answer(rt: RuntimeDep, instances: list[TriggerInstance], wait: float | None) -> JSONResponse:
+    """202 with the instances; with ``wait``, 200 with the executions they started once ended or out of time."""
+    if wait is None:
+        return JSONResponse(status_code=202, content=_accepted(instances))
+    ids = [i.id for i in instances]
+    deadline = time.monotonic() + min(wait, MAX_WAIT)
+    while True:
+        executions, complete = await run_in_threadpool(_results, rt, ids)
+        left = deadline - time.monotonic()
+        if complete or left <= 0:
+            break
+        await asyncio.sleep(min(WAIT_POLL, left))
+    return JSONResponse(
+        status_code=200,
+        content={
+            "trigger_instance": ids[0],
+            "trigger_instances": ids,
+            "complete": complete,
+            "executions": executions,
+        },
+    )
+
+
+def _results(rt: RuntimeDep, instance_ids: list[str]) -> tuple[list[dict[str, Any]], bool]:
+    """The executions the instances started so far, and whether the rules engine did them all and they ended."""
+    with rt.client.pipeline(transaction=False) as pipe:
+        for instance_id in instance_ids:
+            pipe.get(keys.trigger_instance(instance_id))
+        records = pipe.execute()
+    processed = all(records)
+    started = [
+        str(enforcement["execution"])
+        for record in records
+        if record
+        for enforcement in orjson.loads(record).get("enforcements", [])
+        if enforcement.get("execution")
+    ]
+    executions = rt.executions.get_many(started)
+    summaries = [
+        {"id": e.id, "action": e.action, "rule": e.rule, "status": str(e.status), "result": e.result}
+        for e in executions
+    ]
+    complete = processed and len(executions) == len(started) and all(e.status in COMPLETED for e in executions)
+    return summaries, complete
 
 
 def _parse_body(raw: bytes, content_type: str) -> Any:
@@ -83,7 +192,7 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
         raise ApiError(400, f"request body is not valid JSON: {exc}; send a JSON object or array (or a form)") from exc
 
 
-def _dispatch_st2(rt: RuntimeDep, body: Any, trace_tag: str, size: int) -> JSONResponse:
+def _dispatch_st2(rt: RuntimeDep, body: Any, trace_tag: str, size: int) -> list[TriggerInstance]:
     if not isinstance(body, dict):
         raise ApiError(400, 'the body of the st2 webhook must be a JSON object {"trigger": ..., "payload": {...}}')
     if not body.get("trigger"):
@@ -96,7 +205,7 @@ def _dispatch_st2(rt: RuntimeDep, body: Any, trace_tag: str, size: int) -> JSONR
     instance = rt.dispatcher.dispatch(
         spec.trigger, spec.payload, trace_tag=trace_tag or spec.trace_tag, actor="api", size=size
     )
-    return JSONResponse(status_code=202, content=_accepted([instance]))
+    return [instance]
 
 
 def _accepted(instances: list[TriggerInstance]) -> dict[str, Any]:

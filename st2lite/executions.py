@@ -409,6 +409,11 @@ class ExecutionStore:
             raise ExecutionNotFoundError(execution_id)
         return _decode(fields, children)
 
+    @staticmethod
+    def decode(fields: Mapping[str, str]) -> Execution:
+        """The execution stored in ``fields`` (its hash, as ``HGETALL`` returns it), ``children`` left empty."""
+        return _decode(fields, [])
+
     def get_many(self, ids: Iterable[str]) -> list[Execution]:
         """The executions among ``ids`` that still exist, in the given order."""
         ids = list(ids)

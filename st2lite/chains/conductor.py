@@ -226,12 +226,12 @@ class ChainConductor:
     def advance(self, event: ChainEvent) -> None:
         """Take the step that follows ``event`` (a child ended, or the chain was canceled, paused, resumed), once."""
         loaded = self._load(event.parent)
-        if loaded is None or (event.child and event.child not in loaded[1].running):
+        if loaded is None or (event.child and event.child not in loaded[2].running):
             self._ack(event)  # the chain ended, or a repeat of an event already handled
             return
-        chain_fields, state, status = loaded
+        chain, parameters, state, status = loaded
         marker = f"after:{event.child}" if event.child else f"{event.status.value}:{event.entry_id}"
-        step = _Step(self.executions.get(event.parent), _parameters(chain_fields), marker, ack=event, status=status)
+        step = _Step(chain, parameters, marker, ack=event, status=status)
         if not event.child:
             self._control(step, state, event.status)
             return
@@ -375,14 +375,14 @@ class ChainConductor:
         for member in due:
             chain_id, _, key = member.partition("|")
             loaded = self._load(chain_id)
-            run = loaded[1].retries.get(key) if loaded is not None else None
+            run = loaded[2].retries.get(key) if loaded is not None else None
             if loaded is None or run is None:
                 self._client.zrem(keys.CHAIN_RETRIES, member)  # its chain ended meanwhile
                 continue
-            chain_fields, state, status = loaded
+            chain, parameters, state, status = loaded
             if status is not ExecutionStatus.RUNNING:
                 continue  # paused (or being canceled, which drops it): started once the chain runs again
-            step = _Step(self.executions.get(chain_id), _parameters(chain_fields), f"retry:{key}", retry_member=member)
+            step = _Step(chain, parameters, f"retry:{key}", retry_member=member)
             state = state.model_copy(update={"retries": {k: r for k, r in state.retries.items() if k != key}})
             try:
                 self._commit(step, state, [run])
@@ -567,13 +567,16 @@ class ChainConductor:
         if event is not None:
             self.events.ack_in(self._client, [event.entry_id])
 
-    def _load(self, chain_id: str) -> tuple[dict[str, str], ChainState, ExecutionStatus] | None:
-        """The chain's fields, state and status while it is under way; None once it ended (or never started)."""
+    def _load(self, chain_id: str) -> tuple[Execution, dict[str, Any], ChainState, ExecutionStatus] | None:
+        """The chain, its parameters (secrets in clear: kept while it runs), state and status, read once;
+        None once it ended (or never started)."""
         fields = self._client.hgetall(keys.execution(chain_id))
         raw = fields.get("chain") if fields else None
         if not fields or not raw or fields.get("status") not in _UNDER_WAY:
             return None
-        return fields, ChainState.model_validate_json(raw), ExecutionStatus(fields["status"])
+        chain = ExecutionStore.decode(fields)
+        secrets = orjson.loads(fields["secrets"]) if fields.get("secrets") else {}
+        return chain, {**chain.parameters, **secrets}, ChainState.model_validate_json(raw), chain.status
 
     # -- templates ----------------------------------------------------------------------------
 
@@ -634,13 +637,6 @@ _UNDER_WAY = frozenset(
 
 def _with_items(state: ChainState, task: str, progress: ItemsProgress) -> ChainState:
     return state.model_copy(update={"items": {**state.items, task: progress}})
-
-
-def _parameters(fields: dict[str, str]) -> dict[str, Any]:
-    """A chain's parameters with its secrets in clear (they stay stored while it runs)."""
-    doc = orjson.loads(fields["doc"])
-    secrets = orjson.loads(fields["secrets"]) if fields.get("secrets") else {}
-    return {**doc.get("parameters", {}), **secrets}
 
 
 def _timeout_value(task: ChainTask, specs: Mapping[str, ParameterSpec]) -> float | int:

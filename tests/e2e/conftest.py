@@ -289,6 +289,16 @@ def webhook_rule(url: str, action: str, parameters: Mapping[str, Any] | None = N
     }
 
 
+#: Runnable chains (they use the core pack), shared by the chain e2e tests.
+CHAINS_PACK = Path(__file__).resolve().parents[1] / "fixtures" / "runnable" / "chains"
+
+
+def register_chains(settings: Settings, client: Redis) -> None:
+    """Register the core pack, ``settings.site_dir`` and the runnable chains pack."""
+    report, _version = register_from_disk(settings, client, [CHAINS_PACK], actor="e2e")
+    assert report.ok, report.problems
+
+
 def register(settings: Settings, client: Redis) -> None:
     """Register the core pack and ``settings.site_dir`` (what ``st2lite up`` does at start)."""
     report, _version = register_from_disk(settings, client, actor="e2e")

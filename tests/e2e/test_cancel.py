@@ -12,14 +12,11 @@ from st2lite.chains.flow import ChainState
 from st2lite.config import Settings
 from st2lite.executions import ExecutionStore
 from st2lite.redisdb import Redis, connect
-from st2lite.registration import register_from_disk
 from st2lite.statuses import ExecutionStatus
 
-from .conftest import Procs, alive, execution_store, register, request_execution, wait_for
+from .conftest import Procs, alive, execution_store, register_chains, request_execution, wait_for
 
 pytestmark = pytest.mark.e2e
-
-CHAINS_PACK = Path(__file__).resolve().parents[1] / "fixtures" / "runnable" / "chains"
 
 
 def _pid(path: Path) -> int:
@@ -33,9 +30,7 @@ def _status(store: ExecutionStore, execution_id: str) -> ExecutionStatus:
 
 def _setup(settings: Settings, redis_url: str, procs: Procs) -> tuple[Redis, ExecutionStore]:
     client = connect(redis_url)
-    register(settings, client)
-    report, _version = register_from_disk(settings, client, [CHAINS_PACK], actor="e2e")
-    assert report.ok, report.problems
+    register_chains(settings, client)
     procs.service("worker", redis_url=redis_url)
     return client, execution_store(client)
 

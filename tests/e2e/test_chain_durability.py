@@ -9,14 +9,12 @@ import pytest
 
 from st2lite.config import Settings
 from st2lite.redisdb import connect
-from st2lite.registration import register_from_disk
 from st2lite.statuses import ExecutionStatus
 
-from .conftest import FINAL, Procs, execution_store, request_execution, wait_for
+from .conftest import FINAL, Procs, execution_store, register_chains, request_execution, wait_for
 
 pytestmark = pytest.mark.e2e
 
-CHAINS_PACK = Path(__file__).resolve().parents[1] / "fixtures" / "runnable" / "chains"
 STEPS = [f"step{i}" for i in range(1, 6)]
 
 
@@ -28,8 +26,7 @@ def test_a_chain_goes_on_after_its_conductor_is_killed_twice_and_runs_each_task_
     settings: Settings, redis_url: str, procs: Procs, tmp_path: Path
 ) -> None:
     client = connect(redis_url)
-    report, _version = register_from_disk(settings, client, [CHAINS_PACK], actor="e2e")
-    assert report.ok, report.problems
+    register_chains(settings, client)
     store = execution_store(client)
     log = tmp_path / "steps.log"
     procs.service("worker", redis_url=redis_url)
@@ -57,8 +54,7 @@ def test_a_chain_completes_with_every_task_run_once_when_a_worker_is_killed_mid_
     settings: Settings, redis_url: str, procs: Procs, tmp_path: Path
 ) -> None:
     client = connect(redis_url)
-    report, _version = register_from_disk(settings, client, [CHAINS_PACK], actor="e2e")
-    assert report.ok, report.problems
+    register_chains(settings, client)
     store = execution_store(client)
     log = tmp_path / "steps.log"
     procs.service("rules", redis_url=redis_url)

@@ -43,6 +43,7 @@ from st2lite.scheduler import Scheduler
 
 __all__ = [
     "EXAMPLES_PACK",
+    "CHAINS_PACK",
     "FIXTURE_PACKS",
     "MAX_PAYLOAD",
     "REPO",
@@ -60,6 +61,8 @@ __all__ = [
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_PACKS = REPO / "tests" / "fixtures" / "packs"
 EXAMPLES_PACK = FIXTURE_PACKS / "examples"
+#: Runnable chains that use the core pack (outside FIXTURE_PACKS, whose packs are also loaded without it).
+CHAINS_PACK = REPO / "tests" / "fixtures" / "runnable" / "chains"
 
 #: The webhook size limit of the test settings (the smallest the settings allow).
 MAX_PAYLOAD = 1024

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import REPO, wait_for
+from conftest import CHAINS_PACK, wait_for
 
 from st2lite import keys
 from st2lite.chains.conductor import ChainConductor
@@ -32,9 +32,6 @@ from st2lite.triggers import NOTIFY_TRIGGER
 from st2lite.worker import WorkerRuntime, build_runtime, run_execution
 
 pytestmark = pytest.mark.redis
-
-#: Chains that use the core pack (outside tests/fixtures/packs, whose packs are also loaded without it).
-CHAINS_PACK = REPO / "tests" / "fixtures" / "runnable" / "chains"
 
 
 class Chains:

@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, ApiServer, wait_for
+from conftest import CHAINS_PACK, ApiServer, wait_for
 
 from st2lite.registration import register_from_disk
 
 pytestmark = [pytest.mark.redis, pytest.mark.e2e]
-
-CHAINS_PACK = REPO / "tests" / "fixtures" / "runnable" / "chains"
 
 
 @pytest.fixture(scope="module")

@@ -81,15 +81,25 @@ class ActionService:
     ``<pack>.<ActionClass>:<name>``. The store is built on first use from the
     ``ST2LITE_REDIS_URL`` and ``ST2LITE_DATASTORE_KEY_FILE`` the worker sets,
     so changes emit the same triggers and audit events as the API's (actor
-    ``action:<execution id>``); most actions never import it. ``scope='user'``
+    ``action:<execution id>``, or ``actor`` when given); most actions never import it. ``scope='user'``
     means the values of the user ``st2lite`` (there is no authentication yet).
     """
 
-    def __init__(self, pack: str, class_name: str, redis_url: str | None, key_file: str | None = None) -> None:
+    def __init__(
+        self,
+        pack: str,
+        class_name: str,
+        redis_url: str | None,
+        key_file: str | None = None,
+        *,
+        actor: str | None = None,
+        store: Any = None,
+    ) -> None:
         self._local_prefix = f"{pack}.{class_name}:"
         self._redis_url = redis_url
         self._key_file = key_file
-        self._kv: Any = None
+        self._actor = actor
+        self._kv: Any = store  # a ready KeyValueStore (sensors pass theirs), else built on first use
 
     def get_value(self, name: str, local: bool = True, scope: str = "system", decrypt: bool = False) -> str | None:
         """The value of ``name``, or ``None`` when it does not exist.
@@ -150,7 +160,7 @@ class ActionService:
 
             overrides = {"datastore_key_file": self._key_file} if self._key_file else {}
             settings = load_settings(**overrides)
-            actor = f"action:{os.environ.get('ST2_ACTION_EXECUTION_ID', '')}"
+            actor = self._actor or f"action:{os.environ.get('ST2_ACTION_EXECUTION_ID', '')}"
             self._kv = KeyValueStore.for_settings(connect(self._redis_url), settings, actor=actor)
         return self._kv
 

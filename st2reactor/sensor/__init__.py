@@ -1,0 +1,1 @@
+"""StackStorm compatibility: the ``st2reactor.sensor`` package."""

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     packs_path: str = "packs"
     #: Folder whose ``rules/``, ``actions/`` and ``sensors/`` are the site's own pack ``default``.
     site_dir: Path = Path(".")
+    #: Folder of the packs' configs (``<pack>.yaml`` each, as StackStorm's /opt/stackstorm/configs);
+    #: empty: ``<site_dir>/configs``.
+    configs_dir: Path | None = None
     #: Worker processes started by ``st2lite up``.
     workers: int = Field(default=2, ge=0, le=256)
     #: Trigger instances kept in the trigger stream (approximate; older entries are trimmed).
@@ -95,12 +98,12 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix:// (or be empty for the embedded Redis)")
         return value
 
-    @field_validator("datastore_key_file", mode="before")
+    @field_validator("datastore_key_file", "configs_dir", mode="before")
     @classmethod
     def _empty_is_default(cls, value: Any) -> Any:
         return None if value == "" else value
 
-    @field_validator("home", "site_dir", "datastore_key_file")
+    @field_validator("home", "site_dir", "datastore_key_file", "configs_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         # Children (redis-server --dir, the services) run from other folders: pin relative paths now.
@@ -133,6 +136,11 @@ class Settings(BaseSettings):
             return self.api_url.rstrip("/")
         host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
         return f"http://{host}:{self.api_port}"
+
+    @property
+    def resolved_configs_dir(self) -> Path:
+        """Where pack configs are read: ``configs_dir``, else ``<site_dir>/configs``."""
+        return self.configs_dir or self.site_dir / "configs"
 
     @property
     def datastore_key_path(self) -> Path:

@@ -80,6 +80,12 @@ class PackMeta(BaseModel):
     files: list[str] = Field(default_factory=list)
     #: Absolute folder of the pack on the host that loaded it.
     path: str = ""
+    #: ``config.schema.yaml`` of the pack (st2lite keeps it here; not a pack.yaml field).
+    config_schema: dict[str, Any] = Field(default_factory=dict)
+    #: The values of ``<configs_dir>/<pack>.yaml``, templates unrendered (see :mod:`st2lite.pack_configs`).
+    config: dict[str, Any] = Field(default_factory=dict)
+    #: The file ``config`` was read from ("" when there is none).
+    config_file: str = ""
     # Read-only fields the StackStorm API reports; accepted and ignored on load.
     id: str = ""
     uid: str = ""

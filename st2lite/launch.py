@@ -20,6 +20,7 @@ from st2lite.audit import now_iso
 from st2lite.batch import WriteBatch
 from st2lite.executions import Execution, ExecutionStore, StatusChange
 from st2lite.ids import new_id
+from st2lite.pack_configs import config_context
 from st2lite.parameters import finalize_parameters, mask_secrets
 from st2lite.redisdb import Pipeline
 from st2lite.registry import Snapshot
@@ -74,7 +75,7 @@ def prepare_execution(
                 "trigger": trigger_payload if trigger_payload is not None else {},
                 "action_context": {**context, "execution_id": eid},
                 "st2kv": kv_context(kv_lookup, user=user or None),
-                "config_context": {},
+                "config_context": config_context(snapshot.content.packs.get(action.pack), lookup=kv_lookup),
             },
             action_ref=action.full_ref,
         )

@@ -35,6 +35,7 @@ from st2lite.chains.spec import load_chain, parse_chain
 from st2lite.content import ContentSet, PackMeta, SensorMeta
 from st2lite.criteria import compile_criteria
 from st2lite.exceptions import PackLoadError, ParameterError, St2liteError
+from st2lite.pack_configs import config_problems, schema_problems
 from st2lite.parameters import cast_value, validate_parameters
 from st2lite.policies import PARAMETER_MODELS, Policy, PolicyType
 from st2lite.rules import Rule
@@ -114,6 +115,8 @@ class PackSource(BaseModel):
     path: Path
     site: bool = False
     builtin: bool = False
+    #: Folder holding the site's pack configs (``<configs_dir>/<pack>.yaml``); ``None``: none are read.
+    configs_dir: Path | None = None
 
 
 class PackLoad(BaseModel):
@@ -320,6 +323,8 @@ def load_pack(source: PackSource) -> PackLoad:
         reader = _PackReader(source, name)
         reader.problems.extend(problems)
         reader.notes.extend(notes)
+        if pack is not None:
+            pack = _with_config(reader, source, pack)
         folders = tuple(_FOLDER_LOADERS)
     for folder in folders:
         directory = source.path / folder
@@ -359,6 +364,10 @@ def _read_pack_yaml(source: PackSource) -> tuple[PackMeta | None, str, list[Prob
             f"{_suggestion(str(key), known)}"
         )
         del data[key]
+    for key in ("config_schema", "config", "config_file"):
+        if key in data:
+            notes.append(f"{path}:{doc.line_of(key)}: field '{key}' is not a pack.yaml field and is ignored")
+            del data[key]
     data["path"] = str(source.path.resolve())
     try:
         meta = PackMeta.model_validate(data)
@@ -372,6 +381,45 @@ def _read_pack_yaml(source: PackSource) -> tuple[PackMeta | None, str, list[Prob
         reason = "the pack name 'core' is reserved for st2lite's built-in core pack; choose another"
         return None, name, [_problem(doc, field, reason)], notes
     return meta, meta.ref, [], notes
+
+
+def _with_config(reader: _PackReader, source: PackSource, pack: PackMeta) -> PackMeta | None:
+    """``pack`` with its ``config.schema.yaml`` and its site config; ``None`` when either is wrong.
+
+    A wrong schema or config keeps the whole pack out (its actions and sensors
+    would run with a configuration they cannot use), with a problem naming the
+    file, line and key.
+    """
+    schema: dict[str, Any] = {}
+    ok = True
+    schema_path = source.path / "config.schema.yaml"
+    if schema_path.is_file():
+        doc = _read_mapping(reader, schema_path)
+        if doc is None:
+            return None
+        for where, message in schema_problems(doc.data):
+            reader.problems.append(_problem(doc, where, message))
+            ok = False
+        schema = dict(doc.data)
+    config: dict[str, Any] = {}
+    config_path = source.configs_dir / f"{pack.ref}.yaml" if source.configs_dir is not None else None
+    if ok and config_path is not None and config_path.is_file():
+        try:
+            doc = load_yaml(config_path)
+        except PackLoadError as exc:
+            reader.problems.append(Problem.from_error(exc))
+            return None
+        data = {} if doc.data is None else doc.data
+        for where, message in config_problems(schema, data):
+            reader.problems.append(_problem(doc, "" if where == "(top level)" else where, message))
+            ok = False
+        config = dict(data) if isinstance(data, dict) else {}
+    if not ok:
+        reader.notes.append(f"{source.path}: nothing from pack '{pack.ref}' is registered until its config is fixed")
+        return None
+    return pack.model_copy(
+        update={"config_schema": schema, "config": config, "config_file": str(config_path) if config else ""}
+    )
 
 
 def _read_mapping(reader: _PackReader, path: Path) -> YamlDoc | None:

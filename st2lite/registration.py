@@ -28,7 +28,8 @@ def sources_for(settings: Settings, paths: Sequence[Path] = ()) -> list[PackSour
     else:
         existing = [p for p in settings.packs_paths if p.is_dir()]
         sources += discover(existing, settings.site_dir)
-    return sources
+    configs = settings.resolved_configs_dir
+    return [s if s.site else s.model_copy(update={"configs_dir": configs}) for s in sources]
 
 
 def load_from_disk(settings: Settings, paths: Sequence[Path] = (), *, base: RegistryStore | None = None) -> LoadReport:

@@ -40,6 +40,7 @@ from st2lite.waits import WaitKind
 
 if TYPE_CHECKING:
     from st2lite.chains.conductor import ChainConductor
+    from st2lite.content import PackMeta
 
 __all__ = ["Reaper", "WorkerRuntime", "action_trigger", "run_job", "serve"]
 
@@ -68,6 +69,21 @@ class WorkerRuntime:
         if self._waits is None:
             self._waits = WaitStore(self.client, self.executions, actor=f"worker:{self.name}")
         return self._waits
+
+    def pack_config(self, pack: PackMeta | None) -> dict[str, Any]:
+        """``self.config`` of the actions of ``pack`` (datastore templates rendered, secrets decrypted)."""
+        if pack is None or not (pack.config or pack.config_schema):
+            return {}
+        from st2lite.datastore import kv_lookup
+        from st2lite.encryption import DatastoreKey
+        from st2lite.pack_configs import pack_config
+
+        key = DatastoreKey(self.settings.datastore_key_path)
+
+        def decrypt(token: str) -> str:
+            return key.decrypt(token, what=f"a secret in the config of pack '{pack.ref}'")
+
+        return pack_config(pack, lookup=kv_lookup(self.client), decrypt=decrypt)
 
     def conductor(self) -> ChainConductor:
         if self._conductor is None:
@@ -204,6 +220,7 @@ def _run(rt: WorkerRuntime, execution: Execution, secrets: dict[str, Any]) -> Ru
             parameters={k: v for k, v in values.items() if k not in runner_names},
             runner_parameters={k: v for k, v in values.items() if k in runner_names},
             action_parameter_specs=dict(snapshot.parameter_specs(action)),
+            config=rt.pack_config(snapshot.content.packs.get(action.pack)),
             env={"ST2LITE_REDIS_URL": rt.redis_url, "ST2LITE_DATASTORE_KEY_FILE": str(rt.settings.datastore_key_path)},
             api_url=rt.settings.resolved_api_url,
         )

@@ -64,6 +64,7 @@ from st2lite.exceptions import InvalidTransitionError, St2liteError
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import JobQueue
 from st2lite.launch import Prepared, prepare_execution, request_in, schedule_in
+from st2lite.pack_configs import config_context
 from st2lite.parameters import render_data
 from st2lite.redisdb import RECOVERABLE, Redis
 from st2lite.registry import RegistryCache, RegistryStore, Snapshot
@@ -588,7 +589,9 @@ class ChainConductor:
             "st2kv": st2kv,
             "system": st2kv["system"],
             "action_context": {**chain.context, "execution_id": chain.id},
-            "config_context": {},
+            "config_context": config_context(
+                self.registry.current().content.packs.get(chain.action.partition(".")[0]), lookup=self._kv
+            ),
         }
 
     @staticmethod

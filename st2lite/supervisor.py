@@ -1,7 +1,7 @@
 """``st2lite up``: Redis (embedded unless one is configured), the API, the rules engine and N workers.
 
-The supervisor starts each service as a child process, restarts a child that
-dies (with a growing pause), and on SIGINT/SIGTERM stops them in order: the
+The supervisor starts each service as a child process (the API first, the
+others once it answers), restarts a child that dies (with a growing pause), and on SIGINT/SIGTERM stops them in order: the
 API first (no new work), then the rules engine and the workers (each
 finishes what it has in hand), and Redis last.
 """
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 60.0
 #: Longest pause before restarting a child that keeps dying.
 MAX_BACKOFF = 30.0
+#: How children are started: the lean service entry points, without the CLI's imports.
+SERVICES = [sys.executable, "-m", "st2lite.services"]
 
 
 def _child_setup() -> None:
@@ -68,11 +70,14 @@ class Supervisor:
             self.redis = EmbeddedRedis(settings.home / "redis", port=settings.embedded_redis_port)
             self.redis_url = self.redis.start()
         publish_redis_url(settings, self.redis_url)
-        # Services start while the packs register: they pick up the registry as soon as it is written.
+        # The API starts while the packs register (it picks up the registry as soon as it is written);
+        # the other services once it answers: on a small machine they would otherwise slow its start
+        # down, and what the API accepts in between waits durably in the streams.
         registration = self._start_registration()
-        self._spawn_all()
+        self._spawn(self._add(Child("api", [*SERVICES, "api"])))
         url = settings.resolved_api_url
         self._wait_ready(url)
+        self._spawn_rest()
         code = registration.wait()
         if code not in (0, 1):  # 1: some content had problems (reported above); the rest is registered
             raise RuntimeError(f"registering the packs failed (exit code {code}); see the messages above")
@@ -83,12 +88,16 @@ class Supervisor:
         argv = [sys.executable, "-m", "st2lite", "pack", "register"]
         return subprocess.Popen(argv, env=self._env(), stdin=subprocess.DEVNULL)
 
-    def _spawn_all(self) -> None:
-        base = [sys.executable, "-m", "st2lite.services"]  # lean entry points, without the CLI
-        self.children = [Child("api", [*base, "api"]), Child("rules", [*base, "rules"])]
-        self.children += [Child(f"worker-{i + 1}", [*base, "worker"]) for i in range(self.settings.workers)]
-        for child in self.children:
-            self._spawn(child)
+    def _add(self, child: Child) -> Child:
+        self.children.append(child)
+        return child
+
+    def _spawn_rest(self) -> None:
+        """The rules engine and the workers."""
+        rest = [Child("rules", [*SERVICES, "rules"])]
+        rest += [Child(f"worker-{i + 1}", [*SERVICES, "worker"]) for i in range(self.settings.workers)]
+        for child in rest:
+            self._spawn(self._add(child))
 
     def _env(self) -> dict[str, str]:
         s = self.settings

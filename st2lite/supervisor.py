@@ -1,9 +1,10 @@
 """``st2lite up``: Redis (embedded unless one is configured), the API, the rules engine and N workers.
 
 The supervisor starts each service as a child process (the API first, the
-others once it answers), restarts a child that dies (with a growing pause), and on SIGINT/SIGTERM stops them in order: the
-API first (no new work), then the rules engine and the workers (each
-finishes what it has in hand), and Redis last.
+others once it answers), restarts a child that dies (with a growing pause),
+and on SIGINT/SIGTERM stops them in order: the API first (no new work), then
+the rules engine and the workers (each finishes what it has in hand), and
+Redis last.
 """
 
 from __future__ import annotations

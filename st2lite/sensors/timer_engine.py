@@ -112,6 +112,9 @@ class TimerEngine:
                 except RECOVERABLE as exc:
                     log.warning("Timer engine %s: %s; retrying", self.name, exc)
                     delay = self._loop
+                except Exception:  # a bug must not stop every timer for good: log it and go on
+                    log.exception("Timer engine %s: unexpected error; retrying", self.name)
+                    delay = self._loop
                 stop.wait(delay)
         finally:
             self.release()

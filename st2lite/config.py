@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     )
     #: Key file encrypting datastore secrets (``st2lite key generate-key``); empty: ``<home>/keys/datastore.key``.
     datastore_key_file: Path | None = None
+    #: Seconds the timer leadership lasts without renewal: a dead leader's timers move to another engine
+    #: within about this long (plus ``timer_loop_interval``). Renewed every third of it.
+    timer_lease_seconds: float = Field(default=10.0, ge=0.2, le=3600)
+    #: Longest wait, in seconds, between two rounds of a timer engine (lease renewal, registry changes,
+    #: a follower's bid for the leadership); a tick that falls due wakes the leader sooner.
+    timer_loop_interval: float = Field(default=0.5, ge=0.01, le=60)
     #: Logging level of every process.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -8,7 +8,8 @@ its message tells the user what went wrong *and* what to do about it::
     ├── ContentError                a pack, rule, action or trigger definition is wrong
     │   ├── PackLoadError           a file cannot be read, parsed or validated
     │   ├── UnknownRefError         a reference names nothing registered
-    │   └── ParameterError          action parameters are invalid or cannot be rendered
+    │   ├── ParameterError          action parameters are invalid or cannot be rendered
+    │   └── TimerSpecError          a timer trigger's parameters are invalid (cron, interval, zone, date)
     ├── MatchError                  criteria cannot be evaluated
     │   └── UnknownOperatorError    a criteria ``type`` names no operator
     ├── TemplateError               a Jinja template failed to render
@@ -57,6 +58,7 @@ __all__ = [
     "St2liteError",
     "StoreUnavailableError",
     "TemplateError",
+    "TimerSpecError",
     "TriggerError",
     "TriggerInstanceNotFoundError",
     "UnknownOperatorError",
@@ -245,3 +247,15 @@ class WebhookSecretMissingError(WebhookError):
             f"webhook '{webhook}' is signed but its secret is not in the datastore; "
             f"set it with 'st2lite key set {key} <secret> --encrypt' (system scope)"
         )
+
+
+class TimerSpecError(ContentError):
+    """A timer trigger's parameters are invalid (bad cron field, interval, time zone or date).
+
+    ``parameter`` names the offending trigger parameter (empty when the problem is the set of parameters).
+    """
+
+    def __init__(self, message: str, parameter: str = "") -> None:
+        self.parameter = parameter
+        self.reason = message
+        super().__init__(f"parameter '{parameter}': {message}" if parameter else message)

@@ -151,3 +151,16 @@ WAIT_DEADLINES = f"{PREFIX}:waits:deadlines"
 def webhook_rate(url: str) -> str:
     """Counter of the requests to the declared webhook ``url`` in its current rate-limit window (expires with it)."""
     return f"{PREFIX}:webhooks:rate:{url}"
+
+
+#: String: the token (``<engine name>:<random>``) of the timer engine holding the timer leadership, with a
+#: PX lease; only the holder fires timers (see :mod:`st2lite.sensors.timer_engine`).
+TIMER_LEADER = f"{PREFIX}:timers:leader"
+#: Set of the ids of the timers that have schedule state (:func:`timer_state`).
+TIMERS_ALL = f"{PREFIX}:timers:all"
+
+
+def timer_state(timer_id: str) -> str:
+    """Hash: one timer's schedule (``fingerprint``, ``next`` in epoch ms, ``next_at``) and its last fire
+    (``last``, ``last_at``, ``last_instance``, ``fired_at``), plus ``type``, ``name``, ``parameters``."""
+    return f"{PREFIX}:timers:timer:{timer_id}"

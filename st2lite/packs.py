@@ -41,6 +41,7 @@ from st2lite.policies import PARAMETER_MODELS, Policy, PolicyType
 from st2lite.rules import Rule
 from st2lite.runners import RUNNERS
 from st2lite.runners.chain import CHAIN_RUNNER
+from st2lite.sensors.timers import TIMER_TYPES, schedule_problems
 from st2lite.templating import has_template
 from st2lite.triggers import BUILTIN_TRIGGER_TYPES, TriggerType
 from st2lite.webhooks import Webhook, schema_problem
@@ -933,6 +934,8 @@ def _trigger_problems(rule: Rule, content: ContentSet, rejected: Mapping[str, st
     if trigger_type is None:
         hint = "define it in a pack's triggers/ folder or a sensor's trigger_types"
         return [("trigger.type", _missing_ref("trigger type", ref, content.trigger_types, rejected, hint))]
+    if ref in TIMER_TYPES:
+        return _timer_problems(rule)
     if not trigger_type.parameters_schema:
         return []
     validator = jsonschema.Draft4Validator(trigger_type.parameters_schema)
@@ -943,6 +946,22 @@ def _trigger_problems(rule: Rule, content: ContentSet, rejected: Mapping[str, st
             f"{error.message} (parameters of trigger type '{ref}')",
         )
         for error in errors
+    ]
+
+
+def _timer_problems(rule: Rule) -> list[tuple[str, str]]:
+    """A timer's parameters make a schedule (cron fields and expression, interval, time zone, date).
+
+    These checks replace the JSON schema check: they cover it and say more (a field's range, a
+    misspelt parameter, an unknown time zone).
+    """
+    ref = rule.trigger.type
+    return [
+        (
+            f"trigger.parameters.{error.parameter}" if error.parameter else "trigger.parameters",
+            f"{error.reason} (rule '{rule.full_ref}', trigger type '{ref}')",
+        )
+        for error in schedule_problems(ref, rule.trigger.parameters)
     ]
 
 

@@ -80,6 +80,17 @@ _TIMER_PAYLOAD: dict[str, Any] = {
     "properties": {"executed_at": {"type": "string"}, "schedule": {"type": ["object", "null"]}},
 }
 
+_TIMEZONE: dict[str, Any] = {
+    "type": "string",
+    "description": "IANA time zone name, e.g. 'Europe/Paris'; default UTC (StackStorm: America/Los_Angeles)",
+}
+
+
+def _cron_field(what: str) -> dict[str, Any]:
+    """The schema of one APScheduler cron field: ``*``, ``*/n``, ``a``, ``a-b``, ``a-b/n``, lists with commas."""
+    return {"type": ["string", "integer"], "description": f"{what}; '*', '*/n', 'a-b', 'a-b/n', 'a,b'"}
+
+
 _KV_OBJECT_PAYLOAD: dict[str, Any] = {
     "type": "object",
     "properties": {"object": {"type": "object"}},
@@ -140,8 +151,8 @@ BUILTIN_TRIGGER_TYPES: tuple[TriggerType, ...] = (
             "type": "object",
             "properties": {
                 "unit": {"enum": ["weeks", "days", "hours", "minutes", "seconds"]},
-                "delta": {"type": "integer"},
-                "timezone": {"type": "string"},
+                "delta": {"type": "integer", "minimum": 1, "description": "How many units between two fires"},
+                "timezone": _TIMEZONE,
             },
             "required": ["unit", "delta"],
             "additionalProperties": False,
@@ -154,7 +165,14 @@ BUILTIN_TRIGGER_TYPES: tuple[TriggerType, ...] = (
         payload_schema=_TIMER_PAYLOAD,
         parameters_schema={
             "type": "object",
-            "properties": {"date": {"type": "string"}, "timezone": {"type": "string"}},
+            "properties": {
+                "date": {
+                    "type": "string",
+                    "description": "ISO 8601 date and time, e.g. '2026-12-24 18:00:00' (naive: read in 'timezone') "
+                    "or '2026-12-24T18:00:00+01:00'; a date already past is not scheduled",
+                },
+                "timezone": _TIMEZONE,
+            },
             "required": ["date"],
             "additionalProperties": False,
         },
@@ -162,9 +180,30 @@ BUILTIN_TRIGGER_TYPES: tuple[TriggerType, ...] = (
     TriggerType(
         pack="core",
         name="st2.CronTimer",
-        description="Fires on a cron schedule",
+        description="Fires on a cron schedule (APScheduler cron fields, or a plain cron expression in 'cron')",
         payload_schema=_TIMER_PAYLOAD,
-        parameters_schema={"type": "object"},
+        parameters_schema={
+            "type": "object",
+            "description": "Either cron fields with APScheduler's meaning (fields less significant than the least "
+            "significant one given default to their minimum, more significant ones to '*'), or 'cron' alone",
+            "properties": {
+                "year": _cron_field("4-digit year, 1970-9999"),
+                "month": _cron_field("month 1-12 or jan-dec"),
+                "day": _cron_field("day of month 1-31, 'last', or 'xth weekday' such as '1st mon' or 'last fri'"),
+                "week": _cron_field("ISO week 1-53"),
+                "day_of_week": _cron_field("0-6 with 0 = Monday (APScheduler, not cron), or mon-sun"),
+                "hour": _cron_field("hour 0-23"),
+                "minute": _cron_field("minute 0-59"),
+                "second": _cron_field("second 0-59"),
+                "cron": {
+                    "type": "string",
+                    "description": "st2lite: a plain cron expression, 5 fields (minute hour day month day_of_week, "
+                    "0 or 7 = Sunday) or 6 with the second first, e.g. '*/5 * * * *'; not with the fields",
+                },
+                "timezone": _TIMEZONE,
+            },
+            "additionalProperties": False,
+        },
     ),
     TriggerType(
         pack="core",

@@ -182,7 +182,10 @@ class FileWatchSensor(Sensor):
     def run(self) -> None:
         """Tick until :meth:`stop`."""
         while not self._stopped.is_set():
-            self.poll_once()
+            try:
+                self.poll_once()
+            except Exception as exc:  # e.g. Redis unreachable while dispatching: report, keep the watches
+                self.sensor_service.report_error(f"tick raised {type(exc).__name__}: {exc}", exc)
             self._stopped.wait(self.tick)
 
     def cleanup(self) -> None:

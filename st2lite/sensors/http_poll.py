@@ -199,7 +199,12 @@ class _Poller:
     def _run(self) -> None:
         with httpx.Client(timeout=self.params.timeout, verify=self.params.verify_tls, follow_redirects=True) as client:
             while not self._stop.is_set():
-                delay = self.poll(client)
+                try:
+                    delay = self.poll(client)
+                except Exception as exc:  # e.g. Redis unreachable while dispatching: report, back off, carry on
+                    self.failures += 1
+                    delay = backoff_delay(self.params.interval, self.failures, self.params.max_backoff)
+                    self.sensor.report(self.trigger, f"poll raised {type(exc).__name__}: {exc}", exc)
                 self._stop.wait(delay)
 
     def poll(self, client: httpx.Client) -> float:
@@ -209,9 +214,9 @@ class _Poller:
         except _PollFailure as exc:
             self.failures += 1
             delay = backoff_delay(self.params.interval, self.failures, self.params.max_backoff)
-            self.sensor.report(
-                self.trigger, f"{exc} (failure {self.failures}; polling again in {delay:g}s)", exc.__cause__
-            )
+            # An expected failure: the message says it all (no traceback in the log for every failed poll).
+            message = self.sensor.report(self.trigger, f"{exc} (failure {self.failures}; polling again in {delay:g}s)")
+            self.sensor.log.warning("%s", message)
             return delay
         self.failures = 0
         self._emit_if_due(answer)
@@ -313,6 +318,7 @@ class HttpPollSensor(Sensor):
         super().__init__(sensor_service=sensor_service, config=config)
         self._lock = threading.Lock()
         self._pollers: dict[str, _Poller] = {}
+        self.log = sensor_service.get_logger()
 
     def setup(self) -> None:
         """Nothing to prepare: pollers start as triggers are added."""
@@ -362,7 +368,9 @@ class HttpPollSensor(Sensor):
         if poller is not None:
             poller.stop()
 
-    def report(self, trigger: dict[str, Any], problem: str, exc: BaseException | None = None) -> None:
-        """Report a problem of one trigger (the sensor and its other triggers carry on)."""
+    def report(self, trigger: dict[str, Any], problem: str, exc: BaseException | None = None) -> str:
+        """Report a problem of one trigger (the sensor and its other triggers carry on); return the message."""
         ref = trigger.get("ref") or trigger.get("type") or "?"
-        self.sensor_service.report_error(f"trigger '{ref}' ({trigger.get('type')}): {problem}", exc)
+        message = f"trigger '{ref}' ({trigger.get('type')}): {problem}"
+        self.sensor_service.report_error(message, exc)
+        return message

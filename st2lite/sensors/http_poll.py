@@ -17,6 +17,11 @@ trigger's polls). A poll:
    criteria become true, i.e. on the first poll where they hold after one where
    they did not (edge-triggered; the first poll counts as "did not").
 
+The last answer (its hash, status and whether the condition held) is kept in
+the datastore under the sensor's local name ``last_answer.<trigger id>``,
+written when it changes and deleted by ``remove_trigger``, so a sensor that
+restarts (or moves to another host) does not report an unchanged answer again.
+
 A connection error, a timeout, a 5xx or 429 answer, or a missing datastore
 key is a failure: it is reported with ``sensor_service.report_error`` and the
 next poll waits twice as long as the last (``interval`` doubled per failure,
@@ -185,6 +190,8 @@ class _Poller:
         self.last_fingerprint: str | None = None
         self.last_status: int | None = None
         self.condition_held = False
+        #: Datastore name (local to the sensor) of the last answer, so a restart is not a change.
+        self.state_name = f"last_answer.{trigger.get('id')}"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"http-poll-{trigger.get('id')}", daemon=True)
 
@@ -197,6 +204,7 @@ class _Poller:
             self._thread.join(timeout=wait)
 
     def _run(self) -> None:
+        self._load_state()
         with httpx.Client(timeout=self.params.timeout, verify=self.params.verify_tls, follow_redirects=True) as client:
             while not self._stop.is_set():
                 try:
@@ -237,6 +245,7 @@ class _Poller:
         changed = answer.fingerprint != self.last_fingerprint
         self.last_fingerprint = answer.fingerprint
         self.last_status = answer.status_code
+        held = self.condition_held
         if self.criteria is None:
             due = changed
         else:
@@ -249,6 +258,41 @@ class _Poller:
             self.condition_held = holds
         if due:
             self.sensor.sensor_service.dispatch(self.trigger, payload)
+        if changed or held != self.condition_held:
+            self._save_state()
+
+    # -- the last answer, remembered in the datastore across restarts ------------------------------
+
+    def _load_state(self) -> None:
+        try:
+            raw = self.sensor.sensor_service.get_value(self.state_name, local=True)
+            state = orjson.loads(raw) if raw else {}
+        except Exception as exc:  # no datastore, or a value that is not ours: start afresh
+            self.sensor.report(self.trigger, f"cannot read the last answer from the datastore: {exc}", exc)
+            return
+        if isinstance(state, dict) and state.get("url") == self.params.url:
+            self.last_fingerprint = state.get("fingerprint")
+            self.last_status = state.get("status_code")
+            self.condition_held = bool(state.get("condition_held"))
+
+    def _save_state(self) -> None:
+        state = {
+            "url": self.params.url,
+            "fingerprint": self.last_fingerprint,
+            "status_code": self.last_status,
+            "condition_held": self.condition_held,
+        }
+        try:
+            self.sensor.sensor_service.set_value(self.state_name, orjson.dumps(state).decode(), local=True)
+        except Exception as exc:
+            self.sensor.report(self.trigger, f"cannot remember the last answer in the datastore: {exc}", exc)
+
+    def forget(self) -> None:
+        """Delete the remembered answer (the trigger is gone: a new one starts afresh)."""
+        try:
+            self.sensor.sensor_service.delete_value(self.state_name, local=True)
+        except Exception as exc:
+            self.sensor.report(self.trigger, f"cannot delete the last answer from the datastore: {exc}", exc)
 
     def _fetch(self, client: httpx.Client) -> _Answer:
         headers, auth = self._credentials()
@@ -367,6 +411,7 @@ class HttpPollSensor(Sensor):
             poller = self._pollers.pop(str(trigger.get("id")), None)
         if poller is not None:
             poller.stop()
+            poller.forget()
 
     def report(self, trigger: dict[str, Any], problem: str, exc: BaseException | None = None) -> str:
         """Report a problem of one trigger (the sensor and its other triggers carry on); return the message."""

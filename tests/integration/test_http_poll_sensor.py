@@ -144,6 +144,29 @@ def test_emits_the_first_response_and_each_change_only(
     assert harness.errors == []
 
 
+def test_a_restarted_sensor_does_not_report_an_unchanged_answer_again(
+    site: Site, base_url: str, harness: SensorHarness
+) -> None:
+    site.routes["/same"] = Route(body=b'{"v": 1}')
+    trigger = poll(f"{base_url}/same")
+    with running_sensor(HttpPollSensor(sensor_service=harness.service, config={})) as first:
+        first.add_trigger(trigger)
+        harness.wait_payloads(trigger, 1, "the first answer")
+
+    with running_sensor(HttpPollSensor(sensor_service=harness.service, config={})) as again:
+        again.add_trigger(trigger)
+        site.wait_polls("/same", 3)
+        assert len(harness.payloads(trigger)) == 1  # the same answer after a restart is no change
+
+        site.routes["/same"] = Route(body=b'{"v": 2}')
+        payloads = harness.wait_payloads(trigger, 2, "the change after the restart")
+        assert (payloads[1]["body"], payloads[1]["previous_status_code"]) == ({"v": 2}, 200)
+
+        again.remove_trigger(trigger)  # the rule went away: its remembered answer too
+    assert harness.service.get_value(f"last_answer.{trigger['id']}") is None
+    assert harness.errors == []
+
+
 def test_a_big_body_is_capped_but_changes_beyond_the_cap_count(
     site: Site, base_url: str, harness: SensorHarness, sensor: HttpPollSensor
 ) -> None:

@@ -243,9 +243,7 @@ class _Poller:
             elapsed=answer.elapsed,
         )
         changed = answer.fingerprint != self.last_fingerprint
-        self.last_fingerprint = answer.fingerprint
-        self.last_status = answer.status_code
-        held = self.condition_held
+        holds = self.condition_held
         if self.criteria is None:
             due = changed
         else:
@@ -255,10 +253,12 @@ class _Poller:
                 self.sensor.report(self.trigger, f"condition 'when' could not be evaluated: {exc}", exc)
                 holds = False
             due = holds and not self.condition_held
-            self.condition_held = holds
-        if due:
+        if due:  # raises when the instance cannot be published: the state stays, the next poll tries again
             self.sensor.sensor_service.dispatch(self.trigger, payload)
-        if changed or held != self.condition_held:
+        if changed or holds != self.condition_held:
+            self.last_fingerprint = answer.fingerprint
+            self.last_status = answer.status_code
+            self.condition_held = holds
             self._save_state()
 
     # -- the last answer, remembered in the datastore across restarts ------------------------------

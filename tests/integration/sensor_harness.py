@@ -30,7 +30,7 @@ from st2lite.sensors.base import Sensor
 from st2lite.sensors.service import SensorService
 from st2lite.sensors.triggers import trigger_id
 
-__all__ = ["SensorHarness", "make_trigger", "running_sensor", "sensor_harness"]
+__all__ = ["FailingDispatch", "SensorHarness", "make_trigger", "running_sensor", "sensor_harness"]
 
 
 def make_trigger(trigger_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -110,3 +110,20 @@ def running_sensor(sensor: Sensor) -> Iterator[Sensor]:
         thread.join(timeout=10)
         sensor.cleanup()
         assert not thread.is_alive(), "the sensor's run() did not return after stop()"
+
+
+class FailingDispatch:
+    """A sensor service whose first ``failures`` dispatches raise (Redis going away), then delegates."""
+
+    def __init__(self, service: SensorService, failures: int = 1) -> None:
+        self._service = service
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._service, name)
+
+    def dispatch(self, trigger: Any, payload: Any = None, trace_tag: Any = None) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("Redis went away")
+        return self._service.dispatch(trigger, payload, trace_tag)

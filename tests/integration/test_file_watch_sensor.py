@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sensor_harness import SensorHarness, make_trigger, running_sensor, sensor_harness
+from sensor_harness import FailingDispatch, SensorHarness, make_trigger, running_sensor, sensor_harness
 
 from st2lite.config import Settings
 from st2lite.redisdb import Redis
@@ -284,3 +284,18 @@ def test_a_path_that_is_a_file_is_reported_once(
     sensor.poll_once()
     sensor.poll_once()
     assert len(harness.errors) == 1
+
+
+def test_a_tick_that_raises_is_reported_and_the_watches_carry_on(tmp_path: Path, harness: SensorHarness) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    trigger = watch(inbox)
+    with running_sensor(FileWatchSensor(sensor_service=FailingDispatch(harness.service), config={})) as sensor:
+        sensor.add_trigger(trigger)
+        (inbox / "lost").write_text("x")
+        harness.wait_error(lambda e: "tick raised" in e, "the failed dispatch")
+        (inbox / "kept").write_text("y")
+        payloads = harness.wait_payloads(trigger, 1, "the next event")
+
+    assert harness.errors == ["tick raised ConnectionError: Redis went away"]
+    assert by_event(payloads) == [("created", "kept")]

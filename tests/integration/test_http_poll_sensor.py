@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import wait_for
-from sensor_harness import SensorHarness, make_trigger, running_sensor, sensor_harness
+from sensor_harness import FailingDispatch, SensorHarness, make_trigger, running_sensor, sensor_harness
 
 from st2lite.config import Settings
 from st2lite.embedded_redis import free_port
@@ -165,6 +165,21 @@ def test_a_restarted_sensor_does_not_report_an_unchanged_answer_again(
         again.remove_trigger(trigger)  # the rule went away: its remembered answer too
     assert harness.service.get_value(f"last_answer.{trigger['id']}") is None
     assert harness.errors == []
+
+
+def test_an_answer_that_could_not_be_published_is_published_at_the_next_poll(
+    site: Site, base_url: str, harness: SensorHarness
+) -> None:
+    site.routes["/once"] = Route(body=b'{"v": 1}')
+    trigger = poll(f"{base_url}/once")
+    with running_sensor(HttpPollSensor(sensor_service=FailingDispatch(harness.service), config={})) as sensor:
+        sensor.add_trigger(trigger)
+        payloads = harness.wait_payloads(trigger, 1, "the answer, published at the second try")
+
+    assert harness.errors[0] == (
+        f"trigger '{trigger['ref']}' (core.st2.http_poll): poll raised ConnectionError: Redis went away"
+    )
+    assert payloads[0]["body"] == {"v": 1}
 
 
 def test_a_big_body_is_capped_but_changes_beyond_the_cap_count(

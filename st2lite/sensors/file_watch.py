@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -146,6 +147,18 @@ class _Folder:
     problem: str = ""
 
 
+@dataclass(frozen=True)
+class _Raw:
+    """One raw event from the observer, queued for the next tick."""
+
+    key: tuple[str, bool]
+    kind: EventKind
+    src: str
+    dest: str | None
+    is_directory: bool
+    at: float
+
+
 class _Relay(FileSystemEventHandler):
     """Hands the observer's events for one folder to the sensor."""
 
@@ -173,6 +186,7 @@ class FileWatchSensor(Sensor):
         self._folders: dict[tuple[str, bool], _Folder] = {}
         self._folder_triggers: dict[str, _FolderTrigger] = {}
         self._line_triggers: dict[str, _LineTrigger] = {}
+        self._raw: queue.SimpleQueue[_Raw] = queue.SimpleQueue()
 
     # -- the Sensor API ---------------------------------------------------------------------------
 
@@ -250,6 +264,7 @@ class FileWatchSensor(Sensor):
         with self._lock:
             for folder in list(self._folders.values()):
                 self._refresh(folder, announce=True)
+            self._drain_raw()
             now = time.monotonic()
             out: list[Dispatch] = []
             for folder_trigger in self._folder_triggers.values():
@@ -352,21 +367,35 @@ class FileWatchSensor(Sensor):
             self._report(self._folder_triggers[ident].trigger, message, exc)
 
     def _on_event(self, key: tuple[str, bool], event: FileSystemEvent) -> None:
-        """Called on the observer's thread for each raw event in a watched folder."""
+        """Called on the observer's thread for each raw event in a watched folder.
+
+        It only queues the event: watchdog holds its own lock while calling handlers, and
+        :meth:`poll_once` holds ours while (un)scheduling watches, so taking ours here could deadlock.
+        """
         kind = event.event_type
         if kind not in EVENT_KINDS or (event.is_directory and kind == "modified"):
             return  # opened/closed, and a folder "modified" because its entries changed
         src = os.fsdecode(event.src_path)
         dest = os.fsdecode(event.dest_path) if kind == "moved" and event.dest_path else None
-        now = time.monotonic()
-        with self._lock:
-            folder = self._folders.get(key)
-            if folder is None or src == str(folder.path):
+        self._raw.put(_Raw(key, kind, src, dest, event.is_directory, time.monotonic()))
+
+    def _drain_raw(self) -> None:
+        """Hand the queued raw events to the debouncers of the triggers on their folder (lock held)."""
+        while True:
+            try:
+                raw = self._raw.get_nowait()
+            except queue.Empty:
                 return
+            folder = self._folders.get(raw.key)
+            if folder is None or raw.src == str(folder.path):
+                continue
             for ident in folder.triggers:
                 folder_trigger = self._folder_triggers[ident]
-                if folder_trigger.params.matches(src) or (dest is not None and folder_trigger.params.matches(dest)):
-                    folder_trigger.debouncer.add(kind, src, now, dest_path=dest, is_directory=event.is_directory)
+                params = folder_trigger.params
+                if params.matches(raw.src) or (raw.dest is not None and params.matches(raw.dest)):
+                    folder_trigger.debouncer.add(
+                        raw.kind, raw.src, raw.at, dest_path=raw.dest, is_directory=raw.is_directory
+                    )
 
     # -- errors -----------------------------------------------------------------------------------
 

@@ -40,11 +40,16 @@ def test_up_serves_webhooks_drains_on_stop_leaves_nothing_and_keeps_its_data(
     assert created.status_code == 201, created.text
     paused = created.json()["id"]
     up.wait_status(paused, {"running"})
-    tree = command_lines(up.process.pid)
+
+    def tree_with_the_action() -> dict[int, str] | None:
+        # ``running`` is written just before the worker starts the action's process
+        lines = command_lines(up.process.pid)
+        return lines if any(c.startswith("sleep 2") for c in lines.values()) else None
+
+    tree = wait_for(tree_with_the_action, what="the action's process (sleep 2) under st2lite up")
     commands = list(tree.values())
     assert sum("redis-server" in c for c in commands) == 1, commands
     assert sum(" -m st2lite.services " in c for c in commands) == 4, commands  # api, rules, 2 workers
-    assert any(c.startswith("sleep 2") for c in commands), commands  # the action's process
 
     assert up.stop() == 0
     assert {pid: command for pid, command in tree.items() if alive(pid)} == {}

@@ -129,12 +129,20 @@ def run_sensors(
     *,
     background: Sequence[Callable[[threading.Event], None]] = (),
 ) -> None:
-    """The sensor container (and ``background`` services as its threads), until SIGINT/SIGTERM."""
-    from st2lite.sensors.container import SensorContainer
+    """The sensor container (and ``background`` services as its threads), until SIGINT/SIGTERM.
+
+    Each background service is called as ``service(stop_event)`` in its own
+    thread and must return soon after ``stop_event`` is set. Services that need
+    the container's name use :func:`st2lite.sensors.container.node_name`
+    (the same name the container registers under).
+    """
+    from st2lite.sensors.container import SensorContainer, node_name
 
     client = connect(redis_url)
     wait_until_ready(client, timeout=30)
-    container = SensorContainer(settings, client, redis_url, background=background)
+    node = node_name(settings)
+    services = list(background)  # the timer engine joins here: TimerEngine(settings, connect(redis_url), node).run
+    container = SensorContainer(settings, client, redis_url, node=node, background=services)
     stop = threading.Event()
     tune_service_process()
     with stop_on_signals(stop):

@@ -59,6 +59,7 @@ __all__ = [
     "BackgroundService",
     "SensorContainer",
     "default_node_name",
+    "node_name",
     "restart_delay",
     "runnable_sensors",
 ]
@@ -76,6 +77,11 @@ TICK = 0.2
 def default_node_name() -> str:
     """``<hostname>-<pid>``: unique per container process."""
     return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def node_name(settings: Settings) -> str:
+    """This container's name: ``sensor_node_name``, else ``<hostname>-<pid>``."""
+    return settings.sensor_node_name or default_node_name()
 
 
 def runnable_sensors(content: ContentSet, rule_trigger_types: frozenset[str]) -> dict[str, SensorMeta]:
@@ -132,7 +138,7 @@ class SensorContainer:
         background: Sequence[BackgroundService] = (),
     ) -> None:
         self.settings = settings
-        self.node = node or settings.sensor_node_name or default_node_name()
+        self.node = node or node_name(settings)
         self.redis_url = redis_url
         self._client = client
         self._registry = RegistryCache(RegistryStore(client), refresh_interval=0.25)
@@ -177,6 +183,8 @@ class SensorContainer:
                 self._place(snapshot.content, snapshot.rule_trigger_types)
                 self._version = snapshot.version
                 self._next_step = now + self.placement.interval
+            self._reap(now)
+            self._start_due(now)
         except RECOVERABLE as exc:
             log.warning("Sensor container %s: cannot reach Redis or the registry: %s", self.node, exc)
             self._next_step = now + TICK * 5
@@ -186,9 +194,6 @@ class SensorContainer:
                 self._assigned = frozenset()
                 self.placement.owned.clear()
                 self._stop_procs(list(self._procs), record=False)
-            return
-        self._reap(now)
-        self._start_due(now)
 
     def _place(self, content: ContentSet, rule_trigger_types: frozenset[str]) -> None:
         wanted = runnable_sensors(content, rule_trigger_types)

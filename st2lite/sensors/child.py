@@ -8,8 +8,10 @@ stdin. Steps:
    ``<pack>/sensors``, with that folder and the pack's ``lib`` folder on
    ``sys.path``) and take the class named ``class_name`` from it (it may be
    imported into the module rather than defined there);
-2. build it with a :class:`~st2lite.sensors.service.SensorService`, config
-   ``{}`` (pack configs are not loaded yet) and, for a
+2. build it with a :class:`~st2lite.sensors.service.SensorService`, the
+   pack's configuration (:mod:`st2lite.pack_configs`: datastore templates
+   rendered, secrets decrypted, defaults applied; ``{}`` when the pack has
+   none) and, for a
    :class:`~st2lite.sensors.base.PollingSensor`, its ``poll_interval``;
 3. ``setup()``; then ``add_trigger`` for each trigger the enabled rules ask
    for (:func:`~st2lite.sensors.triggers.concrete_triggers`), and from a
@@ -40,7 +42,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from st2lite.exceptions import SensorError
+from st2lite.exceptions import SensorError, St2liteError
 
 __all__ = [
     "EXIT_LOAD_FAILED",
@@ -51,6 +53,7 @@ __all__ = [
     "find_sensor_class",
     "load_sensor_class",
     "main",
+    "resolved_pack_config",
     "sensor_path",
 ]
 
@@ -116,11 +119,13 @@ def find_sensor_class(module: ModuleType, class_name: str, path: Path) -> type[A
     return cls
 
 
-def build_sensor(cls: type[Any], service: Any, poll_interval: float | None) -> Any:
-    """``cls(sensor_service=..., config={})``, plus ``poll_interval`` for a polling sensor when one is set."""
+def build_sensor(
+    cls: type[Any], service: Any, poll_interval: float | None, config: dict[str, Any] | None = None
+) -> Any:
+    """``cls(sensor_service=..., config=...)``, plus ``poll_interval`` for a polling sensor when one is set."""
     from st2lite.sensors.base import PollingSensor
 
-    kwargs: dict[str, Any] = {"sensor_service": service, "config": {}}
+    kwargs: dict[str, Any] = {"sensor_service": service, "config": config if config is not None else {}}
     if issubclass(cls, PollingSensor) and poll_interval is not None:
         kwargs["poll_interval"] = poll_interval
     return cls(**kwargs)
@@ -174,6 +179,27 @@ class TriggerFeed:
                 log.warning("Could not read the registry: %s", exc)
 
 
+def resolved_pack_config(settings: Any, client: Any, pack: Any) -> dict[str, Any]:
+    """The configuration of ``pack`` (a :class:`~st2lite.content.PackMeta` or ``None``) as ``self.config``.
+
+    Raises:
+        ContentError: The config does not fit the pack's schema once rendered.
+        DatastoreError: A template names a missing key, or a secret cannot be decrypted.
+    """
+    if pack is None or not (pack.config or pack.config_schema):
+        return {}
+    from st2lite.datastore import kv_lookup
+    from st2lite.encryption import DatastoreKey
+    from st2lite.pack_configs import pack_config
+
+    key = DatastoreKey(settings.datastore_key_path)
+
+    def decrypt(token: str) -> str:
+        return key.decrypt(token, what=f"a secret in the config of pack '{pack.ref}'")
+
+    return pack_config(pack, lookup=kv_lookup(client), decrypt=decrypt)
+
+
 def _one_line(exc: BaseException) -> str:
     """``Type: message`` plus where in the sensor's files it happened (the last frame)."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -219,8 +245,14 @@ def _run(ref: str, node: str, settings: Any, redis_url: str) -> int:
         on_error=record,
     )
     try:
+        config = resolved_pack_config(settings, client, snapshot.content.packs.get(meta.pack))
+    except St2liteError as exc:
+        log.error("Sensor %s: the config of pack '%s' cannot be used: %s", ref, meta.pack, exc)
+        record(f"the config of pack '{meta.pack}' cannot be used: {exc}", exc)
+        return EXIT_LOAD_FAILED
+    try:
         cls = load_sensor_class(path, Path(meta.pack_path), meta.class_name)
-        sensor = build_sensor(cls, service, meta.poll_interval)
+        sensor = build_sensor(cls, service, meta.poll_interval, config)
     except SensorError as exc:
         record(f"cannot load sensor: {exc}", exc)
         return EXIT_LOAD_FAILED

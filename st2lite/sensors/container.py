@@ -43,6 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from st2lite.audit import AuditEvent, AuditKind, AuditLog, now_iso
 from st2lite.config import Settings
@@ -107,7 +108,8 @@ class _Proc:
     """One sensor this container runs (or waits to restart)."""
 
     ref: str
-    meta: SensorMeta
+    #: What the process was started from (:func:`_fingerprint`); it is restarted when this changes.
+    fingerprint: tuple[Any, ...]
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     #: Restarts since this container took the sensor.
@@ -199,13 +201,14 @@ class SensorContainer:
         wanted = runnable_sensors(content, rule_trigger_types)
         assignment = self.placement.step(wanted)
         self._assigned = assignment.run
-        changed = [ref for ref, proc in self._procs.items() if ref in wanted and wanted[ref] != proc.meta]
+        fingerprints = {ref: _fingerprint(content, meta) for ref, meta in wanted.items()}
+        changed = [ref for ref, proc in self._procs.items() if ref in wanted and fingerprints[ref] != proc.fingerprint]
         gone = [ref for ref in self._procs if ref not in assignment.run]
         self._stop_procs(gone + changed, record=True)
         self.placement.release(assignment.release)
         for ref in sorted(assignment.run):
             if ref not in self._procs:
-                self._procs[ref] = _Proc(ref=ref, meta=wanted[ref])
+                self._procs[ref] = _Proc(ref=ref, fingerprint=fingerprints[ref])
 
     def _start_due(self, now: float) -> None:
         for proc in self._procs.values():
@@ -348,6 +351,13 @@ class SensorContainer:
             for ref, proc in self._procs.items()
             if proc.process is not None and proc.process.poll() is None
         }
+
+
+def _fingerprint(content: ContentSet, meta: SensorMeta) -> tuple[Any, ...]:
+    """The sensor's metadata and its pack's configuration: a sensor restarts when either is registered anew."""
+    pack = content.packs.get(meta.pack)
+    config = (pack.config, pack.config_schema) if pack is not None else None
+    return (meta, json.dumps(config, sort_keys=True, default=str))
 
 
 def _signal_name(number: int) -> str:

@@ -19,6 +19,7 @@ from container_harness import (
 
 from st2lite import keys
 from st2lite.config import Settings
+from st2lite.datastore import KeyValueStore
 from st2lite.redisdb import Redis
 
 WATCH_RULE = """\
@@ -154,6 +155,33 @@ def test_disabled_sensor_stops_and_background_services_run(
         assert "sensortest.CounterSensor" in container.running()
         assert not stopped.is_set()
     assert stopped.is_set()  # told to stop with the container, and joined
+
+
+def test_a_sensor_gets_its_packs_config_and_a_broken_config_is_reported(
+    settings: Settings, redis_client: Redis, tmp_path: Path
+) -> None:
+    settings = fast(settings)
+    pack = make_pack(tmp_path, ["counter"])
+    schema = "label: {type: string, required: true}\nunit: {type: string, default: ms}\n"
+    (pack / "config.schema.yaml").write_text(schema, encoding="utf-8")
+    configs = settings.resolved_configs_dir
+    configs.mkdir(parents=True)
+    (configs / "sensortest.yaml").write_text('label: "{{ st2kv.system.sensor_label }}"\n', encoding="utf-8")
+    KeyValueStore.for_settings(redis_client, settings, actor="test").set("sensor_label", "blue")
+    register(settings, redis_client, pack)
+    with running_container(settings):
+        # Rendered from the datastore, with the schema's default filled in.
+        tick = wait_for(lambda: instances(redis_client, "sensortest.tick"), "a tick")[0]
+        assert tick["payload"] == {"count": 1, "label": "blue", "unit": "ms"}
+        # A config that renders to a value its schema refuses: the sensor fails, saying where.
+        KeyValueStore.for_settings(redis_client, settings, actor="test").set("sensor_count", "42")
+        (configs / "sensortest.yaml").write_text("label: '{{ st2kv.system.sensor_count | int }}'\n", encoding="utf-8")
+        register(settings, redis_client, pack)  # a new config restarts the sensor
+        ref = "sensortest.CounterSensor"
+        wait_for(lambda: _state(redis_client, ref, "failed", restarts=1), "the sensor to fail on its config")
+        status = status_of(redis_client, ref)
+        assert status is not None and "the config of pack 'sensortest' cannot be used" in status.last_error
+        assert "label" in status.last_error
 
 
 def _state(client: Redis, ref: str, state: str | None, *, restarts: int = 0, errors: int = 0) -> bool:

@@ -3,8 +3,8 @@
 The supervisor starts each service as a child process (the API first, the
 others once it answers), restarts a child that dies (with a growing pause),
 and on SIGINT/SIGTERM stops them in order: the API first (no new work), then
-the rules engine and the workers (each finishes what it has in hand), and
-Redis last.
+the rules engine, the sensor container and the workers (each finishes what it
+has in hand), and Redis last.
 """
 
 from __future__ import annotations

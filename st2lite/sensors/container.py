@@ -203,7 +203,9 @@ class SensorContainer:
         self._assigned = assignment.run
         fingerprints = {ref: _fingerprint(content, meta) for ref, meta in wanted.items()}
         changed = [ref for ref, proc in self._procs.items() if ref in wanted and fingerprints[ref] != proc.fingerprint]
-        gone = [ref for ref in self._procs if ref not in assignment.run]
+        lost = [ref for ref in self._procs if ref in assignment.lost]  # the new owner writes their status
+        gone = [ref for ref in self._procs if ref not in assignment.run and ref not in assignment.lost]
+        self._stop_procs(lost, record=False)
         self._stop_procs(gone + changed, record=True)
         self.placement.release(assignment.release)
         for ref in sorted(assignment.run):

@@ -20,7 +20,8 @@ from container_harness import (
 from st2lite import keys
 from st2lite.config import Settings
 from st2lite.datastore import KeyValueStore
-from st2lite.redisdb import Redis
+from st2lite.embedded_redis import EmbeddedRedis
+from st2lite.redisdb import Redis, connect
 
 WATCH_RULE = """\
 name: on_inbox
@@ -199,3 +200,22 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
         return stat.read().split(") ")[1][0] != "Z"
+
+
+def test_a_container_that_loses_redis_stops_its_sensors_after_a_lease(settings: Settings, tmp_path: Path) -> None:
+    server = EmbeddedRedis(tmp_path / "own-redis", persistent=False)
+    url = server.start()
+    try:
+        settings = fast(settings, redis_url=url)
+        client = connect(url)
+        register(settings, client, make_pack(tmp_path, ["counter"]))
+        with running_container(settings) as container:
+            wait_for(lambda: instances(client, "sensortest.tick"), "the counter to dispatch")
+            pid = container.running()["sensortest.CounterSensor"]
+            server.stop()
+            # The sensor itself survives the outage (its polls fail and are reported), but another container may
+            # own it once the lease has run out: this one stops it.
+            wait_for(lambda: not container.running(), "the sensor to be stopped without Redis")
+            wait_for(lambda: not _alive(pid), "its process to exit")
+    finally:
+        server.stop()

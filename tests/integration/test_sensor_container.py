@@ -22,6 +22,7 @@ from st2lite.config import Settings
 from st2lite.datastore import KeyValueStore
 from st2lite.embedded_redis import EmbeddedRedis
 from st2lite.redisdb import Redis, connect
+from st2lite.rules_engine import RulesEngine
 
 WATCH_RULE = """\
 name: on_inbox
@@ -36,6 +37,21 @@ action:
 """
 
 
+TICK_RULE = """\
+name: on_second_tick
+pack: sensortest
+enabled: true
+trigger:
+  type: sensortest.tick
+criteria:
+  trigger.count:
+    type: equals
+    pattern: 2
+action:
+  ref: core.noop
+"""
+
+
 def _ops(client: Redis) -> list[tuple[str, str]]:
     return [(i["payload"]["op"], i["payload"]["path"]) for i in instances(client, "sensortest.watch_event")]
 
@@ -44,7 +60,7 @@ def test_stackstorm_sensors_run_unchanged_and_get_their_triggers(
     settings: Settings, redis_client: Redis, tmp_path: Path
 ) -> None:
     settings = fast(settings)
-    register(settings, redis_client, make_pack(tmp_path, ["counter", "watcher"]))
+    register(settings, redis_client, make_pack(tmp_path, ["counter", "watcher"], {"tick": TICK_RULE}))
     with running_container(settings) as container:
         # The polling sensor (st2reactor import, pack lib helper) dispatches through sensor_service.
         ticks = wait_for(lambda: len(instances(redis_client, "sensortest.tick")) >= 3, "three ticks from the counter")
@@ -53,6 +69,10 @@ def test_stackstorm_sensors_run_unchanged_and_get_their_triggers(
         assert tick["payload"] == {"count": 1}
         assert tick["trace_tag"] == "counter"
         assert tick["source"] == "sensor:sensortest.CounterSensor"
+        # The rules engine fires the rule on the second tick only.
+        RulesEngine(settings, redis_client, name="test-engine").drain()
+        fired = audit_events(redis_client, "rule.matched", rule="sensortest.on_second_tick")
+        assert [e.trigger_instance for e in fired] == [instances(redis_client, "sensortest.tick")[1]["id"]]
         # The passive sensor's run() is up.
         wait_for(lambda: ("running", "") in _ops(redis_client), "the passive sensor to run")
         status = status_of(redis_client, "sensortest.WatcherSensor")
@@ -60,11 +80,11 @@ def test_stackstorm_sensors_run_unchanged_and_get_their_triggers(
         assert status.pid == container.running()["sensortest.WatcherSensor"]
 
         # A rule using the watcher's parameterised trigger type: add_trigger with its parameters.
-        rule = {"r": WATCH_RULE.format(enabled="true")}
+        rule = {"tick": TICK_RULE, "r": WATCH_RULE.format(enabled="true")}
         register(settings, redis_client, make_pack(tmp_path, ["counter", "watcher"], rule))
         wait_for(lambda: ("add", "/data/inbox") in _ops(redis_client), "add_trigger for the rule's trigger")
         # Disabling the rule removes the trigger; the sensor process is the same one throughout.
-        rule = {"r": WATCH_RULE.format(enabled="false")}
+        rule = {"tick": TICK_RULE, "r": WATCH_RULE.format(enabled="false")}
         register(settings, redis_client, make_pack(tmp_path, ["counter", "watcher"], rule))
         wait_for(lambda: ("remove", "/data/inbox") in _ops(redis_client), "remove_trigger once the rule is disabled")
         assert _ops(redis_client).count(("add", "/data/inbox")) == 1

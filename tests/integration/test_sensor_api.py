@@ -17,7 +17,8 @@ from st2lite.redisdb import Redis
 
 
 def test_sensor_states_in_the_api_and_the_cli(settings: Settings, redis_client: Redis, tmp_path: Path) -> None:
-    settings = fast(settings, api_port=free_port())
+    # A long restart pause keeps the bad sensor 'failed' while the test looks (no race with its restart).
+    settings = fast(settings, api_port=free_port(), sensor_restart_backoff=60.0, sensor_restart_backoff_max=60.0)
     register(settings, redis_client, make_pack(tmp_path, ["counter", "bad_setup", "idle1"]))
     with serve_api(settings) as base:
         before = {s["ref"]: s for s in httpx.get(f"{base}/api/v1/sensors").json()}

@@ -129,7 +129,7 @@ def run_sensors(
     *,
     background: Sequence[Callable[[threading.Event], None]] = (),
 ) -> None:
-    """The sensor container (and ``background`` services as its threads), until SIGINT/SIGTERM.
+    """The sensor container, the timer engine and ``background`` services (as its threads), until SIGINT/SIGTERM.
 
     Each background service is called as ``service(stop_event)`` in its own
     thread and must return soon after ``stop_event`` is set. Services that need
@@ -137,11 +137,14 @@ def run_sensors(
     (the same name the container registers under).
     """
     from st2lite.sensors.container import SensorContainer, node_name
+    from st2lite.sensors.timer_engine import TimerEngine
 
     client = connect(redis_url)
     wait_until_ready(client, timeout=30)
     node = node_name(settings)
-    services = list(background)  # the timer engine joins here: TimerEngine(settings, connect(redis_url), node).run
+    # The timer engine runs in every sensor container; its leadership lease makes one of them fire each tick.
+    timers = TimerEngine(settings, connect(redis_url), node)
+    services = [timers.run, *background]
     container = SensorContainer(settings, client, redis_url, node=node, background=services)
     stop = threading.Event()
     tune_service_process()

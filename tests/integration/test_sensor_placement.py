@@ -120,6 +120,9 @@ def test_two_containers_run_each_sensor_once_and_take_over_from_a_killed_one(
         found = wait_for(lambda: each_once_on(nodes), "each sensor once, spread over both containers", deadline=30)
         assert found is not None
         assert sorted(Counter(node for _ref, node in found.elements()).values()) == [2, 3]
+        # Each container also runs the timer engine (a background thread); one of them leads the timers.
+        leader = wait_for(lambda: redis_client.get(keys.TIMER_LEADER), "a timer engine to lead")
+        assert leader.partition(":")[0] in nodes
 
         # SIGKILL one: its sensors (SIGTERMed with it) run on the other within the lease bound.
         victim = f"a-{tag}"

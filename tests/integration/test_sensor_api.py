@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 from conftest import cli_env, serve_api
-from sensor_harness import fast, make_pack, register, running_container, status_of, wait_for
+from container_harness import fast, make_pack, register, running_container, status_of, wait_for
 
 from st2lite.config import Settings
 from st2lite.embedded_redis import free_port

@@ -239,3 +239,45 @@ def test_a_container_that_loses_redis_stops_its_sensors_after_a_lease(settings: 
             wait_for(lambda: not _alive(pid), "its process to exit")
     finally:
         server.stop()
+
+
+FILE_RULE = """\
+name: on_drop
+pack: sensortest
+enabled: {enabled}
+trigger:
+  type: core.st2.file_watch
+  parameters:
+    path: {path}
+    quiet_period: 0.1
+action:
+  ref: core.noop
+"""
+
+
+def test_builtin_sensors_run_only_while_a_rule_needs_them(
+    settings: Settings, redis_client: Redis, tmp_path: Path
+) -> None:
+    settings = fast(settings)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    register(settings, redis_client, make_pack(tmp_path, ["idle1"]))
+    with running_container(settings) as container:
+        wait_for(lambda: "sensortest.Idle1" in container.running(), "the pack sensor to run")
+        assert "core.FileWatchSensor" not in container.running()  # no rule uses its triggers: idle
+        rule = FILE_RULE.format(enabled="true", path=inbox)
+        register(settings, redis_client, make_pack(tmp_path, ["idle1"], {"drop": rule}))
+        wait_for(lambda: "core.FileWatchSensor" in container.running(), "the file watch sensor to start")
+        assert "core.HttpPollSensor" not in container.running()
+
+        def dropped() -> list[dict[str, object]]:
+            (inbox / "a.csv").write_text("x", encoding="utf-8")  # again until the watch is in place
+            return instances(redis_client, "core.st2.file_watch")
+
+        event = wait_for(dropped, "a file_watch trigger instance", deadline=20)[0]
+        assert event["parameters"]["path"] == str(inbox)
+        rule = FILE_RULE.format(enabled="false", path=inbox)
+        register(settings, redis_client, make_pack(tmp_path, ["idle1"], {"drop": rule}))
+        wait_for(lambda: "core.FileWatchSensor" not in container.running(), "the file watch sensor to stop")
+    status = status_of(redis_client, "core.FileWatchSensor")
+    assert status is not None and status.state == "stopped"

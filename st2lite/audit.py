@@ -39,6 +39,10 @@ class AuditKind(StrEnum):
     CALLBACK_WAITING = "callback.waiting"
     CALLBACK_RECEIVED = "callback.received"
     CALLBACK_TIMED_OUT = "callback.timed_out"
+    # Sensor containers (st2lite.sensors): a sensor process started, exited, or the sensor reported an error.
+    SENSOR_STARTED = "sensor.started"
+    SENSOR_EXITED = "sensor.exited"
+    SENSOR_ERROR = "sensor.error"
 
 
 def now_iso() -> str:

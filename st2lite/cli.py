@@ -1,6 +1,6 @@
 """The ``st2lite`` command line.
 
-Services: ``up`` (everything on one host), ``api``, ``rules``, ``worker``.
+Services: ``up`` (everything on one host), ``api``, ``rules``, ``worker``, ``sensors``.
 Operations talk to the API (``run``, ``execution``, ``trigger send``) or to
 Redis (``pack register``, ``audit``, ``key``); content checks run locally
 (``pack validate``, ``rule test``). Every read command takes ``--json``.
@@ -45,6 +45,7 @@ pack_app = typer.Typer(help="Validate, register and list packs.", no_args_is_hel
 audit_app = typer.Typer(help="Read the audit log.", no_args_is_help=True)
 key_app = typer.Typer(help="Set, read, list and delete datastore values.", no_args_is_help=True)
 inquiry_app = typer.Typer(help="List, inspect and answer inquiries (core.ask).", no_args_is_help=True)
+sensor_app = typer.Typer(help="List sensors and their state.", no_args_is_help=True)
 app.add_typer(execution_app, name="execution")
 app.add_typer(trigger_app, name="trigger")
 app.add_typer(trigger_instance_app, name="trigger-instance")
@@ -53,6 +54,7 @@ app.add_typer(pack_app, name="pack")
 app.add_typer(audit_app, name="audit")
 app.add_typer(key_app, name="key")
 app.add_typer(inquiry_app, name="inquiry")
+app.add_typer(sensor_app, name="sensor")
 
 # markup=False: action output and messages are printed as they are ("[x]" is data, not a style).
 out = Console(highlight=False, soft_wrap=True, markup=False)
@@ -132,6 +134,15 @@ def worker(
 
     settings = settings_from()
     serve(settings, _redis_url(settings, redis_url_for), burst=burst)
+
+
+@app.command()
+def sensors() -> None:
+    """Run a sensor container (run several, on any hosts: each sensor runs in exactly one)."""
+    from st2lite.services import redis_url_for, run_sensors
+
+    settings = settings_from()
+    run_sensors(settings, _redis_url(settings, redis_url_for))
 
 
 def _redis_url(settings: Settings, resolve: Any) -> str:
@@ -850,6 +861,42 @@ def inquiry_respond(
         print_json(answered)
     else:
         out.print(f"inquiry {inquiry_id} answered: {json.dumps(answered.get('response'))}")
+
+
+# -- sensors ----------------------------------------------------------------------------------------
+
+
+@sensor_app.command("list")
+def sensor_list(
+    pack: Annotated[str | None, typer.Option("-p", "--pack", help="Only this pack's.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The registered sensors with their state (running, restarting, failed, stopped) and last error."""
+    settings = settings_from()
+    items = _call(settings, "GET", "/api/v1/sensors", params={"pack": pack} if pack else {}).json()
+    if as_json:
+        print_json(items)
+        return
+    table = Table()
+    table.add_column("ref", no_wrap=True)
+    for name in ("enabled", "state", "node", "pid", "restarts", "last error"):
+        table.add_column(name)
+    colours = {"running": "green", "restarting": "yellow", "failed": "red", "stopped": "dim"}
+    for item in items:
+        state = item.get("state") or ("not running" if item.get("enabled") else "disabled")
+        error = item.get("last_error") or ""
+        if error and item.get("last_error_at"):
+            error = f"{item['last_error_at']}: {error}"
+        table.add_row(
+            item["ref"],
+            "yes" if item.get("enabled") else "no",
+            Text(state, style=colours.get(state, "")),
+            item.get("node") or "",
+            str(item["pid"]) if item.get("pid") else "",
+            str(item.get("restarts") or 0),
+            error,
+        )
+    out.print(table)
 
 
 def _json_or_text(value: str) -> Any:

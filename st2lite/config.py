@@ -94,6 +94,20 @@ class Settings(BaseSettings):
     #: Longest wait, in seconds, between two rounds of a timer engine (lease renewal, registry changes,
     #: a follower's bid for the leadership); a tick that falls due wakes the leader sooner.
     timer_loop_interval: float = Field(default=0.5, ge=0.01, le=60)
+    # -- sensor containers (docs/sensors.md) --
+    #: Name of this sensor container in Redis; empty: ``<hostname>-<pid>``. Must differ between containers.
+    sensor_node_name: str = ""
+    #: Seconds a container's hold on a sensor (and its heartbeat) lasts without renewal; renewed every third
+    #: of it. A dead container's sensors run elsewhere within this plus one third of it.
+    sensor_lease_seconds: float = Field(default=15.0, ge=0.3, le=3600)
+    #: Seconds before restarting a sensor process that exited; doubles with each exit in a row.
+    sensor_restart_backoff: float = Field(default=1.0, ge=0.01, le=3600)
+    #: The longest pause before restarting a sensor process (it is restarted for ever).
+    sensor_restart_backoff_max: float = Field(default=60.0, ge=0.01, le=86_400)
+    #: Seconds a sensor process must run for its restart pause to go back to ``sensor_restart_backoff``.
+    sensor_stable_seconds: float = Field(default=60.0, ge=0.1)
+    #: Seconds a sensor gets to return from ``run`` and ``cleanup`` after it is told to stop, then it is killed.
+    sensor_stop_timeout: float = Field(default=5.0, ge=0.1, le=600)
     #: Logging level of every process.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -29,6 +29,7 @@ its message tells the user what went wrong *and* what to do about it::
     ├── WebhookError                a declared webhook refused a request (body against its schema)
     │   ├── WebhookSignatureError   its signature header is missing, wrong or too old
     │   └── WebhookSecretMissingError  its secret is not in the datastore (server side)
+    ├── SensorError                 a sensor cannot be loaded or started (entry point, class, setup)
     └── StoreUnavailableError       Redis cannot be reached
 
 Foreign exceptions (redis, yaml, pydantic, jinja2) are translated into these at
@@ -55,6 +56,7 @@ __all__ = [
     "ParameterError",
     "ResponderNotAllowedError",
     "RunnerError",
+    "SensorError",
     "St2liteError",
     "StoreUnavailableError",
     "TemplateError",
@@ -259,3 +261,7 @@ class TimerSpecError(ContentError):
         self.parameter = parameter
         self.reason = message
         super().__init__(f"parameter '{parameter}': {message}" if parameter else message)
+
+
+class SensorError(St2liteError):
+    """Raised when a sensor cannot be loaded or started (bad entry point, missing class, failing setup)."""

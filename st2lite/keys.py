@@ -164,3 +164,21 @@ def timer_state(timer_id: str) -> str:
     """Hash: one timer's schedule (``fingerprint``, ``next`` in epoch ms, ``next_at``) and its last fire
     (``last``, ``last_at``, ``last_instance``, ``fired_at``), plus ``type``, ``name``, ``parameters``."""
     return f"{PREFIX}:timers:timer:{timer_id}"
+
+
+# -- sensor containers (st2lite.sensors.placement, st2lite.sensors.status) --------------------------
+
+#: Sorted set of live sensor containers: member the container's node name, score the epoch ms its heartbeat ends.
+SENSOR_MEMBERS = f"{PREFIX}:sensors:members"
+#: Sorted set of the sensor refs that have a status hash (:func:`sensor_status`), all scored 0.
+SENSOR_STATUS_INDEX = f"{PREFIX}:sensors:statuses"
+
+
+def sensor_lease(sensor_ref: str) -> str:
+    """String: the token of the container that runs sensor ``sensor_ref`` (expires with its lease, ``PX``)."""
+    return f"{PREFIX}:sensors:lease:{sensor_ref}"
+
+
+def sensor_status(sensor_ref: str) -> str:
+    """Hash: the state of sensor ``sensor_ref`` (state, node, pid, restarts, last_error, ...)."""
+    return f"{PREFIX}:sensors:status:{sensor_ref}"

@@ -1,5 +1,6 @@
 """Process entry points: each st2lite service as a thin loop with signal handling.
 
+``st2lite sensors`` runs the sensor container (:mod:`st2lite.sensors.container`);
 ``st2lite rules`` runs the rules engine, the scheduler and a reaper in one
 process (three threads); ``st2lite api`` runs uvicorn; ``st2lite worker``
 runs :func:`st2lite.worker.serve`. SIGINT and SIGTERM stop each one after the
@@ -12,7 +13,7 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from st2lite.config import Settings
 from st2lite.exceptions import ConfigError, St2liteError
@@ -23,7 +24,7 @@ from st2lite.runfiles import published_redis_url
 # Each service imports what it runs inside its function: a worker process never loads the
 # rules engine (jinja2, jsonpath) nor the API (fastapi), which keeps every process small.
 
-__all__ = ["redis_url_for", "run_api", "run_rules", "stop_on_signals"]
+__all__ = ["redis_url_for", "run_api", "run_rules", "run_sensors", "stop_on_signals"]
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +123,37 @@ def run_api(settings: Settings, redis_url: str) -> None:
     uvicorn.Server(config).run()
 
 
+def run_sensors(
+    settings: Settings,
+    redis_url: str,
+    *,
+    background: Sequence[Callable[[threading.Event], None]] = (),
+) -> None:
+    """The sensor container, the timer engine and ``background`` services (as its threads), until SIGINT/SIGTERM.
+
+    Each background service is called as ``service(stop_event)`` in its own
+    thread and must return soon after ``stop_event`` is set. Services that need
+    the container's name use :func:`st2lite.sensors.container.node_name`
+    (the same name the container registers under).
+    """
+    from st2lite.sensors.container import SensorContainer, node_name
+    from st2lite.sensors.timer_engine import TimerEngine
+
+    client = connect(redis_url)
+    wait_until_ready(client, timeout=30)
+    node = node_name(settings)
+    # The timer engine runs in every sensor container; its leadership lease makes one of them fire each tick.
+    timers = TimerEngine(settings, connect(redis_url), node)
+    services = [timers.run, *background]
+    container = SensorContainer(settings, client, redis_url, node=node, background=services)
+    stop = threading.Event()
+    tune_service_process()
+    with stop_on_signals(stop):
+        container.run(stop)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m st2lite.services api|rules|worker``: one service, without the CLI's imports.
+    """``python -m st2lite.services api|rules|worker|sensors``: one service, without the CLI's imports.
 
     ``st2lite up`` starts its children this way: typer and rich would stay
     resident in every service process for nothing.
@@ -133,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
     from st2lite.config import load_settings
 
     args = sys.argv[1:] if argv is None else argv
-    services = ("api", "rules", "worker")
+    services = ("api", "rules", "worker", "sensors")
     if len(args) != 1 or args[0] not in services:
         sys.stderr.write(f"usage: python -m st2lite.services {{{'|'.join(services)}}}\n")
         raise SystemExit(2)
@@ -148,6 +178,8 @@ def main(argv: list[str] | None = None) -> None:
         run_api(settings, url)
     elif args[0] == "rules":
         run_rules(settings, url)
+    elif args[0] == "sensors":
+        run_sensors(settings, url)
     else:
         from st2lite.worker import serve
 

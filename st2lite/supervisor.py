@@ -1,10 +1,10 @@
-"""``st2lite up``: Redis (embedded unless one is configured), the API, the rules engine and N workers.
+"""``st2lite up``: Redis (embedded unless one is configured), the API, rules engine, sensor container, N workers.
 
 The supervisor starts each service as a child process (the API first, the
 others once it answers), restarts a child that dies (with a growing pause),
 and on SIGINT/SIGTERM stops them in order: the API first (no new work), then
-the rules engine and the workers (each finishes what it has in hand), and
-Redis last.
+the rules engine, the sensor container and the workers (each finishes what it
+has in hand), and Redis last.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ class Supervisor:
         return child
 
     def _spawn_rest(self) -> None:
-        """The rules engine and the workers."""
-        rest = [Child("rules", [*SERVICES, "rules"])]
+        """The rules engine, the sensor container and the workers."""
+        rest = [Child("rules", [*SERVICES, "rules"]), Child("sensors", [*SERVICES, "sensors"])]
         rest += [Child(f"worker-{i + 1}", [*SERVICES, "worker"]) for i in range(self.settings.workers)]
         for child in rest:
             self._spawn(self._add(child))

@@ -7,9 +7,20 @@ from typing import Any
 
 from st2lite.api.schemas import utc_z
 from st2lite.content import SensorMeta
+from st2lite.registry import Snapshot
+from st2lite.sensors.container import runnable_sensors
+from st2lite.sensors.status import SensorStatusStore
 from st2lite.triggers import WEBHOOK_TRIGGER, TriggerInstance, TriggerType
 
-__all__ = ["dispatched_public", "instance_public", "sensor_type_public", "trigger_type_public", "webhook_public"]
+__all__ = [
+    "dispatched_public",
+    "instance_public",
+    "sensor_public",
+    "sensor_states",
+    "sensor_type_public",
+    "trigger_type_public",
+    "webhook_public",
+]
 
 
 def trigger_type_public(trigger_type: TriggerType) -> dict[str, Any]:
@@ -48,8 +59,54 @@ def dispatched_public(instance: TriggerInstance) -> dict[str, Any]:
     return instance_public({**instance.model_dump(mode="json"), "status": "pending"})
 
 
-def sensor_type_public(sensor: SensorMeta) -> dict[str, Any]:
-    """``GET /api/v1/sensortypes`` item."""
+def sensor_states(
+    snapshot: Snapshot,
+    store: SensorStatusStore,
+    *,
+    pack: str | None = None,
+    refs: list[str] | None = None,
+) -> list[tuple[SensorMeta, dict[str, Any]]]:
+    """The registered sensors (sorted by ref; one pack's, or ``refs``) with their status.
+
+    The status is the stored one (:class:`~st2lite.sensors.status.SensorStatus`)
+    without its ``ref``; a sensor that never ran has ``state`` ``disabled``,
+    ``idle`` (a built-in sensor no enabled rule needs) or ``pending`` (no sensor
+    container has started it: is ``st2lite sensors`` or ``st2lite up`` running?).
+    """
+    sensors = snapshot.content.sensors
+    chosen = sorted(refs if refs is not None else sensors)
+    chosen = [ref for ref in chosen if ref in sensors and (pack is None or sensors[ref].pack == pack)]
+    wanted = runnable_sensors(snapshot.content, snapshot.rule_trigger_types)
+    stored = store.many(chosen)
+    out: list[tuple[SensorMeta, dict[str, Any]]] = []
+    for ref in chosen:
+        meta = sensors[ref]
+        if ref in stored:
+            status = stored[ref].public()
+        else:
+            state = "disabled" if not meta.enabled else ("pending" if ref in wanted else "idle")
+            status = {"state": state, "restarts": 0, "errors": 0}
+        status.pop("ref", None)
+        out.append((meta, status))
+    return out
+
+
+def sensor_public(sensor: SensorMeta, status: dict[str, Any]) -> dict[str, Any]:
+    """``GET /api/v1/sensors`` item: the sensor's identity and its status fields, flat."""
+    base = {
+        "ref": sensor.full_ref,
+        "pack": sensor.pack,
+        "name": sensor.name or sensor.class_name,
+        "class_name": sensor.class_name,
+        "enabled": sensor.enabled,
+        "poll_interval": sensor.poll_interval,
+        "trigger_types": sensor.trigger_type_refs,
+    }
+    return {**base, **status}
+
+
+def sensor_type_public(sensor: SensorMeta, status: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``GET /api/v1/sensortypes`` item; with ``status`` (st2lite's addition) its state as ``status``."""
     name = sensor.name or sensor.class_name
     out: dict[str, Any] = {
         "id": sensor.full_ref,
@@ -64,6 +121,7 @@ def sensor_type_public(sensor: SensorMeta) -> dict[str, Any]:
         "artifact_uri": sensor.artifact_uri or None,
         "poll_interval": sensor.poll_interval,
         "trigger_types": sensor.trigger_type_refs,
+        "status": status,
     }
     return {k: v for k, v in out.items() if v is not None}
 

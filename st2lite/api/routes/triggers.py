@@ -1,4 +1,4 @@
-"""``/api/v1/triggertypes``, ``/triggerinstances`` (list, get, re_emit), ``/sensortypes`` and ``GET /webhooks``."""
+"""``/api/v1/triggertypes``, ``/triggerinstances`` (list/get/re_emit), ``/sensortypes``, ``/sensors``, webhooks."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from st2lite.api.queries import page_size, parse_time
 from st2lite.api.trigger_public import (
     dispatched_public,
     instance_public,
+    sensor_public,
+    sensor_states,
     sensor_type_public,
     trigger_type_public,
     webhook_public,
 )
 from st2lite.exceptions import UnknownRefError
+from st2lite.sensors.status import SensorStatusStore
 from st2lite.trigger_instances import STATUSES, TriggerInstanceFilter
 
 router = APIRouter(tags=["triggers"])
@@ -92,17 +95,31 @@ def re_emit(instance_id: str, rt: RuntimeDep) -> dict[str, Any]:
 
 @router.get("/api/v1/sensortypes")
 def list_sensor_types(rt: RuntimeDep, pack: str | None = None) -> list[dict[str, Any]]:
-    """Every registered sensor's metadata, by ref; ``pack`` keeps one pack's."""
-    sensors = rt.registry.current().content.sensors
-    return [sensor_type_public(sensors[ref]) for ref in sorted(sensors) if pack is None or sensors[ref].pack == pack]
+    """Every registered sensor's metadata, by ref, with its ``status``; ``pack`` keeps one pack's."""
+    return [
+        sensor_type_public(meta, item)
+        for meta, item in sensor_states(rt.registry.current(), SensorStatusStore(rt.client), pack=pack)
+    ]
 
 
 @router.get("/api/v1/sensortypes/{ref}")
 def get_sensor_type(ref: str, rt: RuntimeDep) -> dict[str, Any]:
+    snapshot = rt.registry.current()
     try:
-        return sensor_type_public(rt.registry.current().content.sensor(ref))
+        snapshot.content.sensor(ref)
     except UnknownRefError as exc:
         raise ApiError(404, f"SensorType {ref} not found; register the pack that declares it") from exc
+    ((meta, item),) = sensor_states(snapshot, SensorStatusStore(rt.client), refs=[ref])
+    return sensor_type_public(meta, item)
+
+
+@router.get("/api/v1/sensors")
+def list_sensors(rt: RuntimeDep, pack: str | None = None) -> list[dict[str, Any]]:
+    """st2lite's own: every registered sensor with its state, where it runs and its last error."""
+    return [
+        sensor_public(meta, item)
+        for meta, item in sensor_states(rt.registry.current(), SensorStatusStore(rt.client), pack=pack)
+    ]
 
 
 @router.get("/api/v1/webhooks")

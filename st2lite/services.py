@@ -14,12 +14,16 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from st2lite.config import Settings
 from st2lite.exceptions import ConfigError, St2liteError
 from st2lite.processes import tune_service_process
 from st2lite.redisdb import connect, wait_until_ready
 from st2lite.runfiles import published_redis_url
+
+if TYPE_CHECKING:
+    from st2lite.sensors.container import SensorContainer
 
 # Each service imports what it runs inside its function: a worker process never loads the
 # rules engine (jinja2, jsonpath) nor the API (fastapi), which keeps every process small.
@@ -58,8 +62,14 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] | None = None) -> None:
-    """The rules engine, the scheduler, the chain conductor and the reaper, until SIGINT/SIGTERM."""
+def run_rules(
+    settings: Settings, redis_url: str, *, ready: Callable[[], None] | None = None, with_sensors: bool = False
+) -> None:
+    """The rules engine, the scheduler, the chain conductor and the reaper, until SIGINT/SIGTERM.
+
+    ``with_sensors`` also runs the sensor container (and its timer engine) as
+    a thread of this process: ``st2lite up`` does, saving a process (~45 MB).
+    """
     from st2lite.chains.conductor import ChainConductor
     from st2lite.enforcements import EnforcementStore
     from st2lite.executions import ExecutionStore
@@ -92,6 +102,11 @@ def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] |
             threading.Thread(target=reaper.run, args=(stop,), name="reaper", daemon=True),
             threading.Thread(target=maintenance.run, args=(stop,), name="maintenance", daemon=True),
         ]
+        if with_sensors:
+            # Not a daemon: on stop it stops the sensor processes and releases their leases.
+            threads.append(
+                threading.Thread(target=sensor_container(settings, redis_url).run, args=(stop,), name="sensors")
+            )
         for thread in threads:
             thread.start()
         if ready is not None:
@@ -102,6 +117,8 @@ def run_rules(settings: Settings, redis_url: str, *, ready: Callable[[], None] |
             stop.set()
             for thread in threads[:2]:  # the scheduler and the conductor finish their step
                 thread.join(timeout=10)
+            if with_sensors:
+                threads[-1].join(timeout=settings.sensor_stop_timeout + 5)
 
 
 def run_api(settings: Settings, redis_url: str) -> None:
@@ -136,24 +153,31 @@ def run_sensors(
     the container's name use :func:`st2lite.sensors.container.node_name`
     (the same name the container registers under).
     """
-    from st2lite.sensors.container import SensorContainer, node_name
-    from st2lite.sensors.timer_engine import TimerEngine
-
     client = connect(redis_url)
     wait_until_ready(client, timeout=30)
-    node = node_name(settings)
-    # The timer engine runs in every sensor container; its leadership lease makes one of them fire each tick.
-    timers = TimerEngine(settings, connect(redis_url), node)
-    services = [timers.run, *background]
-    container = SensorContainer(settings, client, redis_url, node=node, background=services)
+    container = sensor_container(settings, redis_url, background=background)
     stop = threading.Event()
     tune_service_process()
     with stop_on_signals(stop):
         container.run(stop)
 
 
+def sensor_container(
+    settings: Settings, redis_url: str, *, background: Sequence[Callable[[threading.Event], None]] = ()
+) -> SensorContainer:
+    """The sensor container with the timer engine and ``background`` as its threads."""
+    from st2lite.sensors.container import SensorContainer, node_name
+    from st2lite.sensors.timer_engine import TimerEngine
+
+    node = node_name(settings)
+    # The timer engine runs in every sensor container; its leadership lease makes one of them fire each tick.
+    timers = TimerEngine(settings, connect(redis_url), node)
+    services = [timers.run, *background]
+    return SensorContainer(settings, connect(redis_url), redis_url, node=node, background=services)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m st2lite.services api|rules|worker|sensors``: one service, without the CLI's imports.
+    """``python -m st2lite.services api|rules|rules+sensors|worker|sensors``: a service, without the CLI's imports.
 
     ``st2lite up`` starts its children this way: typer and rich would stay
     resident in every service process for nothing.
@@ -163,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     from st2lite.config import load_settings
 
     args = sys.argv[1:] if argv is None else argv
-    services = ("api", "rules", "worker", "sensors")
+    services = ("api", "rules", "rules+sensors", "worker", "sensors")
     if len(args) != 1 or args[0] not in services:
         sys.stderr.write(f"usage: python -m st2lite.services {{{'|'.join(services)}}}\n")
         raise SystemExit(2)
@@ -176,8 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args[0] == "api":
         run_api(settings, url)
-    elif args[0] == "rules":
-        run_rules(settings, url)
+    elif args[0] in ("rules", "rules+sensors"):
+        run_rules(settings, url, with_sensors=args[0] == "rules+sensors")
     elif args[0] == "sensors":
         run_sensors(settings, url)
     else:

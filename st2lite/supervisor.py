@@ -94,8 +94,8 @@ class Supervisor:
         return child
 
     def _spawn_rest(self) -> None:
-        """The rules engine, the sensor container and the workers."""
-        rest = [Child("rules", [*SERVICES, "rules"]), Child("sensors", [*SERVICES, "sensors"])]
+        """The rules engine with the sensor container (one process: it saves ~45 MB), and the workers."""
+        rest = [Child("rules", [*SERVICES, "rules+sensors"])]
         rest += [Child(f"worker-{i + 1}", [*SERVICES, "worker"]) for i in range(self.settings.workers)]
         for child in rest:
             self._spawn(self._add(child))

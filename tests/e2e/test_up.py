@@ -49,8 +49,8 @@ def test_up_serves_webhooks_drains_on_stop_leaves_nothing_and_keeps_its_data(
     tree = wait_for(tree_with_the_action, what="the action's process (sleep 2) under st2lite up")
     commands = list(tree.values())
     assert sum("redis-server" in c for c in commands) == 1, commands
-    assert sum(" -m st2lite.services " in c for c in commands) == 5, commands  # api, rules, sensors, 2 workers
-    assert any(c.rstrip().endswith("-m st2lite.services sensors") for c in commands), commands
+    assert sum(" -m st2lite.services " in c for c in commands) == 4, commands  # api, rules (+sensors), 2 workers
+    assert any(c.rstrip().endswith("-m st2lite.services rules+sensors") for c in commands), commands
 
     assert up.stop() == 0
     assert {pid: command for pid, command in tree.items() if alive(pid)} == {}

@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import orjson
 from container_harness import make_pack, register, wait_for
 
 from st2lite import keys
@@ -62,6 +63,20 @@ def test_a_dead_placements_sensors_move_after_its_lease(redis_client: Redis) -> 
     assert list(members(redis_client)) == ["b"]
 
 
+def at_least(count: int, items: list[str]) -> list[str] | None:
+    return items if len(items) >= count else None
+
+
+def timer_ticks(client: Redis) -> list[str]:
+    """``executed_at`` of every timer trigger instance on the trigger stream, oldest first."""
+    ticks = []
+    for _id, fields in client.xrange(keys.TRIGGER_STREAM):
+        instance = orjson.loads(fields["t"])
+        if instance["trigger"] == "core.st2.IntervalTimer":
+            ticks.append(instance["payload"]["executed_at"])
+    return ticks
+
+
 def _sensor_processes(nodes: set[str]) -> Counter[tuple[str, str]]:
     """Live sensor processes of ``nodes``: (sensor ref, node) -> count, from /proc."""
     found: Counter[tuple[str, str]] = Counter()
@@ -87,7 +102,13 @@ def test_two_containers_run_each_sensor_once_and_take_over_from_a_killed_one(
     settings: Settings, redis_client: Redis, tmp_path: Path
 ) -> None:
     refs = [f"sensortest.Idle{i}" for i in range(1, 6)]
-    register(settings, redis_client, make_pack(tmp_path, [f"idle{i}" for i in range(1, 6)]))
+    every_second = (
+        "name: every_second\npack: sensortest\nenabled: true\n"
+        "trigger: {type: core.st2.IntervalTimer, parameters: {unit: seconds, delta: 1}}\n"
+        "action: {ref: core.noop}\n"
+    )
+    pack = make_pack(tmp_path, [f"idle{i}" for i in range(1, 6)], rules={"every_second": every_second})
+    register(settings, redis_client, pack)
     tag = uuid.uuid4().hex[:8]
     nodes = {f"a-{tag}", f"b-{tag}"}
     lease = 1.0
@@ -98,6 +119,8 @@ def test_two_containers_run_each_sensor_once_and_take_over_from_a_killed_one(
         ST2LITE_PACKS_PATH=str(tmp_path / "none"),
         ST2LITE_SENSOR_LEASE_SECONDS=str(lease),
         ST2LITE_SENSOR_STOP_TIMEOUT="3",
+        ST2LITE_TIMER_LEASE_SECONDS=str(lease),
+        ST2LITE_TIMER_LOOP_INTERVAL="0.1",
         ST2LITE_LOG_LEVEL="WARNING",
     )
     containers = {
@@ -121,27 +144,41 @@ def test_two_containers_run_each_sensor_once_and_take_over_from_a_killed_one(
         wait_for(lambda: each_once_on(nodes, [2, 3]), "each sensor once, 3 + 2 over both containers", deadline=30)
         # Stable: still exactly one process per sensor.
         assert max(Counter(ref for ref, _node in _sensor_processes(nodes).elements()).values()) == 1
-        # Each container also runs the timer engine (a background thread); one of them leads the timers.
+        # Each container also runs the timer engine (a background thread); one of them leads and fires the
+        # timer: one trigger instance per tick, however many containers run.
         leader = wait_for(lambda: redis_client.get(keys.TIMER_LEADER), "a timer engine to lead")
-        assert leader.partition(":")[0] in nodes
+        victim = leader.partition(":")[0]
+        assert victim in nodes
+        before = wait_for(lambda: at_least(3, timer_ticks(redis_client)), "three timer ticks")
+        assert len(set(before)) == len(before), before  # no tick fired twice
 
-        # SIGKILL one: its sensors (SIGTERMed with it) run on the other within the lease bound.
-        victim = f"a-{tag}"
+        # SIGKILL the timer leader: its sensors (SIGTERMed with it) run on the other within the lease bound,
+        # and the survivor takes the timer over.
+        survivor = next(iter(nodes - {victim}))
         containers[victim].send_signal(signal.SIGKILL)
         containers[victim].wait()
         killed = time.monotonic()
-        wait_for(lambda: each_once_on({f"b-{tag}"}, [5]), "every sensor once, on the survivor", deadline=30)
+        wait_for(lambda: each_once_on({survivor}, [5]), "every sensor once, on the survivor", deadline=30)
         # Bound: lease + one step (lease / 3); the rest is starting the processes on a busy 2-core machine.
         assert time.monotonic() - killed < lease + lease / 3 + 8.0
-        assert set(members(redis_client)) == {f"b-{tag}"}
+        assert set(members(redis_client)) == {survivor}
         for ref in refs:
-            assert redis_client.get(keys.sensor_lease(ref)).startswith(f"b-{tag}:")
+            assert redis_client.get(keys.sensor_lease(ref)).startswith(f"{survivor}:")
+        wait_for(
+            lambda: (redis_client.get(keys.TIMER_LEADER) or "").startswith(f"{survivor}:"),
+            "the survivor to lead the timers",
+        )
+        after = wait_for(
+            lambda: at_least(len(before) + 2, timer_ticks(redis_client)),
+            "two more timer ticks from the survivor",
+        )
+        assert len(set(after)) == len(after), after  # still no tick fired twice, across the takeover
     finally:
         for process in containers.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         for process in containers.values():
             process.wait(timeout=30)
-    assert containers[f"b-{tag}"].returncode == 0
+    assert containers[survivor].returncode == 0
     wait_for(lambda: not _sensor_processes(nodes), "no sensor process left")
     assert not redis_client.keys(keys.sensor_lease("*"))

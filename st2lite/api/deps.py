@@ -62,7 +62,8 @@ def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
     )
 
 
-def _runtime(request: Request) -> ApiRuntime:
+async def _runtime(request: Request) -> ApiRuntime:
+    """``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop on every request."""
     runtime: ApiRuntime = request.app.state.runtime
     return runtime
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
+from functools import lru_cache
 from typing import Annotated, Any
 
 import orjson
@@ -23,9 +24,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.routing import Route
 
 from st2lite import keys
-from st2lite.api.deps import RuntimeDep
+from st2lite.api.deps import ApiRuntime, RuntimeDep
 from st2lite.api.errors import ApiError
 from st2lite.api.schemas import WebhookSt2Body
 from st2lite.exceptions import WebhookSecretMissingError
@@ -49,27 +52,65 @@ WaitQuery = Annotated[
 
 @router.post("/api/v1/webhooks/{url:path}", status_code=202)
 async def post_webhook(url: str, request: Request, rt: RuntimeDep, wait: WaitQuery = None) -> Any:
-    """Dispatch one trigger instance per trigger registered for ``url``; 202 with the instance (200 with ``?wait``)."""
+    """Dispatch one trigger instance per trigger registered for ``url``; 202 with the instance (200 with ``?wait``).
+
+    This declaration documents the route (OpenAPI) and serves it in an app
+    without :data:`LEAN_ROUTE`; :func:`st2lite.api.app.create_app` puts the lean
+    route first, which answers the same way without FastAPI's per-request work.
+    """
+    return await handle_webhook(rt, url, request, wait)
+
+
+async def serve_webhook(request: Request) -> Response:
+    """The lean route: the ``wait`` query parsed by hand, the runtime from the app (no dependency solving)."""
+    runtime: ApiRuntime = request.app.state.runtime
+    return await handle_webhook(runtime, request.path_params["url"], request, _wait(request.query_params.get("wait")))
+
+
+#: ``POST /api/v1/webhooks/{url}`` as a plain Starlette route: the hot path of the API (see ``post_webhook``).
+LEAN_ROUTE = Route("/api/v1/webhooks/{url:path}", serve_webhook, methods=["POST"], name="post_webhook_lean")
+
+
+def _wait(raw: str | None) -> float | None:
+    """``?wait`` as FastAPI would validate it (same 400 messages)."""
+    if raw is None:
+        return None
+    try:
+        wait = float(raw)
+    except ValueError:
+        raise ApiError(
+            400, "invalid request: query.wait: Input should be a valid number, unable to parse string as a number"
+        ) from None
+    if not wait >= 0:
+        raise ApiError(400, "invalid request: query.wait: Input should be greater than or equal to 0")
+    return wait
+
+
+async def handle_webhook(rt: ApiRuntime, url: str, request: Request, wait: float | None) -> Response:
+    """Check and dispatch a webhook request (see the module doc)."""
     hook = url.strip("/")
     limit = rt.settings.max_payload_bytes
-    declared = request.headers.get("content-length")
+    headers = request.headers
+    declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
     raw = await request.body()
     if len(raw) > limit:
         raise ApiError(413, f"request body of {len(raw)} bytes is over the limit of {limit} bytes")
-    content_type = request.headers.get("content-type", "")
-    trace_tag = request.headers.get(TRACE_HEADER, "")
+    content_type = headers.get("content-type", "")
+    trace_tag = headers.get(TRACE_HEADER, "")
     if hook == "st2":
         return await _answer(rt, _dispatch_st2(rt, _parse_body(raw, content_type), trace_tag, len(raw)), wait)
     snapshot = rt.registry.current()
-    if hook not in snapshot.webhook_urls:
+    bound = snapshot.webhook_parameters.get(hook)
+    if not bound:
         raise ApiError(
             404, f"Webhook {hook} not registered with st2lite; register a rule on core.st2.webhook with url '{hook}'"
         )
+    pairs = headers.items()
     webhook = snapshot.declared_webhooks.get(hook)
     if webhook is not None:  # the signature is checked on the raw bytes, before the body is even parsed
-        limited = await run_in_threadpool(_guard, rt, webhook, raw, {k.lower(): v for k, v in request.headers.items()})
+        limited = await run_in_threadpool(_guard, rt, webhook, raw, {k.lower(): v for k, v in pairs})
         if limited is not None:
             return limited
     body = _parse_body(raw, content_type)
@@ -77,29 +118,24 @@ async def post_webhook(url: str, request: Request, rt: RuntimeDep, wait: WaitQue
         raise ApiError(400, "request body must be a JSON object or array")
     if webhook is not None:
         check_body(webhook, body)
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HIDDEN_HEADERS and k != TRACE_HEADER}
-    payload = {
-        "headers": {_title(k): v for k, v in headers.items()},
-        "headers_lower": {k.lower(): v for k, v in headers.items()},
-        "body": body,
-    }
-    instances: list[TriggerInstance] = []
-    for parameters in snapshot.ruleset.trigger_parameters(WEBHOOK_TRIGGER):
-        if str(parameters.get("url", "")).strip("/") == hook:
-            instances.append(
-                rt.dispatcher.dispatch(
-                    WEBHOOK_TRIGGER,
-                    payload,
-                    parameters=parameters,
-                    trace_tag=trace_tag or f"webhook-{hook}",
-                    actor="api",
-                    size=len(raw),
-                )
-            )
+    # Starlette's header names are lower case already.
+    kept = [(k, v) for k, v in pairs if k not in HIDDEN_HEADERS and k != TRACE_HEADER]
+    payload = {"headers": {_title(k): v for k, v in kept}, "headers_lower": dict(kept), "body": body}
+    instances = [
+        rt.dispatcher.dispatch(
+            WEBHOOK_TRIGGER,
+            payload,
+            parameters=parameters,
+            trace_tag=trace_tag or f"webhook-{hook}",
+            actor="api",
+            size=len(raw),
+        )
+        for parameters in bound
+    ]
     return await _answer(rt, instances, wait)
 
 
-def _guard(rt: RuntimeDep, webhook: Webhook, raw: bytes, headers: dict[str, str]) -> JSONResponse | None:
+def _guard(rt: ApiRuntime, webhook: Webhook, raw: bytes, headers: dict[str, str]) -> JSONResponse | None:
     """Signature, then rate limit (only authentic requests count); the 429 answer when over the limit."""
     if webhook.signature is not None:
         key = webhook.signature.secret_key
@@ -122,7 +158,7 @@ def _guard(rt: RuntimeDep, webhook: Webhook, raw: bytes, headers: dict[str, str]
     return None
 
 
-def _over_rate_limit(rt: RuntimeDep, url: str, limit: RateLimit) -> int | None:
+def _over_rate_limit(rt: ApiRuntime, url: str, limit: RateLimit) -> int | None:
     """Count this request in the url's fixed window (atomic across API processes); seconds to wait when over."""
     key = keys.webhook_rate(url)
     with rt.client.pipeline(transaction=True) as pipe:
@@ -135,10 +171,10 @@ def _over_rate_limit(rt: RuntimeDep, url: str, limit: RateLimit) -> int | None:
     return max(int(ttl), 1)
 
 
-async def _answer(rt: RuntimeDep, instances: list[TriggerInstance], wait: float | None) -> JSONResponse:
+async def _answer(rt: ApiRuntime, instances: list[TriggerInstance], wait: float | None) -> Response:
     """202 with the instances; with ``wait``, 200 with the executions they started once ended or out of time."""
     if wait is None:
-        return JSONResponse(status_code=202, content=_accepted(instances))
+        return Response(_accepted(instances), status_code=202, media_type="application/json")
     ids = [i.id for i in instances]
     deadline = time.monotonic() + min(wait, MAX_WAIT)
     while True:
@@ -158,7 +194,7 @@ async def _answer(rt: RuntimeDep, instances: list[TriggerInstance], wait: float 
     )
 
 
-def _results(rt: RuntimeDep, instance_ids: list[str]) -> tuple[list[dict[str, Any]], bool]:
+def _results(rt: ApiRuntime, instance_ids: list[str]) -> tuple[list[dict[str, Any]], bool]:
     """The executions the instances started so far, and whether the rules engine did them all and they ended."""
     with rt.client.pipeline(transaction=False) as pipe:
         for instance_id in instance_ids:
@@ -192,7 +228,7 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
         raise ApiError(400, f"request body is not valid JSON: {exc}; send a JSON object or array (or a form)") from exc
 
 
-def _dispatch_st2(rt: RuntimeDep, body: Any, trace_tag: str, size: int) -> list[TriggerInstance]:
+def _dispatch_st2(rt: ApiRuntime, body: Any, trace_tag: str, size: int) -> list[TriggerInstance]:
     if not isinstance(body, dict):
         raise ApiError(400, 'the body of the st2 webhook must be a JSON object {"trigger": ..., "payload": {...}}')
     if not body.get("trigger"):
@@ -208,10 +244,13 @@ def _dispatch_st2(rt: RuntimeDep, body: Any, trace_tag: str, size: int) -> list[
     return [instance]
 
 
-def _accepted(instances: list[TriggerInstance]) -> dict[str, Any]:
-    first = instances[0].model_dump(mode="json")
-    return {**first, "trigger_instances": [i.id for i in instances]}
+def _accepted(instances: list[TriggerInstance]) -> bytes:
+    """The first instance as JSON (pydantic's own encoding, as every other route) plus ``trigger_instances``."""
+    first = instances[0].model_dump_json().encode()
+    ids = orjson.dumps([i.id for i in instances])
+    return first[:-1] + b',"trigger_instances":' + ids + b"}"  # a JSON object always ends with "}"
 
 
+@lru_cache(maxsize=1024)
 def _title(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))

@@ -8,7 +8,9 @@ registered trigger type); every other url must be the ``url`` parameter of a
 A url declared by a pack's ``webhooks/<name>.yaml`` (:mod:`st2lite.webhooks`)
 is checked first: signature (secret from the datastore), rate limit (a Redis
 counter shared by every API process), body schema. ``?wait=SECONDS`` answers
-200 with the executions the instances started once they end (or the time is up).
+200 with the executions the instances started, each followed by its descendants
+(a chain's tasks, with ``parent`` and ``children``), once they all end (or the
+time is up).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from st2lite.api.deps import ApiRuntime, RuntimeDep
 from st2lite.api.errors import ApiError
 from st2lite.api.schemas import WebhookSt2Body
 from st2lite.exceptions import WebhookSecretMissingError
+from st2lite.executions import Execution
 from st2lite.statuses import COMPLETED
 from st2lite.triggers import WEBHOOK_TRIGGER, TriggerInstance
 from st2lite.webhooks import MAX_WAIT, RateLimit, Webhook, check_body, check_signature
@@ -43,6 +46,8 @@ HIDDEN_HEADERS = frozenset({"x-auth-token", "st2-api-key", "cookie", "authorizat
 TRACE_HEADER = "st2-trace-tag"
 #: Seconds between two looks at the trigger instance records and executions during ``?wait``.
 WAIT_POLL = 0.05
+#: The most executions a ``?wait`` answer lists (those started and their descendants: a chain's tasks).
+MAX_WAIT_EXECUTIONS = 1_000
 
 WaitQuery = Annotated[
     float | None,
@@ -195,7 +200,8 @@ async def _answer(rt: ApiRuntime, instances: list[TriggerInstance], wait: float 
 
 
 def _results(rt: ApiRuntime, instance_ids: list[str]) -> tuple[list[dict[str, Any]], bool]:
-    """The executions the instances started so far, and whether the rules engine did them all and they ended."""
+    """The executions the instances started so far, their descendants (chain tasks) after each, and whether
+    the rules engine did them all and every one listed ended."""
     with rt.client.pipeline(transaction=False) as pipe:
         for instance_id in instance_ids:
             pipe.get(keys.trigger_instance(instance_id))
@@ -208,13 +214,56 @@ def _results(rt: ApiRuntime, instance_ids: list[str]) -> tuple[list[dict[str, An
         for enforcement in orjson.loads(record).get("enforcements", [])
         if enforcement.get("execution")
     ]
-    executions = rt.executions.get_many(started)
+    top = rt.executions.get_many(started)
+    tree = _with_descendants(rt, top)
     summaries = [
-        {"id": e.id, "action": e.action, "rule": e.rule, "status": str(e.status), "result": e.result}
-        for e in executions
+        {
+            "id": e.id,
+            "action": e.action,
+            "rule": e.rule,
+            "status": str(e.status),
+            "result": e.result,
+            "parent": e.parent,
+            "children": children,
+        }
+        for e, children in tree
     ]
-    complete = processed and len(executions) == len(started) and all(e.status in COMPLETED for e in executions)
+    complete = processed and len(top) == len(started) and all(e.status in COMPLETED for e, _ in tree)
     return summaries, complete
+
+
+def _with_descendants(rt: ApiRuntime, top: list[Execution]) -> list[tuple[Execution, list[str]]]:
+    """``top`` in order, each followed by its subtree (depth first, children by creation), with its children's ids.
+
+    A chain's tasks are its children (a nested chain has its own); at most
+    :data:`MAX_WAIT_EXECUTIONS` executions are read.
+    """
+    found: dict[str, Execution] = {e.id: e for e in top}
+    children: dict[str, list[str]] = {}
+    level = top
+    while level:
+        with rt.client.pipeline(transaction=False) as pipe:
+            for execution in level:
+                pipe.zrange(keys.execution_index("parent", execution.id), 0, -1)
+            replies = pipe.execute()
+        wanted: list[str] = []
+        for execution, kids in zip(level, replies, strict=True):
+            children[execution.id] = [str(k) for k in kids]
+            wanted += [k for k in children[execution.id] if k not in found and k not in wanted]
+        level = rt.executions.get_many(wanted[: max(0, MAX_WAIT_EXECUTIONS - len(found))])
+        found.update((e.id, e) for e in level)
+    ordered: list[tuple[Execution, list[str]]] = []
+    todo = list(reversed(top))
+    seen: set[str] = set()
+    while todo:
+        execution = todo.pop()
+        if execution.id in seen:
+            continue
+        seen.add(execution.id)
+        kids = children.get(execution.id, [])
+        ordered.append((execution, kids))
+        todo += [found[k] for k in reversed(kids) if k in found]
+    return ordered
 
 
 def _parse_body(raw: bytes, content_type: str) -> Any:

@@ -19,6 +19,13 @@ version: 0.1.0
 author: st2lite
 email: dev@example.com
 """
+PACK = """\
+name: hookchains
+description: A webhook starts a chain
+version: 0.1.0
+author: st2lite
+email: dev@example.com
+"""
 RULE = """\
 name: outer_on_hook
 enabled: true
@@ -37,9 +44,7 @@ def chain_api(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> It
     root = tmp_path_factory.mktemp("wait-chains")
     pack = root / "hookchains"
     (pack / "rules").mkdir(parents=True)
-    (pack / "pack.yaml").write_text(
-        "name: hookchains\ndescription: a webhook starts a chain\nversion: 0.1.0\nauthor: st2lite\nemail: dev@example.com\n"
-    )
+    (pack / "pack.yaml").write_text(PACK)
     (pack / "rules" / "outer_on_hook.yaml").write_text(RULE)
     client = connect(redis_server)
     client.flushdb()

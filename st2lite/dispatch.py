@@ -93,12 +93,25 @@ class TriggerDispatcher:
         source: str = "",
     ) -> TriggerInstance:
         """Check and publish one trigger instance; return it."""
-        self.check(trigger, payload, size=size)
-        instance = TriggerInstance(
-            trigger=trigger, parameters=parameters or {}, payload=payload, trace_tag=trace_tag, source=source
-        )
+        instance = self.prepare(trigger, payload, parameters=parameters, trace_tag=trace_tag, size=size, source=source)
         self.bus.publish(instance, actor=actor)
         return instance
+
+    def prepare(
+        self,
+        trigger: str,
+        payload: Any,
+        *,
+        parameters: dict[str, Any] | None = None,
+        trace_tag: str = "",
+        size: int | None = None,
+        source: str = "",
+    ) -> TriggerInstance:
+        """Check one trigger instance and make it, unpublished (the API publishes several at once)."""
+        self.check(trigger, payload, size=size)
+        return TriggerInstance(
+            trigger=trigger, parameters=parameters or {}, payload=payload, trace_tag=trace_tag, source=source
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     install_error_handlers(app)
     # The webhook route is the hot path: its lean Starlette twin goes first and answers every webhook
     # without FastAPI's per-request dependency solving; the FastAPI route stays for the OpenAPI document.
-    app.router.routes.append(webhooks.LEAN_ROUTE)
+    app.router.routes.insert(0, webhooks.LEAN_ROUTE)  # ahead of /openapi.json and /docs too
     for module in (health, webhooks, executions, keys, inquiries, callbacks, triggers):
         app.include_router(module.router)
     app.add_middleware(StripTrailingSlash)

@@ -1,16 +1,16 @@
 """The trigger bus on a Redis stream, consumed by the rules engines' group.
 
 Publishing appends the instance and its ``trigger_instance.received`` audit
-event atomically: one call of ``lua/publish_trigger.lua`` on its own (one
-command, one reply: a sensor or the webhook route publishes one instance per
-call), or queued on the caller's transaction with
-:meth:`RedisBus.publish_in`. The rules engine acknowledges an entry in the same
+event atomically: one call of ``lua/publish_trigger.lua`` for one instance
+or many (one command, one reply: cheaper than a transaction), or queued on
+the caller's transaction with :meth:`RedisBus.publish_in`. The rules engine acknowledges an entry in the same
 transaction as the writes it caused, so an instance is never lost and never
 enforced twice (see :mod:`st2lite.rules_engine`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -60,11 +60,15 @@ class RedisBus:
 
     def publish(self, instance: TriggerInstance, *, actor: str) -> str:
         """Append ``instance`` and its audit event in one script call; return its entry id."""
-        entry_id = self._publish(
-            keys=[keys.TRIGGER_STREAM, keys.AUDIT_STREAM],
-            args=[self._maxlen, encode_instance(instance), self._audit.maxlen, _received(instance, actor)],
-        )
-        return str(entry_id)
+        return self.publish_many([(instance, actor)])[0]
+
+    def publish_many(self, items: Sequence[tuple[TriggerInstance, str]]) -> list[str]:
+        """Append each (instance, actor) and its audit event, in order, in one script call; their entry ids."""
+        args: list[Any] = [self._maxlen, self._audit.maxlen]
+        for instance, actor in items:
+            args += (encode_instance(instance), _received(instance, actor))
+        entry_ids = self._publish(keys=[keys.TRIGGER_STREAM, keys.AUDIT_STREAM], args=args)
+        return [str(entry_id) for entry_id in entry_ids]
 
     def publish_in(self, pipe: Pipeline, instance: TriggerInstance, *, actor: str) -> None:
         """Queue the XADD of ``instance`` and its audit event on ``pipe``."""

@@ -105,7 +105,9 @@ async def handle_webhook(rt: ApiRuntime, url: str, request: Request, wait: float
     content_type = headers.get("content-type", "")
     trace_tag = headers.get(TRACE_HEADER, "")
     if hook == "st2":
-        return await _answer(rt, _dispatch_st2(rt, _parse_body(raw, content_type), trace_tag, len(raw)), wait)
+        instances = [_prepare_st2(rt, _parse_body(raw, content_type), trace_tag, len(raw))]
+        await rt.publisher.publish(instances, actor="api")
+        return await _answer(rt, instances, wait)
     snapshot = rt.registry.current()
     bound = snapshot.webhook_parameters.get(hook)
     if not bound:
@@ -127,16 +129,12 @@ async def handle_webhook(rt: ApiRuntime, url: str, request: Request, wait: float
     kept = [(k, v) for k, v in pairs if k not in HIDDEN_HEADERS and k != TRACE_HEADER]
     payload = {"headers": {_title(k): v for k, v in kept}, "headers_lower": dict(kept), "body": body}
     instances = [
-        rt.dispatcher.dispatch(
-            WEBHOOK_TRIGGER,
-            payload,
-            parameters=parameters,
-            trace_tag=trace_tag or f"webhook-{hook}",
-            actor="api",
-            size=len(raw),
+        rt.dispatcher.prepare(
+            WEBHOOK_TRIGGER, payload, parameters=parameters, trace_tag=trace_tag or f"webhook-{hook}", size=len(raw)
         )
         for parameters in bound
     ]
+    await rt.publisher.publish(instances, actor="api")  # with the instances of the other requests of this turn
     return await _answer(rt, instances, wait)
 
 
@@ -277,7 +275,7 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
         raise ApiError(400, f"request body is not valid JSON: {exc}; send a JSON object or array (or a form)") from exc
 
 
-def _dispatch_st2(rt: ApiRuntime, body: Any, trace_tag: str, size: int) -> list[TriggerInstance]:
+def _prepare_st2(rt: ApiRuntime, body: Any, trace_tag: str, size: int) -> TriggerInstance:
     if not isinstance(body, dict):
         raise ApiError(400, 'the body of the st2 webhook must be a JSON object {"trigger": ..., "payload": {...}}')
     if not body.get("trigger"):
@@ -287,10 +285,7 @@ def _dispatch_st2(rt: ApiRuntime, body: Any, trace_tag: str, size: int) -> list[
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ApiError(400, f"invalid st2 webhook body: {problems}") from exc
-    instance = rt.dispatcher.dispatch(
-        spec.trigger, spec.payload, trace_tag=trace_tag or spec.trace_tag, actor="api", size=size
-    )
-    return [instance]
+    return rt.dispatcher.prepare(spec.trigger, spec.payload, trace_tag=trace_tag or spec.trace_tag, size=size)
 
 
 def _accepted(instances: list[TriggerInstance]) -> bytes:

@@ -37,10 +37,10 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     )
     app.state.runtime = build_runtime(settings, redis_url)
     install_error_handlers(app)
-    # The webhook route is the hot path: its lean Starlette twin goes first and answers every webhook
-    # without FastAPI's per-request dependency solving; the FastAPI route stays for the OpenAPI document.
-    app.router.routes.insert(0, webhooks.LEAN_ROUTE)  # ahead of /openapi.json and /docs too
     for module in (health, webhooks, executions, keys, inquiries, callbacks, triggers):
         app.include_router(module.router)
     app.add_middleware(StripTrailingSlash)
+    # Webhooks are the hot path: answered by this middleware without routing or dependency solving, errors
+    # through the same handlers; the FastAPI route stays for the OpenAPI document (added last: outermost).
+    app.add_middleware(webhooks.WebhookFastPath, handlers=app.exception_handlers)
     return app

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 import redis
+import uvicorn
+from conftest import wait_for
 
 from st2lite import keys
+from st2lite.api.app import create_app
 from st2lite.api.publisher import BatchPublisher
 from st2lite.audit import AuditLog
 from st2lite.bus.redis import FIELD, RedisBus
@@ -120,3 +125,21 @@ def test_what_the_quick_check_doubts_jsonschema_decides(settings: Settings, redi
         dispatcher.dispatch("tests.reading", {"level": 3}, actor="test")
 
     assert [i["payload"] for i in on_stream(redis_client)] == [{"level": 1.0}]
+
+
+def test_a_webhook_while_redis_is_away_is_503_through_the_fast_path(settings: Settings) -> None:
+    away = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0", "api_port": free_port()})
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(away, away.redis_url), host="127.0.0.1", port=away.api_port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: server.started, "the API to listen")
+        response = httpx.post(f"http://127.0.0.1:{away.api_port}/api/v1/webhooks/hello", json={}, timeout=10)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    assert response.status_code == 503, response.text
+    assert response.json()["faultstring"].startswith("cannot reach Redis (")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -27,7 +28,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from st2lite import keys
 from st2lite.api.deps import ApiRuntime, RuntimeDep
@@ -60,20 +61,44 @@ async def post_webhook(url: str, request: Request, rt: RuntimeDep, wait: WaitQue
     """Dispatch one trigger instance per trigger registered for ``url``; 202 with the instance (200 with ``?wait``).
 
     This declaration documents the route (OpenAPI) and serves it in an app
-    without :data:`LEAN_ROUTE`; :func:`st2lite.api.app.create_app` puts the lean
-    route first, which answers the same way without FastAPI's per-request work.
+    without :class:`WebhookFastPath`, which :func:`st2lite.api.app.create_app`
+    installs: it answers the same way without FastAPI's per-request work.
     """
     return await handle_webhook(rt, url, request, wait)
 
 
-async def serve_webhook(request: Request) -> Response:
-    """The lean route: the ``wait`` query parsed by hand, the runtime from the app (no dependency solving)."""
-    runtime: ApiRuntime = request.app.state.runtime
-    return await handle_webhook(runtime, request.path_params["url"], request, _wait(request.query_params.get("wait")))
+class WebhookFastPath:
+    """ASGI middleware answering ``POST /api/v1/webhooks/{url}`` itself: the API's hot path.
 
+    It sits right inside FastAPI's outer middlewares (server errors, body size
+    limit) and skips what the other routes need: exception middleware, routing,
+    dependency solving, query validation. Errors become the same answers
+    through the app's own exception handlers (looked up by class, as Starlette
+    does); anything without a handler goes on to the 500 of the server error
+    middleware. Every other request passes through untouched.
+    """
 
-#: ``POST /api/v1/webhooks/{url}`` as a plain Starlette route: the hot path of the API (see ``post_webhook``).
-LEAN_ROUTE = Route("/api/v1/webhooks/{url:path}", serve_webhook, methods=["POST"], name="post_webhook_lean")
+    PREFIX = "/api/v1/webhooks/"
+
+    def __init__(self, app: ASGIApp, *, handlers: Mapping[Any, Callable[..., Any]]) -> None:
+        self.app = app
+        self.handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(self.PREFIX):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            runtime: ApiRuntime = request.app.state.runtime
+            wait = _wait(request.query_params.get("wait"))
+            response = await handle_webhook(runtime, scope["path"][len(self.PREFIX) :], request, wait)
+        except Exception as exc:
+            handler = next((self.handlers[c] for c in type(exc).__mro__ if c in self.handlers), None)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+        await response(scope, receive, send)
 
 
 def _wait(raw: str | None) -> float | None:

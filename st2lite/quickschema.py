@@ -21,6 +21,7 @@ Supported: ``type`` (a name or a list), ``properties``, ``required`` (a list),
 
 from __future__ import annotations
 
+import numbers
 import re
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +36,11 @@ _ANNOTATIONS = frozenset({"title", "description", "default", "examples", "format
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _other_number(value: Any) -> bool:
+    """A number jsonschema would bound-check that is no int or float (``Decimal``, ``Fraction``): doubtful."""
+    return isinstance(value, numbers.Number) and not isinstance(value, bool | int | float)
 
 
 _TYPES: dict[str, Check] = {
@@ -140,8 +146,8 @@ def _bound(keyword: str) -> Callable[[Any, dict[str, Any]], Check]:
         if not _is_number(value) or "exclusiveMinimum" in schema or "exclusiveMaximum" in schema:
             raise _Unsupported
         if keyword == "minimum":
-            return lambda v: not _is_number(v) or v >= value
-        return lambda v: not _is_number(v) or v <= value
+            return lambda v: v >= value if _is_number(v) else not _other_number(v)
+        return lambda v: v <= value if _is_number(v) else not _other_number(v)
 
     return build
 

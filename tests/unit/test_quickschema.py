@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import jsonschema
@@ -53,6 +55,8 @@ INSTANCES: list[Any] = [
     {"host": "web-1", "value": 5, "extra": []},
     {"host": "web-1", "value": 5, "unknown": 1},
     {"host": 7, "value": 5},
+    {"host": "web-1", "value": Decimal("-1")},
+    {"host": "web-1", "value": Fraction(1, 2)},
     [],
     "text",
     None,
@@ -64,6 +68,7 @@ SCHEMAS: list[dict[str, Any]] = [
     {"type": ["object", "array"]},
     {"properties": {"a": {"type": "integer"}}, "required": ["a"]},
     {"additionalProperties": {"type": "string"}},
+    {"properties": {"value": {"minimum": 0, "maximum": 10}}},  # bounds without a type: any number is checked
     *(t.payload_schema for t in BUILTIN_TRIGGER_TYPES if t.payload_schema),
 ]
 

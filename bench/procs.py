@@ -66,14 +66,14 @@ def api_available() -> bool:
     return hasattr(services, "run_api")
 
 
-def start_api(env: Lab, port: int) -> Process:
+def start_api(env: Lab, port: int, *, profile_dir: Path | None = None) -> Process:
     """The HTTP API (uvicorn) on 127.0.0.1:``port``."""
     return _start(
         env,
         "api",
         "from st2lite.services import run_api",
         "run_api(s, s.redis_url)",
-        None,
+        profile_dir,
         ST2LITE_API_HOST="127.0.0.1",
         ST2LITE_API_PORT=str(port),
     )

@@ -1,7 +1,8 @@
 """``python -m bench [NAME ...]``: run benchmarks, print every figure, write results/latest.json.
 
 NAME is a benchmark (``rules_peer``, ``match_only``, ``e2e_noop``,
-``webhook_latency``, ``list_1m``, ``up``, ``chain``) or one of its figure names; none
+``webhook_latency``, ``list_1m``, ``up``, ``chain``, ``webhook_rps``,
+``sensor_dispatch``) or one of its figure names; none
 means all. ``results/latest.json`` gets one key per figure measured
 (``{"value", "unit"}``, plus ``"baseline"`` and ``"ratio"`` when the baseline
 was measured in the same run); figures not measured this time keep their
@@ -28,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import chain, e2e, latency, list_executions, match_only, rules_peer, up
+from bench import chain, e2e, latency, list_executions, match_only, rules_peer, sensor_dispatch, up, webhook_rps
 from bench.common import RESULTS_DIR, Context, Figure
 
 __all__ = ["BENCHMARKS", "TARGETS", "main"]
@@ -42,6 +43,18 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], list[Figure]], tuple[str, ...]]]
     "list_1m": (list_executions.run, ("list_1m_p50_ms", "list_1m_p99_ms")),
     "up": (up.run, ("startup_s", "idle_rss_mb")),
     "chain": (chain.run, ("chain_task_ms", "with_items_per_s")),
+    "webhook_rps": (
+        webhook_rps.run,
+        (
+            "webhook_rps",
+            "webhook_rps_p50_ms",
+            "webhook_rps_p99_ms",
+            "starlette_xadd_rps",
+            "loadgen_ceiling_rps",
+            "xadd_rps",
+        ),
+    ),
+    "sensor_dispatch": (sensor_dispatch.run, ("sensor_dispatch_per_s", "sensor_raw_xadd_per_s")),
 }
 
 
@@ -67,6 +80,7 @@ TARGETS: dict[str, Target] = {
     "rules_peer_events_per_s": Target("ratio", 5.0),
     "match_only_events_per_s": Target("value", 50_000),
     "e2e_noop_exec_per_s": Target("ratio", 0.8),
+    "webhook_rps": Target("value", 2_000),
 }
 
 

@@ -99,6 +99,11 @@ class AuditLog:
         self._client = client
         self._maxlen = maxlen
 
+    @property
+    def maxlen(self) -> int:
+        """The audit stream is trimmed to about this many events."""
+        return self._maxlen
+
     def append(self, event: AuditEvent, pipe: Pipeline | None = None) -> None:
         """Append ``event``; with ``pipe``, as part of the caller's transaction."""
         self.append_encoded(event.encode(), pipe)

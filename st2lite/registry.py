@@ -74,7 +74,18 @@ class Snapshot:
     @cached_property
     def webhook_urls(self) -> frozenset[str]:
         """The urls of ``core.st2.webhook`` triggers that enabled rules listen to."""
-        return frozenset(str(p.get("url", "")).strip("/") for p in self.ruleset.trigger_parameters("core.st2.webhook"))
+        return frozenset(self.webhook_parameters)
+
+    @cached_property
+    def webhook_parameters(self) -> dict[str, list[dict[str, Any]]]:
+        """Url -> the distinct parameter sets of the ``core.st2.webhook`` triggers enabled rules bind to it.
+
+        Built once per registry version: the webhook route looks its url up on every request.
+        """
+        by_url: dict[str, list[dict[str, Any]]] = {}
+        for parameters in self.ruleset.trigger_parameters("core.st2.webhook"):
+            by_url.setdefault(str(parameters.get("url", "")).strip("/"), []).append(parameters)
+        return by_url
 
     @cached_property
     def declared_webhooks(self) -> dict[str, Webhook]:

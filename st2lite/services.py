@@ -14,7 +14,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from st2lite.config import Settings
 from st2lite.exceptions import ConfigError, St2liteError
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 # Each service imports what it runs inside its function: a worker process never loads the
 # rules engine (jinja2, jsonpath) nor the API (fastapi), which keeps every process small.
 
-__all__ = ["redis_url_for", "run_api", "run_rules", "run_sensors", "stop_on_signals"]
+__all__ = ["api_server_options", "redis_url_for", "run_api", "run_rules", "run_sensors", "stop_on_signals"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,20 @@ def run_rules(
                 threads[-1].join(timeout=settings.sensor_stop_timeout + 5)
 
 
+def api_server_options(log_level: str) -> dict[str, Any]:
+    """uvicorn's options for the API (also used by the benchmark's bare baseline, so both run alike).
+
+    No access log (one line per request costs more than a webhook's own work)
+    and no lifespan; the event loop and HTTP parser are uvicorn's ``auto``
+    choice: uvloop and httptools, both dependencies of st2lite, else asyncio and h11.
+    """
+    return {
+        "log_level": log_level.lower() if log_level != "INFO" else "warning",
+        "access_log": False,
+        "lifespan": "off",
+    }
+
+
 def run_api(settings: Settings, redis_url: str) -> None:
     """The HTTP API (uvicorn), until SIGINT/SIGTERM."""
     import uvicorn
@@ -130,12 +144,7 @@ def run_api(settings: Settings, redis_url: str) -> None:
     wait_until_ready(connect(redis_url), timeout=30)
     app = create_app(settings, redis_url)
     config = uvicorn.Config(
-        app,
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.lower() if settings.log_level != "INFO" else "warning",
-        access_log=False,
-        lifespan="off",
+        app, host=settings.api_host, port=settings.api_port, **api_server_options(settings.log_level)
     )
     uvicorn.Server(config).run()
 

@@ -40,4 +40,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     for module in (health, webhooks, executions, keys, inquiries, callbacks, triggers):
         app.include_router(module.router)
     app.add_middleware(StripTrailingSlash)
+    # Webhooks are the hot path: answered by this middleware without routing or dependency solving, errors
+    # through the same handlers; the FastAPI route stays for the OpenAPI document (added last: outermost).
+    app.add_middleware(webhooks.WebhookFastPath, handlers=app.exception_handlers)
     return app

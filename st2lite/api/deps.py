@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from st2lite.api.publisher import BatchPublisher
 from st2lite.audit import AuditLog
 from st2lite.config import Settings
 from st2lite.datastore import KeyValueStore, install_decrypt_kv
@@ -38,6 +39,8 @@ class ApiRuntime:
     keys: KeyValueStore
     waits: WaitStore
     trigger_instances: TriggerInstanceStore
+    #: Publishes the webhooks' trigger instances, those of concurrent requests together.
+    publisher: BatchPublisher
 
 
 def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
@@ -46,12 +49,13 @@ def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
     keys = KeyValueStore.for_settings(client, settings, actor="api")
     install_decrypt_kv(keys.key)  # decrypt_kv in the parameters of the executions the API requests
     executions = ExecutionStore.for_settings(client, settings, actor="api")
+    dispatcher = TriggerDispatcher(settings, client, registry)
     return ApiRuntime(
         settings=settings,
         redis_url=redis_url,
         client=client,
         registry=registry,
-        dispatcher=TriggerDispatcher(settings, client, registry),
+        dispatcher=dispatcher,
         executions=executions,
         enforcements=EnforcementStore(client, ttl=settings.execution_ttl),
         requests=RequestQueue(client, maxlen=settings.trigger_stream_maxlen),
@@ -59,10 +63,12 @@ def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
         keys=keys,
         waits=WaitStore(client, executions, actor="api"),
         trigger_instances=TriggerInstanceStore(client, ttl=settings.execution_ttl),
+        publisher=BatchPublisher(dispatcher.bus),
     )
 
 
-def _runtime(request: Request) -> ApiRuntime:
+async def _runtime(request: Request) -> ApiRuntime:
+    """``async``: FastAPI runs a plain ``def`` dependency in its thread pool, a thread hop on every request."""
     runtime: ApiRuntime = request.app.state.runtime
     return runtime
 

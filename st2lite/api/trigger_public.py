@@ -11,6 +11,7 @@ from st2lite.registry import Snapshot
 from st2lite.sensors.container import runnable_sensors
 from st2lite.sensors.status import SensorStatusStore
 from st2lite.triggers import WEBHOOK_TRIGGER, TriggerInstance, TriggerType
+from st2lite.webhooks import Webhook
 
 __all__ = [
     "dispatched_public",
@@ -126,16 +127,31 @@ def sensor_type_public(sensor: SensorMeta, status: dict[str, Any] | None = None)
     return {k: v for k, v in out.items() if v is not None}
 
 
-def webhook_public(url: str) -> dict[str, Any]:
-    """``GET /api/v1/webhooks`` item: the ``core.st2.webhook`` trigger of ``url`` (always with ``parameters.url``)."""
+def webhook_public(url: str, *, declared: Webhook | None = None, rule_bound: bool = True) -> dict[str, Any]:
+    """``GET /api/v1/webhooks`` item: the ``core.st2.webhook`` trigger of ``url`` (always with ``parameters.url``).
+
+    st2lite adds ``rule_bound`` (an enabled rule listens: a POST is accepted)
+    and, for a url a pack declares (``webhooks/<name>.yaml``), ``declared_by``
+    (the declaration's ref) and what it checks; the description is the
+    declaration's when it has one.
+    """
     name = hashlib.sha256(url.encode()).hexdigest()[:12]
-    return {
+    out: dict[str, Any] = {
         "id": f"core.{name}",
         "uid": f"trigger:core:{name}",
         "ref": f"core.{name}",
         "name": name,
         "pack": "core",
         "type": WEBHOOK_TRIGGER,
-        "description": f"POST /api/v1/webhooks/{url}",
+        "description": (declared.description if declared is not None else "") or f"POST /api/v1/webhooks/{url}",
         "parameters": {"url": url},
+        "rule_bound": rule_bound,
     }
+    if declared is not None:
+        out["declared_by"] = declared.full_ref
+        out["checks"] = {
+            "signature": str(declared.signature.type) if declared.signature is not None else None,
+            "rate_limit": declared.rate_limit.model_dump() if declared.rate_limit is not None else None,
+            "body_schema": bool(declared.body_schema),
+        }
+    return out

@@ -1,13 +1,16 @@
 """The trigger bus on a Redis stream, consumed by the rules engines' group.
 
 Publishing appends the instance and its ``trigger_instance.received`` audit
-event in one transaction. The rules engine acknowledges an entry in the same
+event atomically: one call of ``lua/publish_trigger.lua`` for one instance
+or many (one command, one reply: cheaper than a transaction), or queued on
+the caller's transaction with :meth:`RedisBus.publish_in`. The rules engine acknowledges an entry in the same
 transaction as the writes it caused, so an instance is never lost and never
 enforced twice (see :mod:`st2lite.rules_engine`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -16,7 +19,7 @@ from pydantic import ValidationError
 from st2lite import keys
 from st2lite.audit import AuditKind, AuditLog, encode_event
 from st2lite.bus.base import Delivery
-from st2lite.redisdb import Pipeline, Redis
+from st2lite.redisdb import Pipeline, Redis, load_script
 from st2lite.streams import StreamGroup
 from st2lite.triggers import TriggerInstance
 
@@ -31,36 +34,46 @@ def encode_instance(instance: TriggerInstance) -> bytes:
     return orjson.dumps(instance.__dict__)
 
 
+def _received(instance: TriggerInstance, actor: str) -> bytes:
+    """The ``trigger_instance.received`` audit event of ``instance``."""
+    return encode_event(
+        AuditKind.TRIGGER_RECEIVED,
+        actor,
+        trigger=instance.trigger,
+        trigger_instance=instance.id,
+        data={"parameters": instance.parameters} if instance.parameters else {},
+    )
+
+
 class RedisBus:
     """Trigger instances on ``st2lite:triggers``, consumed by the group ``rules``."""
 
     def __init__(self, client: Redis, *, maxlen: int, audit: AuditLog) -> None:
         self._client = client
         self._audit = audit
+        self._maxlen = maxlen
         self.stream = StreamGroup(client, keys.TRIGGER_STREAM, keys.TRIGGER_GROUP, maxlen=maxlen)
+        self._publish = load_script(client, "publish_trigger")
 
     def ensure_group(self) -> None:
         self.stream.ensure_group()
 
     def publish(self, instance: TriggerInstance, *, actor: str) -> str:
-        with self._client.pipeline(transaction=True) as pipe:
-            self.publish_in(pipe, instance, actor=actor)
-            entry_id, *_ = pipe.execute()
-        return str(entry_id)
+        """Append ``instance`` and its audit event in one script call; return its entry id."""
+        return self.publish_many([(instance, actor)])[0]
+
+    def publish_many(self, items: Sequence[tuple[TriggerInstance, str]]) -> list[str]:
+        """Append each (instance, actor) and its audit event, in order, in one script call; their entry ids."""
+        args: list[Any] = [self._maxlen, self._audit.maxlen]
+        for instance, actor in items:
+            args += (encode_instance(instance), _received(instance, actor))
+        entry_ids = self._publish(keys=[keys.TRIGGER_STREAM, keys.AUDIT_STREAM], args=args)
+        return [str(entry_id) for entry_id in entry_ids]
 
     def publish_in(self, pipe: Pipeline, instance: TriggerInstance, *, actor: str) -> None:
         """Queue the XADD of ``instance`` and its audit event on ``pipe``."""
         self.stream.add_in(pipe, {FIELD: encode_instance(instance)})
-        self._audit.append_encoded(
-            encode_event(
-                AuditKind.TRIGGER_RECEIVED,
-                actor,
-                trigger=instance.trigger,
-                trigger_instance=instance.id,
-                data={"parameters": instance.parameters} if instance.parameters else {},
-            ),
-            pipe,
-        )
+        self._audit.append_encoded(_received(instance, actor), pipe)
 
     def consume(self, consumer: str, *, count: int, block_ms: int | None) -> list[Delivery]:
         return [self._decode(eid, f) for eid, f in self.stream.read(consumer, count=count, block_ms=block_ms)]

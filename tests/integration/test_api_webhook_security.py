@@ -100,6 +100,13 @@ signature:
   type: github
   secret_key: never_set
 """,
+    # Declared, but no rule listens to it (yet).
+    "webhooks/orders.yaml": """\
+url: shop/orders
+description: Orders from the shop
+body_schema:
+  type: object
+""",
 }
 
 
@@ -331,3 +338,32 @@ def test_a_negative_wait_is_400(api: ApiServer) -> None:
 
     assert fault(response, 400).startswith("invalid request: query.wait:")
     assert hooks(api) == []
+
+
+# -- GET /api/v1/webhooks ---------------------------------------------------------------------------
+
+
+def test_the_list_has_the_declared_webhooks_too_each_url_once(api: ApiServer) -> None:
+    response = api.http.get("/api/v1/webhooks")
+
+    assert response.status_code == 200, response.text
+    listed = [w["parameters"]["url"] for w in response.json()]
+    assert len(listed) == len(set(listed)), listed
+    by_url = {w["parameters"]["url"]: w for w in response.json()}
+    assert {"github/push", "slack/command", "limited", "unset-secret", "shop/orders"} <= set(by_url)
+    push = by_url["github/push"]  # declared and bound to a rule: one item
+    assert (push["type"], push["rule_bound"], push["declared_by"]) == ("core.st2.webhook", True, "default.github")
+    assert push["description"] == "Pushes from GitHub, signed."
+    assert push["checks"] == {"signature": "github", "rate_limit": None, "body_schema": True}
+    assert by_url["limited"]["checks"]["rate_limit"] == {"requests": 2, "per": 1}
+    orders = by_url["shop/orders"]  # declared only: listed, but a POST is still refused until a rule listens
+    assert (orders["rule_bound"], orders["declared_by"], orders["description"]) == (
+        False,
+        "default.orders",
+        "Orders from the shop",
+    )
+    assert api.http.get("/api/v1/webhooks/shop/orders").json() == orders
+    message = fault(api.http.post("/api/v1/webhooks/shop/orders", json={}), 404)
+    assert message.startswith("Webhook shop/orders not registered")
+    assert hooks(api) == []
+    assert fault(api.http.get("/api/v1/webhooks/nowhere"), 404).endswith("and no pack declares it")

@@ -329,3 +329,17 @@ def test_a_form_encoded_body_becomes_the_payload_body(api_server: ApiServer) -> 
 
     assert response.status_code == 202
     assert response.json()["payload"]["body"] == {"name": "st2", "tag": ["a", "b"]}
+
+
+# -- the lean route -----------------------------------------------------------------------------------
+
+
+def test_the_webhook_route_is_documented_and_a_bad_wait_is_400(api_server: ApiServer) -> None:
+    spec = api_server.http.get("/openapi.json").json()
+    post = spec["paths"]["/api/v1/webhooks/{url}"]["post"]
+    assert [p["name"] for p in post["parameters"]] == ["url", "wait"]
+
+    message = fault(api_server.http.post("/api/v1/webhooks/hello", json={}, params={"wait": "soon"}), 400)
+
+    assert message == "invalid request: query.wait: Input should be a valid number, unable to parse string as a number"
+    assert stored_instances(api_server) == []

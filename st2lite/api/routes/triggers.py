@@ -19,6 +19,7 @@ from st2lite.api.trigger_public import (
     webhook_public,
 )
 from st2lite.exceptions import UnknownRefError
+from st2lite.registry import Snapshot
 from st2lite.sensors.status import SensorStatusStore
 from st2lite.trigger_instances import STATUSES, TriggerInstanceFilter
 
@@ -124,8 +125,17 @@ def list_sensors(rt: RuntimeDep, pack: str | None = None) -> list[dict[str, Any]
 
 @router.get("/api/v1/webhooks")
 def list_webhooks(rt: RuntimeDep) -> list[dict[str, Any]]:
-    """The webhook urls enabled rules listen to, as ``core.st2.webhook`` triggers (``include_attributes`` ignored)."""
-    return [webhook_public(url) for url in sorted(rt.registry.current().webhook_urls)]
+    """The webhook urls enabled rules listen to and those packs declare, each once, as ``core.st2.webhook`` triggers.
+
+    ``include_attributes`` is ignored.
+    """
+    snapshot = rt.registry.current()
+    urls = sorted(snapshot.webhook_urls | snapshot.declared_webhooks.keys())
+    return [_webhook(snapshot, url) for url in urls]
+
+
+def _webhook(snapshot: Snapshot, url: str) -> dict[str, Any]:
+    return webhook_public(url, declared=snapshot.declared_webhooks.get(url), rule_bound=url in snapshot.webhook_urls)
 
 
 @router.get("/api/v1/webhooks/{url:path}")
@@ -133,6 +143,9 @@ def get_webhook(url: str, rt: RuntimeDep) -> Any:
     hook = url.strip("/")
     if not hook:
         return list_webhooks(rt)
-    if hook not in rt.registry.current().webhook_urls:
-        raise ApiError(404, f"Webhook {hook} not registered with st2lite; no enabled rule listens to it")
-    return webhook_public(hook)
+    snapshot = rt.registry.current()
+    if hook not in snapshot.webhook_urls and hook not in snapshot.declared_webhooks:
+        raise ApiError(
+            404, f"Webhook {hook} not registered with st2lite; no enabled rule listens to it and no pack declares it"
+        )
+    return _webhook(snapshot, hook)

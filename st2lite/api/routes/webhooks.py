@@ -8,7 +8,9 @@ registered trigger type); every other url must be the ``url`` parameter of a
 A url declared by a pack's ``webhooks/<name>.yaml`` (:mod:`st2lite.webhooks`)
 is checked first: signature (secret from the datastore), rate limit (a Redis
 counter shared by every API process), body schema. ``?wait=SECONDS`` answers
-200 with the executions the instances started once they end (or the time is up).
+200 with the executions the instances started, each followed by its descendants
+(a chain's tasks, with ``parent`` and ``children``), once they all end (or the
+time is up).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Annotated, Any
 
 import orjson
@@ -23,12 +27,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from st2lite import keys
-from st2lite.api.deps import RuntimeDep
+from st2lite.api.deps import ApiRuntime, RuntimeDep
 from st2lite.api.errors import ApiError
 from st2lite.api.schemas import WebhookSt2Body
 from st2lite.exceptions import WebhookSecretMissingError
+from st2lite.executions import Execution
 from st2lite.statuses import COMPLETED
 from st2lite.triggers import WEBHOOK_TRIGGER, TriggerInstance
 from st2lite.webhooks import MAX_WAIT, RateLimit, Webhook, check_body, check_signature
@@ -40,6 +47,8 @@ HIDDEN_HEADERS = frozenset({"x-auth-token", "st2-api-key", "cookie", "authorizat
 TRACE_HEADER = "st2-trace-tag"
 #: Seconds between two looks at the trigger instance records and executions during ``?wait``.
 WAIT_POLL = 0.05
+#: The most executions a ``?wait`` answer lists (those started and their descendants: a chain's tasks).
+MAX_WAIT_EXECUTIONS = 1_000
 
 WaitQuery = Annotated[
     float | None,
@@ -49,27 +58,91 @@ WaitQuery = Annotated[
 
 @router.post("/api/v1/webhooks/{url:path}", status_code=202)
 async def post_webhook(url: str, request: Request, rt: RuntimeDep, wait: WaitQuery = None) -> Any:
-    """Dispatch one trigger instance per trigger registered for ``url``; 202 with the instance (200 with ``?wait``)."""
+    """Dispatch one trigger instance per trigger registered for ``url``; 202 with the instance (200 with ``?wait``).
+
+    This declaration documents the route (OpenAPI) and serves it in an app
+    without :class:`WebhookFastPath`, which :func:`st2lite.api.app.create_app`
+    installs: it answers the same way without FastAPI's per-request work.
+    """
+    return await handle_webhook(rt, url, request, wait)
+
+
+class WebhookFastPath:
+    """ASGI middleware answering ``POST /api/v1/webhooks/{url}`` itself: the API's hot path.
+
+    It sits right inside FastAPI's outer middlewares (server errors, body size
+    limit) and skips what the other routes need: exception middleware, routing,
+    dependency solving, query validation. Errors become the same answers
+    through the app's own exception handlers (looked up by class, as Starlette
+    does); anything without a handler goes on to the 500 of the server error
+    middleware. Every other request passes through untouched.
+    """
+
+    PREFIX = "/api/v1/webhooks/"
+
+    def __init__(self, app: ASGIApp, *, handlers: Mapping[Any, Callable[..., Any]]) -> None:
+        self.app = app
+        self.handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(self.PREFIX):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            runtime: ApiRuntime = request.app.state.runtime
+            wait = _wait(request.query_params.get("wait"))
+            response = await handle_webhook(runtime, scope["path"][len(self.PREFIX) :], request, wait)
+        except Exception as exc:
+            handler = next((self.handlers[c] for c in type(exc).__mro__ if c in self.handlers), None)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+        await response(scope, receive, send)
+
+
+def _wait(raw: str | None) -> float | None:
+    """``?wait`` as FastAPI would validate it (same 400 messages)."""
+    if raw is None:
+        return None
+    try:
+        wait = float(raw)
+    except ValueError:
+        raise ApiError(
+            400, "invalid request: query.wait: Input should be a valid number, unable to parse string as a number"
+        ) from None
+    if not wait >= 0:
+        raise ApiError(400, "invalid request: query.wait: Input should be greater than or equal to 0")
+    return wait
+
+
+async def handle_webhook(rt: ApiRuntime, url: str, request: Request, wait: float | None) -> Response:
+    """Check and dispatch a webhook request (see the module doc)."""
     hook = url.strip("/")
     limit = rt.settings.max_payload_bytes
-    declared = request.headers.get("content-length")
+    headers = request.headers
+    declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"request body of {declared} bytes is over the limit of {limit} bytes")
     raw = await request.body()
     if len(raw) > limit:
         raise ApiError(413, f"request body of {len(raw)} bytes is over the limit of {limit} bytes")
-    content_type = request.headers.get("content-type", "")
-    trace_tag = request.headers.get(TRACE_HEADER, "")
+    content_type = headers.get("content-type", "")
+    trace_tag = headers.get(TRACE_HEADER, "")
     if hook == "st2":
-        return await _answer(rt, _dispatch_st2(rt, _parse_body(raw, content_type), trace_tag, len(raw)), wait)
+        instances = [_prepare_st2(rt, _parse_body(raw, content_type), trace_tag, len(raw))]
+        await rt.publisher.publish(instances, actor="api")
+        return await _answer(rt, instances, wait)
     snapshot = rt.registry.current()
-    if hook not in snapshot.webhook_urls:
+    bound = snapshot.webhook_parameters.get(hook)
+    if not bound:
         raise ApiError(
             404, f"Webhook {hook} not registered with st2lite; register a rule on core.st2.webhook with url '{hook}'"
         )
+    pairs = headers.items()
     webhook = snapshot.declared_webhooks.get(hook)
     if webhook is not None:  # the signature is checked on the raw bytes, before the body is even parsed
-        limited = await run_in_threadpool(_guard, rt, webhook, raw, {k.lower(): v for k, v in request.headers.items()})
+        limited = await run_in_threadpool(_guard, rt, webhook, raw, {k.lower(): v for k, v in pairs})
         if limited is not None:
             return limited
     body = _parse_body(raw, content_type)
@@ -77,29 +150,20 @@ async def post_webhook(url: str, request: Request, rt: RuntimeDep, wait: WaitQue
         raise ApiError(400, "request body must be a JSON object or array")
     if webhook is not None:
         check_body(webhook, body)
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HIDDEN_HEADERS and k != TRACE_HEADER}
-    payload = {
-        "headers": {_title(k): v for k, v in headers.items()},
-        "headers_lower": {k.lower(): v for k, v in headers.items()},
-        "body": body,
-    }
-    instances: list[TriggerInstance] = []
-    for parameters in snapshot.ruleset.trigger_parameters(WEBHOOK_TRIGGER):
-        if str(parameters.get("url", "")).strip("/") == hook:
-            instances.append(
-                rt.dispatcher.dispatch(
-                    WEBHOOK_TRIGGER,
-                    payload,
-                    parameters=parameters,
-                    trace_tag=trace_tag or f"webhook-{hook}",
-                    actor="api",
-                    size=len(raw),
-                )
-            )
+    # Starlette's header names are lower case already.
+    kept = [(k, v) for k, v in pairs if k not in HIDDEN_HEADERS and k != TRACE_HEADER]
+    payload = {"headers": {_title(k): v for k, v in kept}, "headers_lower": dict(kept), "body": body}
+    instances = [
+        rt.dispatcher.prepare(
+            WEBHOOK_TRIGGER, payload, parameters=parameters, trace_tag=trace_tag or f"webhook-{hook}", size=len(raw)
+        )
+        for parameters in bound
+    ]
+    await rt.publisher.publish(instances, actor="api")  # with the instances of the other requests of this turn
     return await _answer(rt, instances, wait)
 
 
-def _guard(rt: RuntimeDep, webhook: Webhook, raw: bytes, headers: dict[str, str]) -> JSONResponse | None:
+def _guard(rt: ApiRuntime, webhook: Webhook, raw: bytes, headers: dict[str, str]) -> JSONResponse | None:
     """Signature, then rate limit (only authentic requests count); the 429 answer when over the limit."""
     if webhook.signature is not None:
         key = webhook.signature.secret_key
@@ -122,7 +186,7 @@ def _guard(rt: RuntimeDep, webhook: Webhook, raw: bytes, headers: dict[str, str]
     return None
 
 
-def _over_rate_limit(rt: RuntimeDep, url: str, limit: RateLimit) -> int | None:
+def _over_rate_limit(rt: ApiRuntime, url: str, limit: RateLimit) -> int | None:
     """Count this request in the url's fixed window (atomic across API processes); seconds to wait when over."""
     key = keys.webhook_rate(url)
     with rt.client.pipeline(transaction=True) as pipe:
@@ -135,10 +199,10 @@ def _over_rate_limit(rt: RuntimeDep, url: str, limit: RateLimit) -> int | None:
     return max(int(ttl), 1)
 
 
-async def _answer(rt: RuntimeDep, instances: list[TriggerInstance], wait: float | None) -> JSONResponse:
+async def _answer(rt: ApiRuntime, instances: list[TriggerInstance], wait: float | None) -> Response:
     """202 with the instances; with ``wait``, 200 with the executions they started once ended or out of time."""
     if wait is None:
-        return JSONResponse(status_code=202, content=_accepted(instances))
+        return Response(_accepted(instances), status_code=202, media_type="application/json")
     ids = [i.id for i in instances]
     deadline = time.monotonic() + min(wait, MAX_WAIT)
     while True:
@@ -158,8 +222,9 @@ async def _answer(rt: RuntimeDep, instances: list[TriggerInstance], wait: float 
     )
 
 
-def _results(rt: RuntimeDep, instance_ids: list[str]) -> tuple[list[dict[str, Any]], bool]:
-    """The executions the instances started so far, and whether the rules engine did them all and they ended."""
+def _results(rt: ApiRuntime, instance_ids: list[str]) -> tuple[list[dict[str, Any]], bool]:
+    """The executions the instances started so far, their descendants (chain tasks) after each, and whether
+    the rules engine did them all and every one listed ended."""
     with rt.client.pipeline(transaction=False) as pipe:
         for instance_id in instance_ids:
             pipe.get(keys.trigger_instance(instance_id))
@@ -172,13 +237,56 @@ def _results(rt: RuntimeDep, instance_ids: list[str]) -> tuple[list[dict[str, An
         for enforcement in orjson.loads(record).get("enforcements", [])
         if enforcement.get("execution")
     ]
-    executions = rt.executions.get_many(started)
+    top = rt.executions.get_many(started)
+    tree = _with_descendants(rt, top)
     summaries = [
-        {"id": e.id, "action": e.action, "rule": e.rule, "status": str(e.status), "result": e.result}
-        for e in executions
+        {
+            "id": e.id,
+            "action": e.action,
+            "rule": e.rule,
+            "status": str(e.status),
+            "result": e.result,
+            "parent": e.parent,
+            "children": children,
+        }
+        for e, children in tree
     ]
-    complete = processed and len(executions) == len(started) and all(e.status in COMPLETED for e in executions)
+    complete = processed and len(top) == len(started) and all(e.status in COMPLETED for e, _ in tree)
     return summaries, complete
+
+
+def _with_descendants(rt: ApiRuntime, top: list[Execution]) -> list[tuple[Execution, list[str]]]:
+    """``top`` in order, each followed by its subtree (depth first, children by creation), with its children's ids.
+
+    A chain's tasks are its children (a nested chain has its own); at most
+    :data:`MAX_WAIT_EXECUTIONS` executions are read.
+    """
+    found: dict[str, Execution] = {e.id: e for e in top}
+    children: dict[str, list[str]] = {}
+    level = top
+    while level:
+        with rt.client.pipeline(transaction=False) as pipe:
+            for execution in level:
+                pipe.zrange(keys.execution_index("parent", execution.id), 0, -1)
+            replies = pipe.execute()
+        wanted: list[str] = []
+        for execution, kids in zip(level, replies, strict=True):
+            children[execution.id] = [str(k) for k in kids]
+            wanted += [k for k in children[execution.id] if k not in found and k not in wanted]
+        level = rt.executions.get_many(wanted[: max(0, MAX_WAIT_EXECUTIONS - len(found))])
+        found.update((e.id, e) for e in level)
+    ordered: list[tuple[Execution, list[str]]] = []
+    todo = list(reversed(top))
+    seen: set[str] = set()
+    while todo:
+        execution = todo.pop()
+        if execution.id in seen:
+            continue
+        seen.add(execution.id)
+        kids = children.get(execution.id, [])
+        ordered.append((execution, kids))
+        todo += [found[k] for k in reversed(kids) if k in found]
+    return ordered
 
 
 def _parse_body(raw: bytes, content_type: str) -> Any:
@@ -192,7 +300,7 @@ def _parse_body(raw: bytes, content_type: str) -> Any:
         raise ApiError(400, f"request body is not valid JSON: {exc}; send a JSON object or array (or a form)") from exc
 
 
-def _dispatch_st2(rt: RuntimeDep, body: Any, trace_tag: str, size: int) -> list[TriggerInstance]:
+def _prepare_st2(rt: ApiRuntime, body: Any, trace_tag: str, size: int) -> TriggerInstance:
     if not isinstance(body, dict):
         raise ApiError(400, 'the body of the st2 webhook must be a JSON object {"trigger": ..., "payload": {...}}')
     if not body.get("trigger"):
@@ -202,16 +310,16 @@ def _dispatch_st2(rt: RuntimeDep, body: Any, trace_tag: str, size: int) -> list[
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ApiError(400, f"invalid st2 webhook body: {problems}") from exc
-    instance = rt.dispatcher.dispatch(
-        spec.trigger, spec.payload, trace_tag=trace_tag or spec.trace_tag, actor="api", size=size
-    )
-    return [instance]
+    return rt.dispatcher.prepare(spec.trigger, spec.payload, trace_tag=trace_tag or spec.trace_tag, size=size)
 
 
-def _accepted(instances: list[TriggerInstance]) -> dict[str, Any]:
-    first = instances[0].model_dump(mode="json")
-    return {**first, "trigger_instances": [i.id for i in instances]}
+def _accepted(instances: list[TriggerInstance]) -> bytes:
+    """The first instance as JSON (pydantic's own encoding, as every other route) plus ``trigger_instances``."""
+    first = instances[0].model_dump_json().encode()
+    ids = orjson.dumps([i.id for i in instances])
+    return first[:-1] + b',"trigger_instances":' + ids + b"}"  # a JSON object always ends with "}"
 
 
+@lru_cache(maxsize=1024)
 def _title(name: str) -> str:
     return "-".join(part.capitalize() for part in name.split("-"))

@@ -46,6 +46,7 @@ audit_app = typer.Typer(help="Read the audit log.", no_args_is_help=True)
 key_app = typer.Typer(help="Set, read, list and delete datastore values.", no_args_is_help=True)
 inquiry_app = typer.Typer(help="List, inspect and answer inquiries (core.ask).", no_args_is_help=True)
 sensor_app = typer.Typer(help="List sensors and their state.", no_args_is_help=True)
+timer_app = typer.Typer(help="List the timers rules create, with their next and last ticks.", no_args_is_help=True)
 app.add_typer(execution_app, name="execution")
 app.add_typer(trigger_app, name="trigger")
 app.add_typer(trigger_instance_app, name="trigger-instance")
@@ -55,6 +56,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(key_app, name="key")
 app.add_typer(inquiry_app, name="inquiry")
 app.add_typer(sensor_app, name="sensor")
+app.add_typer(timer_app, name="timer")
 
 # markup=False: action output and messages are printed as they are ("[x]" is data, not a style).
 out = Console(highlight=False, soft_wrap=True, markup=False)
@@ -917,3 +919,33 @@ def _root(
 
 def main() -> None:
     app()
+
+
+@timer_app.command("list")
+def timer_list(
+    timer_type: Annotated[
+        str | None, typer.Option("--type", help="Only this type (core.st2.IntervalTimer, CronTimer, DateTimer).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The timers enabled rules create, with the rules using each and its next and last ticks."""
+    settings = settings_from()
+    params = {"timer_type": timer_type} if timer_type else {}
+    items = _call(settings, "GET", "/api/v1/timers", params=params).json()
+    if as_json:
+        print_json(items)
+        return
+    table = Table()
+    table.add_column("type", no_wrap=True)
+    for name in ("parameters", "rules", "next tick", "last tick"):
+        table.add_column(name)
+    for item in items:
+        schedule = item.get("schedule") or {}
+        table.add_row(
+            item["type"].removeprefix("core.st2."),
+            json.dumps(item["parameters"], sort_keys=True),
+            ", ".join(item["rules"]),
+            schedule.get("next_at") or ("not scheduled yet" if not schedule else "none"),
+            schedule.get("last_at") or "",
+        )
+    out.print(table)

@@ -19,6 +19,7 @@ __all__ = [
     "sensor_public",
     "sensor_states",
     "sensor_type_public",
+    "timer_public",
     "trigger_type_public",
     "webhook_public",
 ]
@@ -155,3 +156,21 @@ def webhook_public(url: str, *, declared: Webhook | None = None, rule_bound: boo
             "body_schema": bool(declared.body_schema),
         }
     return out
+
+
+def timer_public(trigger: dict[str, Any], state: dict[str, str] | None, rules: list[str]) -> dict[str, Any]:
+    """``GET /api/v1/timers`` item: StackStorm's timer trigger, plus st2lite's ``rules`` and ``schedule``.
+
+    ``schedule`` is what the leading timer engine stored (``null`` until it
+    scheduled the timer): the next and last ticks and the last instance.
+    """
+    schedule = None
+    if state:
+        schedule = {
+            "timezone": state.get("timezone") or None,
+            "next_at": state.get("next_at") or None,
+            "last_at": state.get("last_at") or None,
+            "last_instance": state.get("last_instance") or None,
+            "fired_at": state.get("fired_at") or None,
+        }
+    return {**trigger, "rules": rules, "schedule": schedule}

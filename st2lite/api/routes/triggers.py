@@ -1,4 +1,5 @@
-"""``/api/v1/triggertypes``, ``/triggerinstances`` (list/get/re_emit), ``/sensortypes``, ``/sensors``, webhooks."""
+"""``/api/v1/triggertypes``, ``/triggerinstances`` (list/get/re_emit), ``/sensortypes``, ``/sensors``, ``/timers``,
+webhooks."""
 
 from __future__ import annotations
 
@@ -15,13 +16,16 @@ from st2lite.api.trigger_public import (
     sensor_public,
     sensor_states,
     sensor_type_public,
+    timer_public,
     trigger_type_public,
     webhook_public,
 )
 from st2lite.exceptions import UnknownRefError
 from st2lite.registry import Snapshot
 from st2lite.sensors.status import SensorStatusStore
+from st2lite.sensors.triggers import concrete_triggers
 from st2lite.trigger_instances import STATUSES, TriggerInstanceFilter
+from st2lite.triggers import CRON_TIMER, DATE_TIMER, INTERVAL_TIMER
 
 router = APIRouter(tags=["triggers"])
 
@@ -121,6 +125,39 @@ def list_sensors(rt: RuntimeDep, pack: str | None = None) -> list[dict[str, Any]
         sensor_public(meta, item)
         for meta, item in sensor_states(rt.registry.current(), SensorStatusStore(rt.client), pack=pack)
     ]
+
+
+TIMER_TYPES = (INTERVAL_TIMER, CRON_TIMER, DATE_TIMER)
+
+
+@router.get("/api/v1/timers")
+def list_timers(rt: RuntimeDep, timer_type: str | None = None) -> list[dict[str, Any]]:
+    """The timers enabled rules create (StackStorm's timer triggers), with their rules and schedule, by ref."""
+    if timer_type is not None and timer_type not in TIMER_TYPES:
+        raise ApiError(400, f"timer_type must be one of {', '.join(TIMER_TYPES)}, not '{timer_type}'")
+    return _timers(rt, [timer_type] if timer_type else list(TIMER_TYPES))
+
+
+@router.get("/api/v1/timers/{ref_or_id}")
+def get_timer(ref_or_id: str, rt: RuntimeDep) -> dict[str, Any]:
+    for timer in _timers(rt, list(TIMER_TYPES)):
+        if ref_or_id in (timer["id"], timer["ref"]):
+            return timer
+    raise ApiError(404, f"Timer {ref_or_id} not found; no enabled rule uses a timer with this id or ref")
+
+
+def _timers(rt: RuntimeDep, types: list[str]) -> list[dict[str, Any]]:
+    from st2lite.sensors.timer_engine import timer_status  # here: the engine's imports (croniter) stay out of the API
+
+    rules = rt.registry.current().content.enabled_rules()
+    triggers = concrete_triggers(rules, types)
+    using: dict[str, list[str]] = {}
+    for rule in rules:
+        for ident in concrete_triggers([rule], types):
+            using.setdefault(ident, []).append(rule.full_ref)
+    states = {state["id"]: state for state in timer_status(rt.client)}
+    items = [timer_public(t, states.get(i), sorted(using.get(i, []))) for i, t in triggers.items()]
+    return sorted(items, key=lambda item: str(item["ref"]))
 
 
 @router.get("/api/v1/webhooks")

@@ -80,7 +80,18 @@ class CriterionResult(BaseModel):
 class _Criterion:
     """One compiled criterion; ``children``/``condition`` are set for ``search`` only."""
 
-    __slots__ = ("children", "condition", "key", "operator", "operator_name", "path", "pattern", "templated")
+    __slots__ = (
+        "children",
+        "condition",
+        "first",
+        "key",
+        "operator",
+        "operator_name",
+        "path",
+        "pattern",
+        "plain",
+        "templated",
+    )
 
     def __init__(
         self,
@@ -100,6 +111,9 @@ class _Criterion:
         self.templated = has_template(pattern) and operator_name not in _PATTERN_OPTIONAL
         self.children = children
         self.condition = condition
+        #: Neither templated nor a search: :meth:`Criteria.evaluate` applies it inline (the hot path).
+        self.plain = not self.templated and children is None
+        self.first = path.first
 
 
 class Criteria:
@@ -141,8 +155,15 @@ class Criteria:
             return False
         if render is None:
             render = _render_default
-        for criterion in self._items:  # noqa: SIM110 - a plain loop is faster than all() on this hot path
-            if not _check(criterion, payload, payload, render):
+        for criterion in self._items:
+            if criterion.plain:
+                # _check inlined: this loop runs for every candidate rule of every trigger instance.
+                try:
+                    if not criterion.operator(criterion.first(payload), criterion.pattern):
+                        return False
+                except Exception as exc:
+                    raise MatchError(f"criteria {criterion.key!r}: {_reason(exc)}") from exc
+            elif not _check(criterion, payload, payload, render):
                 return False
         return True
 

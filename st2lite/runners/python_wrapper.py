@@ -16,7 +16,6 @@ request. The JSON is ``{"status": true|false|null, "result": ...}`` or
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import os
@@ -28,6 +27,7 @@ from typing import Any, TypedDict
 
 from st2lite.action_base import LOGGER_PREFIX, Action
 from st2lite.exceptions import ConfigError, ContentError
+from st2lite.pack_modules import import_pack_file
 
 __all__ = [
     "EXIT_ACTION_RAISED",
@@ -172,16 +172,9 @@ def load_action_class(path: Path, pack_path: Path) -> type[Action]:
         ContentError: The file defines no subclass or several unrelated ones.
         Exception: Whatever importing the file raises.
     """
-    for folder in (path.parent, pack_path / "actions" / "lib"):
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
-    module_name = f"st2lite_pack_action_{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
+    module = import_pack_file(path, f"st2lite_pack_action_{path.stem}", (path.parent, pack_path / "actions" / "lib"))
+    if module is None:
         raise ContentError(f"{path}: cannot be imported as Python; python-script entry points must be .py files")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
     return find_action_class(module, path)
 
 

@@ -29,7 +29,6 @@ Errors are recorded in the sensor's status (``last_error``) and audited
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
@@ -43,6 +42,7 @@ from types import ModuleType
 from typing import Any
 
 from st2lite.exceptions import SensorError, St2liteError
+from st2lite.pack_modules import import_pack_file
 
 __all__ = [
     "EXIT_LOAD_FAILED",
@@ -82,16 +82,10 @@ def load_sensor_class(path: Path, pack_path: Path, class_name: str) -> type[Any]
     """
     if not path.is_file():
         raise SensorError(f"sensor file {path} does not exist; check entry_point in the sensor's metadata")
-    for folder in (pack_path / "lib", path.parent):
-        if str(folder) not in sys.path:
-            sys.path.insert(0, str(folder))
     module_name = f"st2lite_pack_sensor_{pack_path.name}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
+    module = import_pack_file(path, module_name, (pack_path / "lib", path.parent))
+    if module is None:
         raise SensorError(f"{path}: cannot be imported as Python; sensor entry points must be .py files")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
     return find_sensor_class(module, class_name, path)
 
 

@@ -20,7 +20,7 @@ import orjson
 
 from st2lite.rules import Rule
 
-__all__ = ["TriggerChanges", "concrete_triggers", "diff_triggers", "trigger_id"]
+__all__ = ["TriggerChanges", "concrete_triggers", "diff_triggers", "trigger_dict", "trigger_id"]
 
 
 def trigger_id(trigger_type: str, parameters: Mapping[str, Any]) -> str:
@@ -29,7 +29,8 @@ def trigger_id(trigger_type: str, parameters: Mapping[str, Any]) -> str:
     return hashlib.sha256(trigger_type.encode() + b"|" + canonical).hexdigest()[:16]
 
 
-def _trigger(trigger_type: str, parameters: dict[str, Any], description: str) -> dict[str, Any]:
+def trigger_dict(trigger_type: str, parameters: dict[str, Any], description: str = "") -> dict[str, Any]:
+    """The trigger dict ``add_trigger`` receives for a rule on ``trigger_type`` with ``parameters``."""
     pack, _, type_name = trigger_type.partition(".")
     ident = trigger_id(trigger_type, parameters)
     name = f"{type_name}.{ident}"
@@ -56,7 +57,7 @@ def concrete_triggers(rules: Iterable[Rule], trigger_types: Iterable[str]) -> di
     for rule in rules:
         if not rule.enabled or rule.trigger.type not in wanted:
             continue
-        trigger = _trigger(rule.trigger.type, dict(rule.trigger.parameters), rule.trigger.description)
+        trigger = trigger_dict(rule.trigger.type, dict(rule.trigger.parameters), rule.trigger.description)
         found.setdefault(trigger["id"], trigger)
     return found
 

@@ -28,26 +28,14 @@ from st2lite.redisdb import Redis
 from st2lite.registration import register_from_disk
 from st2lite.sensors.base import Sensor
 from st2lite.sensors.service import SensorService
-from st2lite.sensors.triggers import trigger_id
+from st2lite.sensors.triggers import trigger_dict
 
 __all__ = ["FailingDispatch", "SensorHarness", "make_trigger", "running_sensor", "sensor_harness"]
 
 
 def make_trigger(trigger_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
     """The trigger dict ``add_trigger`` receives for a rule on ``trigger_type`` with ``parameters``."""
-    pack, _, type_name = trigger_type.partition(".")
-    ident = trigger_id(trigger_type, parameters)
-    name = f"{type_name}.{ident}"
-    return {
-        "id": ident,
-        "ref": f"{pack}.{name}",
-        "uid": f"trigger:{pack}:{name}:{ident}",
-        "name": name,
-        "pack": pack,
-        "type": trigger_type,
-        "parameters": parameters,
-        "description": "",
-    }
+    return trigger_dict(trigger_type, parameters)
 
 
 @dataclass

@@ -113,7 +113,7 @@ class _Criterion:
         self.condition = condition
         #: Neither templated nor a search: :meth:`Criteria.evaluate` applies it inline (the hot path).
         self.plain = not self.templated and children is None
-        self.first = path.first
+        self.first = path.getter
 
 
 class Criteria:

@@ -25,7 +25,7 @@ of a list or every member value of an object; anything else selects nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any, Final
 
@@ -79,7 +79,7 @@ class PayloadPath:
             ``None`` when the key is evaluated by jsonpath-ng.
     """
 
-    __slots__ = ("_jsonpath", "_walk", "expression", "key", "root", "steps")
+    __slots__ = ("_jsonpath", "_walk", "expression", "getter", "key", "root", "steps")
 
     def __init__(self, key: str, expression: str, root: str, steps: tuple[Step, ...] | None) -> None:
         self.key = key
@@ -91,6 +91,11 @@ class PayloadPath:
         if steps is not None and _WILDCARD not in steps:
             self._walk = tuple(step for step in steps if not isinstance(step, _Wildcard))
         self._jsonpath: Any = jsonpath_parse(expression) if steps is None else None
+        #: :meth:`first`, or the same read specialised for a one-member key (``trigger.status``, the common
+        #: case): criteria call it for every candidate rule of every trigger instance.
+        self.getter: Callable[[Any], Any] = self.first
+        if self._walk is not None and len(self._walk) == 1 and isinstance(self._walk[0], str):
+            self.getter = _member_getter(self._walk[0])
 
     def first(self, payload: Any) -> Any:
         """The first value the key selects in ``payload`` (the root's value), or ``None`` if none."""
@@ -120,6 +125,15 @@ class PayloadPath:
     def __repr__(self) -> str:
         how = "fast" if self.steps is not None else "jsonpath-ng"
         return f"PayloadPath({self.key!r}, {how})"
+
+
+def _member_getter(name: str) -> Callable[[Any], Any]:
+    """``PayloadPath.first`` for the key ``<root>.<name>``."""
+
+    def member(payload: Any) -> Any:
+        return payload.get(name) if isinstance(payload, (dict, Mapping)) else None
+
+    return member
 
 
 def _matches(value: Any, steps: tuple[Step, ...], start: int) -> Iterator[Any]:

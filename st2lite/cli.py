@@ -154,6 +154,17 @@ def _redis_url(settings: Settings, resolve: Any) -> str:
         fail(str(exc), 2)
 
 
+@contextlib.contextmanager
+def _redis_reachable(url: str) -> Iterator[None]:
+    """Turn a Redis that cannot be reached into one line saying what to do (exit code 2), not a traceback."""
+    from st2lite.redisdb import UNAVAILABLE
+
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        fail(f"cannot reach Redis at {url}: {exc}; start it (st2lite up starts one) or fix ST2LITE_REDIS_URL", 2)
+
+
 # -- API client helpers -----------------------------------------------------------------------------
 
 
@@ -536,10 +547,10 @@ def pack_register(paths: PathsArg = None, as_json: JsonOpt = False) -> None:
     from st2lite.services import redis_url_for
 
     settings = settings_from()
+    url = _redis_url(settings, redis_url_for)
     try:
-        report, version = register_from_disk(
-            settings, connect(_redis_url(settings, redis_url_for)), paths or [], actor="cli"
-        )
+        with _redis_reachable(url):
+            report, version = register_from_disk(settings, connect(url), paths or [], actor="cli")
     except (PackLoadError, St2liteError) as exc:
         fail(str(exc), 2)
     content = report.content
@@ -565,7 +576,9 @@ def pack_list(as_json: JsonOpt = False) -> None:
     from st2lite.services import redis_url_for
 
     settings = settings_from()
-    content = RegistryStore(connect(_redis_url(settings, redis_url_for))).load().content
+    url = _redis_url(settings, redis_url_for)
+    with _redis_reachable(url):
+        content = RegistryStore(connect(url)).load().content
     rows = []
     for ref, pack in sorted(content.packs.items()):
         rows.append(

@@ -496,3 +496,16 @@ def test_an_unreachable_api_is_reported_with_its_address(live_api: ApiServer) ->
     message = result.stderr.strip()
     assert message.startswith(f"error: cannot reach the st2lite API at {url}: ")
     assert message.endswith("; is 'st2lite up' running?")
+
+
+@pytest.mark.parametrize("command", [("pack", "register"), ("pack", "list")])
+def test_a_redis_that_cannot_be_reached_is_one_line_and_exit_code_2(
+    live_api: ApiServer, command: tuple[str, ...]
+) -> None:
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    result = live_api.cli(*command, env={"ST2LITE_REDIS_URL": url})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"error: cannot reach Redis at {url}: "), result.stderr
+    assert result.stderr.rstrip().endswith("start it (st2lite up starts one) or fix ST2LITE_REDIS_URL")
+    assert "Traceback" not in result.stderr
+    assert live_api.cli("pack", "list", "--json").returncode == 0  # the registered packs are untouched

@@ -14,6 +14,12 @@ request rate is what the server sustains at that concurrency. A warm-up period
 (requests sent, not counted) precedes the window; requests completing after the
 window are not counted either. ``--serve`` instead runs a trivial HTTP server
 answering every request with a fixed 202, to measure this client's own ceiling.
+
+``--method GET`` sends no body. ``--answers`` also groups every answer
+(warm-up and tail included) by status, the values of the ``--answer-header``
+headers and a CRC-32 of the body, keeping the first body of each group: a
+benchmark can then check every answer of a read whose answer does not change
+without this process parsing each one (which would take CPU from the server).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import json
 import math
 import sys
 import time
+import zlib
 from typing import Any, cast
 
 __all__ = ["main"]
@@ -53,8 +60,19 @@ def _content_length(head: bytes) -> int:
         return -1
 
 
+def _header(head: bytes, name: bytes) -> str | None:
+    """The value of header ``name`` (lower case) in a lower-cased header block, None when absent."""
+    at = head.find(b"\r\n" + name + b":")
+    if at < 0:
+        return None
+    return head[at + len(name) + 3 :].split(b"\r\n", 1)[0].strip().decode("latin-1")
+
+
 class _Stats:
-    def __init__(self) -> None:
+    def __init__(self, answer_headers: list[bytes] | None = None) -> None:
+        #: With ``--answers``: (status, header values, body CRC-32) -> [count, first body].
+        self.answers: dict[tuple[Any, ...], list[Any]] | None = None if answer_headers is None else {}
+        self.answer_headers = answer_headers or []
         self.counting = False
         self.statuses: dict[int, int] = {}
         #: Every answer, warm-up and tail included (what the server accepted in all).
@@ -77,6 +95,8 @@ class _Connection(asyncio.Protocol):
         self.sent_at = 0.0
         self.status = 0
         self.need = -1  # total bytes of the current response once its headers are parsed
+        self.body_at = 0
+        self.head = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
@@ -101,11 +121,22 @@ class _Connection(asyncio.Protocol):
                     return
                 self.status = int(head[9:12])
                 self.need = end + 4 + length
+                self.body_at = end + 4
+                self.head = head
             if len(self.buffer) < self.need:
                 return
+            stats = self.stats
+            if stats.answers is not None:
+                body = bytes(self.buffer[self.body_at : self.need])
+                values = tuple(_header(self.head, name) for name in stats.answer_headers)
+                key = (self.status, values, zlib.crc32(body))
+                group = stats.answers.get(key)
+                if group is None:
+                    stats.answers[key] = [1, body]
+                else:
+                    group[0] += 1
             del self.buffer[: self.need]
             self.need = -1
-            stats = self.stats
             stats.all_statuses[self.status] = stats.all_statuses.get(self.status, 0) + 1
             if stats.counting:
                 stats.statuses[self.status] = stats.statuses.get(self.status, 0) + 1
@@ -134,22 +165,37 @@ class _Connection(asyncio.Protocol):
             self.done.set_result(None)
 
 
-def build_request(host: str, port: int, path: str, body: bytes, headers: list[str]) -> bytes:
-    lines = [
-        f"POST {path} HTTP/1.1",
-        f"Host: {host}:{port}",
-        "Content-Type: application/json",
-        f"Content-Length: {len(body)}",
-        *headers,
+def build_request(host: str, port: int, path: str, body: bytes, headers: list[str], method: str = "POST") -> bytes:
+    """The bytes of one request; a GET has no body (nor Content-Type and Content-Length)."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"]
+    if method == "GET":
+        body = b""
+    else:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join([*lines, *headers]) + "\r\n\r\n").encode() + body
+
+
+def _answers(stats: _Stats, names: list[str]) -> list[dict[str, Any]]:
+    """The groups of answers, largest first; the first body of the 10 largest (UTF-8, replaced)."""
+    groups = sorted((stats.answers or {}).items(), key=lambda item: -item[1][0])
+    return [
+        {
+            "status": status,
+            "headers": dict(zip(names, values, strict=True)),
+            "body_crc32": crc,
+            "count": count,
+            "body": body.decode(errors="replace") if rank < 10 else None,
+        }
+        for rank, ((status, values, crc), (count, body)) in enumerate(groups)
     ]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 async def _load(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     cpu_at_start = time.process_time()
-    request = build_request(args.host, args.port, args.path, args.body.encode(), args.header)
-    stats = _Stats()
+    request = build_request(args.host, args.port, args.path, args.body.encode(), args.header, args.method)
+    names = [n.lower() for n in args.answer_header]
+    stats = _Stats([n.encode() for n in names] if args.answers else None)
     stop = asyncio.Event()
     dones: list[asyncio.Future[None]] = []
     for _ in range(args.connections):
@@ -167,6 +213,7 @@ async def _load(args: argparse.Namespace) -> dict[str, Any]:
     stop.set()
     await asyncio.wait_for(asyncio.gather(*dones), timeout=30)
     total = sum(stats.statuses.values())
+    extra = {"answers": _answers(stats, names)} if args.answers else {}
     return {
         "connections": args.connections,
         "seconds": round(elapsed, 3),
@@ -185,6 +232,7 @@ async def _load(args: argparse.Namespace) -> dict[str, Any]:
         "client_cpu_s": round(cpu, 3),
         "all_client_cpu_s": round(time.process_time() - cpu_at_start, 3),
         "loop": type(loop).__module__,
+        **extra,
     }
 
 
@@ -238,8 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--path", default="/")
+    parser.add_argument("--method", choices=("POST", "GET"), default="POST")
     parser.add_argument("--body", default="{}")
     parser.add_argument("--header", action="append", default=[], help="an extra 'Name: value' request header")
+    parser.add_argument("--answers", action="store_true", help="group every answer by status, headers, body")
+    parser.add_argument("--answer-header", action="append", default=[], help="a header --answers groups by")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=1.0)

@@ -2,7 +2,7 @@
 
 NAME is a benchmark (``rules_peer``, ``match_only``, ``e2e_noop``,
 ``webhook_latency``, ``list_1m``, ``up``, ``chain``, ``webhook_rps``,
-``sensor_dispatch``) or one of its figure names; none
+``sensor_dispatch``, ``api_rps``) or one of its figure names; none
 means all. ``results/latest.json`` gets one key per figure measured
 (``{"value", "unit"}``, plus ``"baseline"`` and ``"ratio"`` when the baseline
 was measured in the same run); figures not measured this time keep their
@@ -29,7 +29,18 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench import chain, e2e, latency, list_executions, match_only, rules_peer, sensor_dispatch, up, webhook_rps
+from bench import (
+    api_rps,
+    chain,
+    e2e,
+    latency,
+    list_executions,
+    match_only,
+    rules_peer,
+    sensor_dispatch,
+    up,
+    webhook_rps,
+)
 from bench.common import RESULTS_DIR, Context, Figure
 
 __all__ = ["BENCHMARKS", "TARGETS", "main"]
@@ -55,6 +66,18 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], list[Figure]], tuple[str, ...]]]
         ),
     ),
     "sensor_dispatch": (sensor_dispatch.run, ("sensor_dispatch_per_s", "sensor_raw_xadd_per_s")),
+    "api_rps": (
+        api_rps.run,
+        (
+            "api_health_rps",
+            "executions_list_rps",
+            "executions_list_p50_ms",
+            "executions_list_p99_ms",
+            "executions_create_rps",
+            "executions_create_p50_ms",
+            "executions_create_p99_ms",
+        ),
+    ),
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 from st2lite import keys
@@ -27,7 +28,10 @@ from rq.worker import SimpleWorker
 
 from st2lite.redisdb import Pipeline, Redis, bytes_twin, connect
 
-__all__ = ["HEARTBEAT_EVERY", "JOB_FUNCTION", "JobQueue", "Worker", "run_worker"]
+__all__ = ["HEARTBEAT_EVERY", "JOB_FUNCTION", "QUEUE_KEY", "JobQueue", "Worker", "run_worker"]
+
+#: The Redis list of the action queue's waiting jobs (read by :mod:`st2lite.metrics`).
+QUEUE_KEY = f"{rq.Queue.redis_queue_namespace_prefix}{keys.ACTION_QUEUE}"
 
 #: The dotted path RQ calls with the execution id.
 JOB_FUNCTION = "st2lite.worker.run_job"
@@ -79,6 +83,11 @@ class JobQueue:
 
     def __len__(self) -> int:
         return int(self._queue.count)
+
+    def workers(self) -> list[tuple[str, datetime | None, str]]:
+        """The registered RQ workers (their key has not expired, ``worker_ttl``): name, last heartbeat, state."""
+        found = rq.Worker.all(connection=self._connection, serializer=JSONSerializer)
+        return sorted((str(w.name), w.last_heartbeat, str(w.get_state())) for w in found)
 
     def empty(self) -> None:
         self._queue.empty()

@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from st2lite import keys
 from st2lite.api.app import create_app
 from st2lite.embedded_redis import free_port
+from st2lite.jobqueue import WORKERS_KEY
 from st2lite.requests import RequestQueue
 from st2lite.rules_engine import RulesEngine
 from st2lite.sensors.status import SensorStatusStore
@@ -190,3 +191,10 @@ def test_metrics_and_health_answer_503_while_redis_is_away(api_server: ApiServer
     assert set(metrics.json()) == set(status.json()) == {"status", "redis"}
     assert metrics.json()["status"] == "unavailable"
     assert metrics.json()["redis"].startswith("cannot reach Redis")
+
+
+def test_health_leaves_out_a_worker_that_died_or_whose_key_expired(api_server: ApiServer) -> None:
+    api_server.redis.sadd(WORKERS_KEY, "st2lite:rq:worker:expired", "st2lite:rq:worker:dead")
+    api_server.redis.hset("st2lite:rq:worker:dead", mapping={"state": "busy", "death": "2026-11-22T00:00:00.000000Z"})
+
+    assert health(api_server)["workers"] == []

@@ -10,7 +10,7 @@ requests wait on ``st2lite:requests`` for a scheduler). The load generator
 keeps ``CONNECTIONS`` connections each sending one request after the other for
 ``SECONDS`` after a warm-up second, three times on the same process:
 
-* ``api_health_rps`` (the baseline): ``GET /api/v1/health``, one Redis PING
+* ``api_health_rps`` (the baseline): ``GET /api/v1/health``, one Redis round trip
   through the same uvicorn, FastAPI routing and runtime dependency: what a
   request costs this process before any execution work.
 * ``executions_list_rps``: ``GET /api/v1/executions?limit=50``, the newest 50

@@ -604,6 +604,7 @@ class ExecutionStore:
             keys.SLA_DUE,
             keys.POLICY_WAITING,
             keys.POLICY_ARRIVALS,
+            keys.METRICS_EXECUTIONS,
         ]
 
     def _transition_args(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from st2lite import keys
@@ -23,11 +24,18 @@ import rq
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.serializers import JSONSerializer
+from rq.utils import utcparse
 from rq.worker import SimpleWorker
 
 from st2lite.redisdb import Pipeline, Redis, bytes_twin, connect
 
-__all__ = ["HEARTBEAT_EVERY", "JOB_FUNCTION", "JobQueue", "Worker", "run_worker"]
+__all__ = ["HEARTBEAT_EVERY", "JOB_FUNCTION", "QUEUE_KEY", "WORKERS_KEY", "workers", "JobQueue", "Worker", "run_worker"]
+
+#: The Redis list of the action queue's waiting jobs (read by :mod:`st2lite.metrics`).
+QUEUE_KEY = f"{rq.Queue.redis_queue_namespace_prefix}{keys.ACTION_QUEUE}"
+
+#: RQ's set of the keys of the registered workers (read by ``/api/v1/health``, see :func:`workers`).
+WORKERS_KEY = str(rq.Worker.redis_workers_keys)
 
 #: The dotted path RQ calls with the execution id.
 JOB_FUNCTION = "st2lite.worker.run_job"
@@ -82,6 +90,29 @@ class JobQueue:
 
     def empty(self) -> None:
         self._queue.empty()
+
+
+def workers(client: Redis, worker_keys: Iterable[str]) -> list[tuple[str, datetime | None, str]]:
+    """The live RQ workers among ``worker_keys`` (members of :data:`WORKERS_KEY`): name, last heartbeat, state.
+
+    One pipelined round trip over RQ's worker hashes (RQ's own ``Worker.all`` costs several per worker). A
+    key that expired (RQ's ``worker_ttl`` after the last heartbeat: the worker died) or that records a death
+    is left out; RQ drops such keys from its set lazily.
+    """
+    ordered = sorted(worker_keys)
+    if not ordered:
+        return []
+    with client.pipeline(transaction=False) as pipe:
+        for key in ordered:
+            pipe.hmget(key, "last_heartbeat", "state", "death")
+        rows = pipe.execute()
+    prefix = str(rq.Worker.redis_worker_namespace_prefix)
+    found = []
+    for key, (last, state, death) in zip(ordered, rows, strict=True):
+        if (last is None and state is None) or death:
+            continue
+        found.append((key.removeprefix(prefix), utcparse(last).replace(tzinfo=UTC) if last else None, state or "?"))
+    return found
 
 
 #: Seconds between two stand-alone heartbeats of a worker (RQ sends one before and after every job).

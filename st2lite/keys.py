@@ -182,3 +182,16 @@ def sensor_lease(sensor_ref: str) -> str:
 def sensor_status(sensor_ref: str) -> str:
     """Hash: the state of sensor ``sensor_ref`` (state, node, pid, restarts, last_error, ...)."""
     return f"{PREFIX}:sensors:status:{sensor_ref}"
+
+
+# -- metrics and health (st2lite.metrics, st2lite.heartbeats) -------------------------------------
+
+#: Hash of execution counters written by ``transition.lua`` when an execution completes:
+#: ``done|<action>|<status>`` (completions), ``b|<i>`` / ``b|inf`` (duration histogram bucket counts,
+#: not cumulative; bounds in :data:`st2lite.metrics.DURATION_BUCKETS`) and ``sum`` (seconds).
+METRICS_EXECUTIONS = f"{PREFIX}:metrics:executions"
+
+
+def heartbeats(kind: str) -> str:
+    """Sorted set of the processes of ``kind`` (``rules``): member the process name, score its last beat (epoch ms)."""
+    return f"{PREFIX}:heartbeats:{kind}"

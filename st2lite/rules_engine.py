@@ -40,6 +40,7 @@ from st2lite.encryption import DatastoreKey
 from st2lite.enforcements import EnforcementStore
 from st2lite.enforcer import RuleEnforcer
 from st2lite.executions import ExecutionStore
+from st2lite.heartbeats import Heartbeat
 from st2lite.jobqueue import JobQueue
 from st2lite.redisdb import Redis
 from st2lite.registry import RegistryCache, RegistryStore, Snapshot
@@ -86,6 +87,8 @@ class RulesEngine:
         # Read several batches at a time: a read waits while Redis runs the script of the batch in flight.
         self._read_count = settings.engine_batch_size * READ_AHEAD
         self._applier = BackgroundApplier(self._apply_script)
+        #: Read by ``/api/v1/health`` (``st2lite:heartbeats:rules``).
+        self.heartbeat = Heartbeat(client, "rules", self.name)
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -96,6 +99,7 @@ class RulesEngine:
         next_reclaim = 0.0
         log.info("RulesEngine %s: consuming %s", self.name, keys.TRIGGER_STREAM)
         while not stop.is_set():
+            self.heartbeat.maybe_beat()
             if time.monotonic() >= next_reclaim:
                 self.reclaim_stale()
                 next_reclaim = time.monotonic() + max(1.0, self.settings.engine_claim_idle_ms / 2000)
@@ -110,6 +114,7 @@ class RulesEngine:
             if deliveries:
                 self.process(deliveries)
         self.flush()
+        self.heartbeat.leave()
 
     def reclaim_stale(self) -> int:
         """Process entries another engine left pending too long; returns how many."""

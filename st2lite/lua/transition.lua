@@ -21,6 +21,8 @@
 -- Returns {1, previous status[, fields]} when moved, {0, current status} when not allowed, {0, ""} when missing;
 -- with ARGV[15], {1, previous status, status reached}.
 -- ARGV[19] one more audit event JSON to append with the change (an inquiry answered...), or ""
+-- KEYS[12] metrics hash: a completion bumps 'done|<action>|<status>' and, for an execution that ran
+--   (has 'start'), the duration histogram: 'b|<bucket index>' ('b|inf' above the last), 'sum'
 local current = redis.call('HGET', KEYS[1], 'status')
 if not current then
   return {0, ''}
@@ -40,6 +42,48 @@ local target, completing, audit = ARGV[2], ARGV[12] == '1', nil
 local id_prefix = string.sub(KEYS[1], 1, #KEYS[1] - #ARGV[1])
 local HOLDING = {scheduled = true, running = true, canceling = true, pending = true, pausing = true,
   paused = true, resuming = true}
+
+-- Seconds since the epoch of an ISO 8601 UTC timestamp as now_iso() writes it (Howard Hinnant's days_from_civil).
+local function epoch_seconds(iso)
+  local y, m, d, hh, mm, ss = string.match(iso, '^(%d+)-(%d+)-(%d+)T(%d+):(%d+):([%d%.]+)')
+  if not y then
+    return nil
+  end
+  y, m = tonumber(y), tonumber(m)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + tonumber(d) - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  return days * 86400 + tonumber(hh) * 3600 + tonumber(mm) * 60 + tonumber(ss)
+end
+
+-- Upper bounds (seconds) of the execution duration histogram's buckets; st2lite/metrics.py has the same list.
+local BUCKETS = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
+
+local function record_completion(status, ended_at)
+  local doc = redis.call('HGET', KEYS[1], 'doc')
+  -- The document starts {"id":...,"action":...} (orjson keeps the order): read the action without decoding it all.
+  local action = doc and (string.match(doc, '^{"id":"[^"]*","action":"([^"]*)"') or cjson.decode(doc)['action']) or ''
+  redis.call('HINCRBY', KEYS[12], 'done|' .. action .. '|' .. status, 1)
+  local started_at = redis.call('HGET', KEYS[1], 'start')
+  local started, ended = started_at and epoch_seconds(started_at), epoch_seconds(ended_at)
+  if not (started and ended) then
+    return
+  end
+  local seconds = math.max(0, ended - started)
+  local bucket = 'inf'
+  for i, bound in ipairs(BUCKETS) do
+    if seconds <= bound then
+      bucket = tostring(i)
+      break
+    end
+  end
+  redis.call('HINCRBY', KEYS[12], 'b|' .. bucket, 1)
+  redis.call('HINCRBYFLOAT', KEYS[12], 'sum', string.format('%.6f', seconds))
+end
 
 local function policy_event(kind, data, message)
   local event = {at = ARGV[4], kind = kind, actor = ARGV[16], execution = ARGV[1], data = data, message = message}
@@ -170,6 +214,7 @@ end
 redis.call('HSET', KEYS[1], unpack(flat))
 if completing then
   redis.call('HDEL', KEYS[1], 'secrets')
+  record_completion(target, fields['end'] or ARGV[4])
   local parent = redis.call('HGET', KEYS[1], 'parent')
   if parent then
     redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[9], '*', 'p', parent, 'c', ARGV[1], 's', target)

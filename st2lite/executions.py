@@ -414,14 +414,19 @@ class ExecutionStore:
         """The execution stored in ``fields`` (its hash, as ``HGETALL`` returns it), ``children`` left empty."""
         return _decode(fields, [])
 
-    def get_many(self, ids: Iterable[str]) -> list[Execution]:
-        """The executions among ``ids`` that still exist, in the given order."""
+    def get_many(self, ids: Iterable[str], *, with_children: bool = False) -> list[Execution]:
+        """The executions among ``ids`` that still exist, in the given order (``children`` read when asked)."""
         ids = list(ids)
         with self._client.pipeline(transaction=False) as pipe:
             for eid in ids:
                 pipe.hgetall(keys.execution(eid))
-            rows = pipe.execute()
-        return [_decode(fields, []) for fields in rows if fields]
+                if with_children:
+                    pipe.zrange(keys.execution_index("parent", eid), 0, -1)
+            replies = pipe.execute()
+        if not with_children:
+            return [_decode(fields, []) for fields in replies if fields]
+        pairs = zip(replies[0::2], replies[1::2], strict=True)
+        return [_decode(fields, [str(c) for c in children]) for fields, children in pairs if fields]
 
     def secrets(self, execution_id: str) -> dict[str, Any]:
         """The clear values of the execution's secret parameters (empty once it completed)."""

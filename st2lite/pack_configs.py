@@ -19,9 +19,13 @@ and validates at use time.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from st2lite.content import PackMeta
+
+if TYPE_CHECKING:
+    from st2lite.encryption import DatastoreKey
+    from st2lite.redisdb import Redis
 from st2lite.exceptions import ContentError
 
 __all__ = [
@@ -32,6 +36,7 @@ __all__ = [
     "pack_config",
     "resolve_config",
     "schema_problems",
+    "stored_pack_config",
 ]
 
 #: The keys an item of ``config.schema.yaml`` may have besides JSON schema's own.
@@ -278,6 +283,21 @@ def pack_config(
     if pack is None or not (pack.config or pack.config_schema):
         return {}
     return resolve_config(pack.config_schema, pack.config, lookup=lookup, decrypt=decrypt, pack=pack.ref)
+
+
+def stored_pack_config(pack: PackMeta | None, client: Redis, key: DatastoreKey) -> dict[str, Any]:
+    """:func:`pack_config` reading the datastore through ``client`` and decrypting secrets with ``key``.
+
+    What a worker gives a Python action as ``self.config`` and a sensor process its sensor.
+    """
+    if pack is None or not (pack.config or pack.config_schema):
+        return {}
+    from st2lite.datastore import kv_lookup  # here: processes without pack configs never load it
+
+    def decrypt(token: str) -> str:
+        return key.decrypt(token, what=f"a secret in the config of pack '{pack.ref}'")
+
+    return pack_config(pack, lookup=kv_lookup(client), decrypt=decrypt)
 
 
 def config_context(pack: PackMeta | None, *, lookup: KvLookup | None) -> ConfigContext | dict[str, Any]:

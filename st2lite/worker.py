@@ -41,6 +41,7 @@ from st2lite.waits import WaitKind
 if TYPE_CHECKING:
     from st2lite.chains.conductor import ChainConductor
     from st2lite.content import PackMeta
+    from st2lite.encryption import DatastoreKey
 
 __all__ = ["Reaper", "WorkerRuntime", "action_trigger", "run_job", "serve"]
 
@@ -64,6 +65,8 @@ class WorkerRuntime:
     #: Built on the first chain this worker starts (it needs the templating stack, which workers load lazily).
     _conductor: ChainConductor | None = None
     _waits: WaitStore | None = None
+    #: The datastore key, read when a pack config first needs a secret decrypted.
+    _key: DatastoreKey | None = None
 
     def waits(self) -> WaitStore:
         if self._waits is None:
@@ -73,17 +76,13 @@ class WorkerRuntime:
     def pack_config(self, pack: PackMeta | None) -> dict[str, Any]:
         """``self.config`` of the actions of ``pack`` (datastore templates rendered, secrets decrypted)."""
         if pack is None or not (pack.config or pack.config_schema):
-            return {}
-        from st2lite.datastore import kv_lookup
+            return {}  # most packs: nothing to import or read
         from st2lite.encryption import DatastoreKey
-        from st2lite.pack_configs import pack_config
+        from st2lite.pack_configs import stored_pack_config
 
-        key = DatastoreKey(self.settings.datastore_key_path)
-
-        def decrypt(token: str) -> str:
-            return key.decrypt(token, what=f"a secret in the config of pack '{pack.ref}'")
-
-        return pack_config(pack, lookup=kv_lookup(self.client), decrypt=decrypt)
+        if self._key is None:
+            self._key = DatastoreKey(self.settings.datastore_key_path)  # reads the key file once per worker
+        return stored_pack_config(pack, self.client, self._key)
 
     def conductor(self) -> ChainConductor:
         if self._conductor is None:

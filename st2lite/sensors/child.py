@@ -180,18 +180,10 @@ def resolved_pack_config(settings: Any, client: Any, pack: Any) -> dict[str, Any
         ContentError: The config does not fit the pack's schema once rendered.
         DatastoreError: A template names a missing key, or a secret cannot be decrypted.
     """
-    if pack is None or not (pack.config or pack.config_schema):
-        return {}
-    from st2lite.datastore import kv_lookup
     from st2lite.encryption import DatastoreKey
-    from st2lite.pack_configs import pack_config
+    from st2lite.pack_configs import stored_pack_config
 
-    key = DatastoreKey(settings.datastore_key_path)
-
-    def decrypt(token: str) -> str:
-        return key.decrypt(token, what=f"a secret in the config of pack '{pack.ref}'")
-
-    return pack_config(pack, lookup=kv_lookup(client), decrypt=decrypt)
+    return stored_pack_config(pack, client, DatastoreKey(settings.datastore_key_path))
 
 
 def _one_line(exc: BaseException) -> str:

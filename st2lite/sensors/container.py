@@ -51,6 +51,7 @@ from st2lite.content import ContentSet, SensorMeta
 from st2lite.processes import die_with_parent
 from st2lite.redisdb import RECOVERABLE, Redis
 from st2lite.registry import RegistryCache, RegistryStore
+from st2lite.sensors.backoff import backoff_delay
 from st2lite.sensors.child import EXIT_LOAD_FAILED
 from st2lite.sensors.placement import Placement
 from st2lite.sensors.status import SensorState, SensorStatusStore
@@ -100,7 +101,7 @@ def runnable_sensors(content: ContentSet, rule_trigger_types: frozenset[str]) ->
 
 def restart_delay(failures: int, initial: float, ceiling: float) -> float:
     """Seconds to wait before restart number ``failures`` in a row (1, 2, ...): ``initial`` doubling to ``ceiling``."""
-    return float(min(ceiling, initial * 2.0 ** min(max(0, failures - 1), 60)))
+    return backoff_delay(initial, failures - 1, ceiling)
 
 
 @dataclass

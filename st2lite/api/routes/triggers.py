@@ -23,7 +23,7 @@ from st2lite.api.trigger_public import (
 from st2lite.exceptions import UnknownRefError
 from st2lite.registry import Snapshot
 from st2lite.sensors.status import SensorStatusStore
-from st2lite.sensors.triggers import concrete_triggers
+from st2lite.sensors.triggers import concrete_triggers, trigger_id
 from st2lite.trigger_instances import STATUSES, TriggerInstanceFilter
 from st2lite.triggers import CRON_TIMER, DATE_TIMER, INTERVAL_TIMER
 
@@ -153,8 +153,8 @@ def _timers(rt: RuntimeDep, types: list[str]) -> list[dict[str, Any]]:
     triggers = concrete_triggers(rules, types)
     using: dict[str, list[str]] = {}
     for rule in rules:
-        for ident in concrete_triggers([rule], types):
-            using.setdefault(ident, []).append(rule.full_ref)
+        if rule.trigger.type in types:
+            using.setdefault(trigger_id(rule.trigger.type, rule.trigger.parameters), []).append(rule.full_ref)
     states = {state["id"]: state for state in timer_status(rt.client)}
     items = [timer_public(t, states.get(i), sorted(using.get(i, []))) for i, t in triggers.items()]
     return sorted(items, key=lambda item: str(item["ref"]))

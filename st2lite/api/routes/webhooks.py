@@ -237,7 +237,7 @@ def _results(rt: ApiRuntime, instance_ids: list[str]) -> tuple[list[dict[str, An
         for enforcement in orjson.loads(record).get("enforcements", [])
         if enforcement.get("execution")
     ]
-    top = rt.executions.get_many(started)
+    top = rt.executions.get_many(started, with_children=True)
     tree = _with_descendants(rt, top)
     summaries = [
         {
@@ -247,35 +247,27 @@ def _results(rt: ApiRuntime, instance_ids: list[str]) -> tuple[list[dict[str, An
             "status": str(e.status),
             "result": e.result,
             "parent": e.parent,
-            "children": children,
+            "children": e.children,
         }
-        for e, children in tree
+        for e in tree
     ]
-    complete = processed and len(top) == len(started) and all(e.status in COMPLETED for e, _ in tree)
+    complete = processed and len(top) == len(started) and all(e.status in COMPLETED for e in tree)
     return summaries, complete
 
 
-def _with_descendants(rt: ApiRuntime, top: list[Execution]) -> list[tuple[Execution, list[str]]]:
-    """``top`` in order, each followed by its subtree (depth first, children by creation), with its children's ids.
+def _with_descendants(rt: ApiRuntime, top: list[Execution]) -> list[Execution]:
+    """``top`` in order, each followed by its subtree (depth first, children by creation).
 
     A chain's tasks are its children (a nested chain has its own); at most
-    :data:`MAX_WAIT_EXECUTIONS` executions are read.
+    :data:`MAX_WAIT_EXECUTIONS` executions are read, one round trip per level.
     """
     found: dict[str, Execution] = {e.id: e for e in top}
-    children: dict[str, list[str]] = {}
     level = top
     while level:
-        with rt.client.pipeline(transaction=False) as pipe:
-            for execution in level:
-                pipe.zrange(keys.execution_index("parent", execution.id), 0, -1)
-            replies = pipe.execute()
-        wanted: list[str] = []
-        for execution, kids in zip(level, replies, strict=True):
-            children[execution.id] = [str(k) for k in kids]
-            wanted += [k for k in children[execution.id] if k not in found and k not in wanted]
-        level = rt.executions.get_many(wanted[: max(0, MAX_WAIT_EXECUTIONS - len(found))])
+        wanted = list(dict.fromkeys(k for e in level for k in e.children if k not in found))
+        level = rt.executions.get_many(wanted[: max(0, MAX_WAIT_EXECUTIONS - len(found))], with_children=True)
         found.update((e.id, e) for e in level)
-    ordered: list[tuple[Execution, list[str]]] = []
+    ordered: list[Execution] = []
     todo = list(reversed(top))
     seen: set[str] = set()
     while todo:
@@ -283,9 +275,8 @@ def _with_descendants(rt: ApiRuntime, top: list[Execution]) -> list[tuple[Execut
         if execution.id in seen:
             continue
         seen.add(execution.id)
-        kids = children.get(execution.id, [])
-        ordered.append((execution, kids))
-        todo += [found[k] for k in reversed(kids) if k in found]
+        ordered.append(execution)
+        todo += [found[k] for k in reversed(execution.children) if k in found]
     return ordered
 
 

@@ -30,6 +30,10 @@ its message tells the user what went wrong *and* what to do about it::
     │   ├── WebhookSignatureError   its signature header is missing, wrong or too old
     │   └── WebhookSecretMissingError  its secret is not in the datastore (server side)
     ├── SensorError                 a sensor cannot be loaded or started (entry point, class, setup)
+    ├── AuthError                   a caller or credential cannot be accepted
+    │   ├── AuthenticationError     no credentials, or wrong, expired or revoked ones (HTTP 401)
+    │   ├── PermissionDeniedError   the caller's role lacks a permission (HTTP 403)
+    │   └── UsersFileError          the users file cannot be read or written, or names an unknown user
     └── StoreUnavailableError       Redis cannot be reached
 
 Foreign exceptions (redis, yaml, pydantic, jinja2) are translated into these at
@@ -40,6 +44,8 @@ the module that talks to the foreign library, keeping the cause with
 from __future__ import annotations
 
 __all__ = [
+    "AuthError",
+    "AuthenticationError",
     "CallbackTokenError",
     "ConfigError",
     "ContentError",
@@ -54,6 +60,7 @@ __all__ = [
     "MatchError",
     "PackLoadError",
     "ParameterError",
+    "PermissionDeniedError",
     "ResponderNotAllowedError",
     "RunnerError",
     "SensorError",
@@ -65,6 +72,7 @@ __all__ = [
     "TriggerInstanceNotFoundError",
     "UnknownOperatorError",
     "UnknownRefError",
+    "UsersFileError",
     "WebhookError",
     "WebhookSecretMissingError",
     "WebhookSignatureError",
@@ -265,3 +273,29 @@ class TimerSpecError(ContentError):
 
 class SensorError(St2liteError):
     """Raised when a sensor cannot be loaded or started (bad entry point, missing class, failing setup)."""
+
+
+class AuthError(St2liteError):
+    """Raised when a caller or a credential cannot be accepted."""
+
+
+class AuthenticationError(AuthError):
+    """No credentials, or wrong, expired or revoked ones. The message never says which, to leak nothing."""
+
+
+class PermissionDeniedError(AuthError):
+    """The caller is known but its role does not grant the permission the request needs."""
+
+    def __init__(self, who: str, role: str, permission: str, what: str = "") -> None:
+        self.who = who
+        self.role = role
+        self.permission = permission
+        doing = f" to {what}" if what else ""
+        super().__init__(
+            f"{who} (role {role}) lacks the permission '{permission}'{doing}; "
+            "ask an admin for a role that grants it (docs/auth.md)"
+        )
+
+
+class UsersFileError(AuthError):
+    """The users file cannot be read, parsed or written, or a user named in a request is not in it."""

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from st2lite.exceptions import (
+    AuthenticationError,
     CallbackTokenError,
     ContentError,
     DatastoreError,
@@ -16,6 +17,7 @@ from st2lite.exceptions import (
     InquiryNotFoundError,
     InvalidTransitionError,
     KeyValueNotFoundError,
+    PermissionDeniedError,
     ResponderNotAllowedError,
     St2liteError,
     StoreUnavailableError,
@@ -32,6 +34,8 @@ __all__ = ["ApiError", "install_error_handlers"]
 
 #: Most specific first: the first class the error is an instance of decides the status.
 STATUS: tuple[tuple[type[St2liteError], int], ...] = (
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
     (ExecutionNotFoundError, 404),
     (TriggerInstanceNotFoundError, 404),
     (WebhookSignatureError, 401),

@@ -43,10 +43,10 @@ class Caller(BaseModel):
 
     @property
     def actor(self) -> str:
-        """How audit events name this caller: ``user:alice``, or ``user:ci (api key 6b03...)``."""
+        """How audit events name this caller: ``api:alice``, or ``api:ci (api key 6b03...)``."""
         if self.api_key_id:
-            return f"user:{self.user} (api key {self.api_key_id})"
-        return f"user:{self.user}"
+            return f"api:{self.user} (api key {self.api_key_id})"
+        return f"api:{self.user}"
 
     def can(self, permission: Permission) -> bool:
         return allowed(self.role, permission)

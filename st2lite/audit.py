@@ -43,6 +43,11 @@ class AuditKind(StrEnum):
     SENSOR_STARTED = "sensor.started"
     SENSOR_EXITED = "sensor.exited"
     SENSOR_ERROR = "sensor.error"
+    # Auth (st2lite.tokens, st2lite.apikeys): a token was issued; an API key was created, changed or deleted.
+    TOKEN_CREATED = "auth.token_created"
+    API_KEY_CREATED = "api_key.created"
+    API_KEY_UPDATED = "api_key.updated"
+    API_KEY_DELETED = "api_key.deleted"
 
 
 def now_iso() -> str:

@@ -168,13 +168,28 @@ def _redis_reachable(url: str) -> Iterator[None]:
 # -- API client helpers -----------------------------------------------------------------------------
 
 
-def _client(settings: Settings) -> httpx.Client:
-    return httpx.Client(base_url=settings.resolved_api_url, timeout=30.0)
+def _auth_headers(settings: Settings) -> dict[str, str]:
+    """The credential the CLI sends: ST2LITE_AUTH_TOKEN, else ST2LITE_API_KEY, else the key in <home>/credentials."""
+    from st2lite.credentials import read_api_key
 
-
-def _call(settings: Settings, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    token = settings.auth_token.get_secret_value()
+    if token:
+        return {"X-Auth-Token": token}
     try:
-        with _client(settings) as client:
+        key = settings.api_key.get_secret_value() or read_api_key(settings.credentials_path)
+    except St2liteError as exc:
+        fail(str(exc), 2)
+    return {"St2-Api-Key": key} if key else {}
+
+
+def _client(settings: Settings, *, anonymous: bool = False) -> httpx.Client:
+    headers = {} if anonymous else _auth_headers(settings)
+    return httpx.Client(base_url=settings.resolved_api_url, timeout=30.0, headers=headers)
+
+
+def _call(settings: Settings, method: str, path: str, *, anonymous: bool = False, **kwargs: Any) -> httpx.Response:
+    try:
+        with _client(settings, anonymous=anonymous) as client:
             response = client.request(method, path, **kwargs)
     except httpx.HTTPError as exc:
         fail(f"cannot reach the st2lite API at {settings.resolved_api_url}: {exc}; is 'st2lite up' running?")
@@ -932,6 +947,18 @@ def _root(
 
 def main() -> None:
     app()
+
+
+def _add_command_groups() -> None:
+    """Command groups that live in their own modules (they import this module's helpers)."""
+    from st2lite.cli_auth import apikey_app, auth_app, user_app
+
+    app.add_typer(user_app, name="user")
+    app.add_typer(auth_app, name="auth")
+    app.add_typer(apikey_app, name="apikey")
+
+
+_add_command_groups()
 
 
 @timer_app.command("list")

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -108,6 +108,23 @@ class Settings(BaseSettings):
     sensor_stable_seconds: float = Field(default=60.0, ge=0.1)
     #: Seconds a sensor gets to return from ``run`` and ``cleanup`` after it is told to stop, then it is killed.
     sensor_stop_timeout: float = Field(default=5.0, ge=0.1, le=600)
+    # -- auth (docs/auth.md) --
+    #: Require credentials on every endpoint but health. Off: anyone who reaches the API is an admin
+    #: (logged as a warning at every start).
+    auth_enabled: bool = True
+    #: The users file (name, role, bcrypt hash); empty: ``<home>/users.yaml``.
+    users_file: Path | None = None
+    #: Seconds a token from ``POST /auth/v1/tokens`` lasts when the request asks for no ``ttl``.
+    token_ttl: int = Field(default=86_400, ge=60)
+    #: The longest ``ttl`` a token request may ask for.
+    token_ttl_max: int = Field(default=30 * 86_400, ge=60)
+    #: Seconds an API process trusts a checked token or API key before checking it again: a revoked key,
+    #: an expired token or a changed role is seen within this long.
+    auth_cache_seconds: float = Field(default=2.0, ge=0.0, le=300)
+    #: API key the ``st2lite`` CLI sends; empty: the one in ``<home>/credentials`` (written by ``st2lite up``).
+    api_key: SecretStr = SecretStr("")
+    #: Auth token the ``st2lite`` CLI sends instead of an API key.
+    auth_token: SecretStr = SecretStr("")
     #: Logging level of every process.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -118,12 +135,12 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix:// (or be empty for the embedded Redis)")
         return value
 
-    @field_validator("datastore_key_file", "configs_dir", mode="before")
+    @field_validator("datastore_key_file", "configs_dir", "users_file", mode="before")
     @classmethod
     def _empty_is_default(cls, value: Any) -> Any:
         return None if value == "" else value
 
-    @field_validator("home", "site_dir", "datastore_key_file", "configs_dir")
+    @field_validator("home", "site_dir", "datastore_key_file", "configs_dir", "users_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         # Children (redis-server --dir, the services) run from other folders: pin relative paths now.
@@ -166,6 +183,16 @@ class Settings(BaseSettings):
     def datastore_key_path(self) -> Path:
         """The datastore key file: ``datastore_key_file``, else ``<home>/keys/datastore.key``."""
         return self.datastore_key_file or self.home / "keys" / "datastore.key"
+
+    @property
+    def users_path(self) -> Path:
+        """The users file: ``users_file``, else ``<home>/users.yaml``."""
+        return self.users_file or self.home / "users.yaml"
+
+    @property
+    def credentials_path(self) -> Path:
+        """Where ``st2lite up`` keeps the admin API key the CLI reads (mode 0600)."""
+        return self.home / "credentials"
 
     @property
     def run_dir(self) -> Path:

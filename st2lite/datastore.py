@@ -273,6 +273,7 @@ class KeyValueStore:
         encrypted: bool = False,
         ttl: Any = None,
         dry_run: bool = False,
+        actor: str | None = None,
     ) -> KeyValuePair:
         """Create or replace ``name``; return it (masked when secret).
 
@@ -280,6 +281,7 @@ class KeyValueStore:
         token made with this datastore's key (stored as it is, as a secret).
         Setting again replaces everything: a value set without ``ttl`` no longer expires.
         ``dry_run`` checks everything (the key file too) and writes nothing.
+        ``actor`` names who asked in the audit event (default: this store's actor).
 
         Raises:
             DatastoreError: A bad name, scope, user, value or ttl; nothing is changed.
@@ -312,7 +314,7 @@ class KeyValueStore:
                 if self._changed(name, old_fields, fields):
                     self._emit(pipe, KV_VALUE_CHANGE_TRIGGER, {"old_object": old.public(), "new_object": new.public()})
             kind = AuditKind.KEY_CREATED if old is None else AuditKind.KEY_UPDATED
-            self._audit.append_encoded(encode_event(kind, self._actor, data=new.public()), pipe)
+            self._audit.append_encoded(encode_event(kind, actor or self._actor, data=new.public()), pipe)
             return old
 
         old = self._client.transaction(write, value_key, value_from_callable=True)
@@ -344,7 +346,9 @@ class KeyValueStore:
             fields[_EXPIRES] = f"{time.time() + seconds:.3f}"
         return long_scope, owner, fields
 
-    def delete(self, name: str, *, scope: str | None = None, user: str | None = None) -> KeyValuePair:
+    def delete(
+        self, name: str, *, scope: str | None = None, user: str | None = None, actor: str | None = None
+    ) -> KeyValuePair:
         """Delete ``name``; return what it was (masked when secret).
 
         Raises:
@@ -364,7 +368,8 @@ class KeyValueStore:
             pipe.zrem(keys.kv_index(storage), name)
             pipe.zrem(keys.kv_expiry(storage), name)
             self._emit(pipe, KV_DELETE_TRIGGER, {"object": gone.public()})
-            self._audit.append_encoded(encode_event(AuditKind.KEY_DELETED, self._actor, data=gone.public()), pipe)
+            event = encode_event(AuditKind.KEY_DELETED, actor or self._actor, data=gone.public())
+            self._audit.append_encoded(event, pipe)
             return gone
 
         gone: KeyValuePair | None = self._client.transaction(remove, value_key, value_from_callable=True)

@@ -33,6 +33,7 @@ its message tells the user what went wrong *and* what to do about it::
     ├── AuthError                   a caller or credential cannot be accepted
     │   ├── AuthenticationError     no credentials, or wrong, expired or revoked ones (HTTP 401)
     │   ├── PermissionDeniedError   the caller's role lacks a permission (HTTP 403)
+    │   ├── ApiKeyNotFoundError     no API key has that id or key
     │   └── UsersFileError          the users file cannot be read or written, or names an unknown user
     └── StoreUnavailableError       Redis cannot be reached
 
@@ -44,6 +45,7 @@ the module that talks to the foreign library, keeping the cause with
 from __future__ import annotations
 
 __all__ = [
+    "ApiKeyNotFoundError",
     "AuthError",
     "AuthenticationError",
     "CallbackTokenError",
@@ -299,3 +301,11 @@ class PermissionDeniedError(AuthError):
 
 class UsersFileError(AuthError):
     """The users file cannot be read, parsed or written, or a user named in a request is not in it."""
+
+
+class ApiKeyNotFoundError(AuthError):
+    """No API key has the given id (or key)."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        super().__init__(f'API key "{ref}" is not found; list the keys with GET /api/v1/apikeys')

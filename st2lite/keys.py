@@ -195,3 +195,14 @@ METRICS_EXECUTIONS = f"{PREFIX}:metrics:executions"
 def heartbeats(kind: str) -> str:
     """Sorted set of the processes of ``kind`` (``rules``): member the process name, score its last beat (epoch ms)."""
     return f"{PREFIX}:heartbeats:{kind}"
+
+
+def auth_token(token_hash: str) -> str:
+    """String holding one auth token's record (JSON), keyed by the SHA-256 of the token; expires with it."""
+    return f"{PREFIX}:auth:token:{token_hash}"
+
+
+#: Hash of API key id -> the key's record (JSON; the key itself is never stored, only its SHA-256).
+API_KEYS = f"{PREFIX}:auth:apikeys"
+#: Hash of the SHA-256 of an API key -> its id.
+API_KEY_HASHES = f"{PREFIX}:auth:apikeys:by-hash"

@@ -92,6 +92,11 @@ class Snapshot:
         """Declared webhooks (``webhooks/*.yaml``) by url."""
         return {w.url: w for w in self.content.webhooks.values()}
 
+    @cached_property
+    def signed_webhook_urls(self) -> frozenset[str]:
+        """Urls of declared webhooks that check a signature (callers may send that instead of credentials)."""
+        return frozenset(w.url for w in self.content.webhooks.values() if w.signature is not None)
+
     def static_parameters(self, action: Action, supplied: Mapping[str, Any]) -> dict[str, Any] | None:
         """The final parameter values when nothing in ``supplied`` or the defaults is a template, else None.
 

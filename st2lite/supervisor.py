@@ -74,7 +74,9 @@ class Supervisor:
         # The API starts while the packs register (it picks up the registry as soon as it is written);
         # the other services once it answers: on a small machine they would otherwise slow its start
         # down, and what the API accepts in between waits durably in the streams.
-        registration = self._start_registration()
+        registration = self._start_command("pack", "register")
+        # The first admin and the CLI's API key, created (and printed once) on the first start.
+        auth_init = self._start_command("auth", "init") if settings.auth_enabled else None
         self._spawn(self._add(Child("api", [*SERVICES, "api"])))
         url = settings.resolved_api_url
         self._wait_ready(url)
@@ -82,11 +84,13 @@ class Supervisor:
         code = registration.wait()
         if code not in (0, 1):  # 1: some content had problems (reported above); the rest is registered
             raise RuntimeError(f"registering the packs failed (exit code {code}); see the messages above")
+        if auth_init is not None and auth_init.wait() != 0:
+            raise RuntimeError("creating the first admin failed (st2lite auth init); see the messages above")
         return url
 
-    def _start_registration(self) -> subprocess.Popen[bytes]:
+    def _start_command(self, *args: str) -> subprocess.Popen[bytes]:
         # In a child process: loading packs imports much that the supervisor never needs again.
-        argv = [sys.executable, "-m", "st2lite", "pack", "register"]
+        argv = [sys.executable, "-m", "st2lite", *args]
         return subprocess.Popen(argv, env=self._env(), stdin=subprocess.DEVNULL)
 
     def _add(self, child: Child) -> Child:

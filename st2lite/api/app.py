@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from st2lite.api.deps import build_runtime
 from st2lite.api.errors import install_error_handlers
-from st2lite.api.routes import callbacks, executions, health, inquiries, keys, metrics, triggers, webhooks
+from st2lite.api.routes import auth, callbacks, executions, health, inquiries, keys, metrics, triggers, webhooks
+from st2lite.api.security import AuthMiddleware
 from st2lite.config import Settings
 from st2lite.version import __version__
 
 __all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
 
 
 class StripTrailingSlash:
@@ -37,10 +42,22 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     )
     app.state.runtime = build_runtime(settings, redis_url)
     install_error_handlers(app)
-    for module in (health, metrics, webhooks, executions, keys, inquiries, callbacks, triggers):
+    for module in (health, metrics, auth, webhooks, executions, keys, inquiries, callbacks, triggers):
         app.include_router(module.router)
     app.add_middleware(StripTrailingSlash)
     # Webhooks are the hot path: answered by this middleware without routing or dependency solving, errors
     # through the same handlers; the FastAPI route stays for the OpenAPI document (added last: outermost).
     app.add_middleware(webhooks.WebhookFastPath, handlers=app.exception_handlers)
+    if settings.auth_enabled:  # outermost: nothing runs before the caller is known
+        runtime = app.state.runtime
+        app.add_middleware(
+            AuthMiddleware,
+            authenticator=runtime.authenticator,
+            signed_webhooks=lambda: runtime.registry.current().signed_webhook_urls,
+        )
+    else:
+        log.warning(
+            "Authentication is OFF (auth_enabled: false): anyone who reaches %s can do anything as an admin",
+            settings.resolved_api_url,
+        )
     return app

@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from st2lite.api.publisher import BatchPublisher
+from st2lite.apikeys import ApiKeyStore
 from st2lite.audit import AuditLog
+from st2lite.authentication import Authenticator
 from st2lite.config import Settings
 from st2lite.datastore import KeyValueStore, install_decrypt_kv
 from st2lite.dispatch import TriggerDispatcher
@@ -17,7 +19,9 @@ from st2lite.executions import ExecutionStore
 from st2lite.redisdb import Redis, connect
 from st2lite.registry import RegistryCache, RegistryStore
 from st2lite.requests import RequestQueue
+from st2lite.tokens import TokenStore
 from st2lite.trigger_instances import TriggerInstanceStore
+from st2lite.users import UsersFile
 from st2lite.wait_store import WaitStore
 
 __all__ = ["ApiRuntime", "RuntimeDep", "build_runtime"]
@@ -41,6 +45,8 @@ class ApiRuntime:
     trigger_instances: TriggerInstanceStore
     #: Publishes the webhooks' trigger instances, those of concurrent requests together.
     publisher: BatchPublisher
+    #: Checks credentials (tokens, API keys, the users file).
+    authenticator: Authenticator
 
 
 def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
@@ -50,6 +56,13 @@ def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
     install_decrypt_kv(keys.key)  # decrypt_kv in the parameters of the executions the API requests
     executions = ExecutionStore.for_settings(client, settings, actor="api")
     dispatcher = TriggerDispatcher(settings, client, registry)
+    audit = AuditLog(client, maxlen=settings.audit_stream_maxlen)
+    authenticator = Authenticator(
+        UsersFile(settings.users_path),
+        TokenStore(client, audit),
+        ApiKeyStore(client, audit),
+        cache_seconds=settings.auth_cache_seconds,
+    )
     return ApiRuntime(
         settings=settings,
         redis_url=redis_url,
@@ -59,11 +72,12 @@ def build_runtime(settings: Settings, redis_url: str) -> ApiRuntime:
         executions=executions,
         enforcements=EnforcementStore(client, ttl=settings.execution_ttl),
         requests=RequestQueue(client, maxlen=settings.trigger_stream_maxlen),
-        audit=AuditLog(client, maxlen=settings.audit_stream_maxlen),
+        audit=audit,
         keys=keys,
         waits=WaitStore(client, executions, actor="api"),
         trigger_instances=TriggerInstanceStore(client, ttl=settings.execution_ttl),
         publisher=BatchPublisher(dispatcher.bus),
+        authenticator=authenticator,
     )
 
 

@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from st2lite.exceptions import (
+    ApiKeyNotFoundError,
     AuthenticationError,
     CallbackTokenError,
     ContentError,
@@ -24,6 +25,7 @@ from st2lite.exceptions import (
     TriggerError,
     TriggerInstanceNotFoundError,
     UnknownRefError,
+    UsersFileError,
     WebhookError,
     WebhookSecretMissingError,
     WebhookSignatureError,
@@ -36,6 +38,8 @@ __all__ = ["ApiError", "install_error_handlers"]
 STATUS: tuple[tuple[type[St2liteError], int], ...] = (
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
+    (ApiKeyNotFoundError, 404),
+    (UsersFileError, 500),
     (ExecutionNotFoundError, 404),
     (TriggerInstanceNotFoundError, 404),
     (WebhookSignatureError, 401),

@@ -1,6 +1,12 @@
-"""Who is calling and what they may do: the ``Caller`` of a request and the ``Authorize`` dependency.
+"""Authentication for every request, and the ``Authorize`` dependency routes declare their permission with.
 
-Routes declare the permission they need::
+:class:`AuthMiddleware` runs first: it finds the request's credentials,
+answers 401 when there are none or they are not valid, and leaves the
+:class:`~st2lite.authentication.Caller` in the request's state. Everything is
+closed unless listed in :data:`PUBLIC_PATHS` (health, the OpenAPI document,
+the token endpoint, which reads Basic credentials itself) or handled by its own
+secret (task callbacks' tokens, a signed webhook's signature). Routes then
+declare the permission they need::
 
     @router.get("/api/v1/actions")
     def list_actions(rt: RuntimeDep, caller: Annotated[Caller, Authorize(Permission.ACTION_VIEW)]) -> ...
@@ -11,60 +17,117 @@ own key) take ``CallerDep`` and call ``caller.require(...)`` themselves.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import logging
+from http.cookies import SimpleCookie
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import Depends, Request
-from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from st2lite.exceptions import PermissionDeniedError
-from st2lite.permissions import Permission, Role, allowed
+from st2lite.authentication import Authenticator, Caller, find_credentials
+from st2lite.exceptions import AuthenticationError
+from st2lite.permissions import Permission, Role
+from st2lite.redisdb import UNAVAILABLE
 
-__all__ = ["Authorize", "Caller", "CallerDep", "current_caller"]
+__all__ = ["ANONYMOUS_ADMIN", "PUBLIC_PATHS", "AuthMiddleware", "Authorize", "Caller", "CallerDep", "current_caller"]
 
-#: How the caller proved who it is: an auth token, an API key, a webhook's own signature, or nothing
-#: because auth is switched off (``auth_enabled: false``).
-Method = Literal["token", "api_key", "webhook_signature", "none"]
+log = logging.getLogger(__name__)
 
-
-class Caller(BaseModel):
-    """The authenticated caller of one request."""
-
-    model_config = ConfigDict(frozen=True)
-
-    user: str
-    role: Role
-    method: Method
-    #: Where the credential was found: ``header``, ``query`` or ``cookie``.
-    location: str = "header"
-    #: When the token expires (ISO 8601 UTC); for ``method == "token"``.
-    token_expiry: str | None = None
-    #: The API key's id; for ``method == "api_key"``.
-    api_key_id: str | None = None
-
-    @property
-    def actor(self) -> str:
-        """How audit events name this caller: ``api:alice``, or ``api:ci (api key 6b03...)``."""
-        if self.api_key_id:
-            return f"api:{self.user} (api key {self.api_key_id})"
-        return f"api:{self.user}"
-
-    def can(self, permission: Permission) -> bool:
-        return allowed(self.role, permission)
-
-    def require(self, permission: Permission, what: str = "") -> None:
-        """Raise :class:`PermissionDeniedError` (HTTP 403 naming the permission) unless the role grants it."""
-        if not allowed(self.role, permission):
-            raise PermissionDeniedError(self.user, self.role.value, permission.value, what)
-
+#: Paths served without credentials (compared without a trailing slash).
+PUBLIC_PATHS = frozenset(
+    {"/api/v1/health", "/auth/v1/tokens", "/auth/v1/tokens/validate", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
+)
+#: Task callbacks carry the per-task token they were given (docs/actions.md, callback runner).
+CALLBACK_PREFIX = "/api/v1/callbacks/"
+WEBHOOK_PREFIX = "/api/v1/webhooks/"
 
 #: The caller when auth is switched off: every request acts as this admin.
 ANONYMOUS_ADMIN = Caller(user="st2admin", role=Role.ADMIN, method="none")
 
 
-async def current_caller(request: Request) -> Caller:
-    """The request's caller, set by the authentication middleware (an admin when auth is off)."""
-    caller: Caller | None = request.scope.get("state", {}).get("caller")
+class AuthMiddleware:
+    """ASGI middleware: 401 without valid credentials, else the caller in ``scope["state"]["caller"]``."""
+
+    def __init__(self, app: ASGIApp, *, authenticator: Authenticator, signed_webhooks: Any) -> None:
+        """``signed_webhooks()`` gives the urls of declared webhooks that check their own signature."""
+        self.app = app
+        self.authenticator = authenticator
+        self.signed_webhooks = signed_webhooks
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        bare = path.rstrip("/") or "/"
+        if bare in PUBLIC_PATHS or path.startswith(CALLBACK_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        cookies = _cookies(headers.get("cookie", ""))
+        credentials = find_credentials(headers, query, cookies)
+        try:
+            caller = self._cached(credentials)
+            if caller is None:
+                caller = await run_in_threadpool(self._authenticate, credentials, scope)
+        except AuthenticationError as exc:
+            await _send_fault(send, 401, str(exc), {"www-authenticate": 'Bearer realm="st2lite"'})
+            return
+        except UNAVAILABLE as exc:
+            await _send_fault(send, 503, f"cannot reach Redis ({exc}); try again when it is back")
+            return
+        scope.setdefault("state", {})["caller"] = caller
+        await self.app(scope, receive, send)
+
+    def _cached(self, credentials: Any) -> Caller | None:
+        """The answer without I/O when every credential tried so far is remembered (the hot path)."""
+        return self.authenticator.remembered(credentials)
+
+    def _authenticate(self, credentials: Any, scope: Scope) -> Caller:
+        try:
+            return self.authenticator.authenticate(credentials)
+        except AuthenticationError:
+            path: str = scope["path"]
+            if scope["method"] == "POST" and path.startswith(WEBHOOK_PREFIX) and not credentials:
+                url = path[len(WEBHOOK_PREFIX) :].strip("/")
+                if url in self.signed_webhooks():
+                    # The webhook route checks the signature before anything is dispatched.
+                    return Caller(user=f"webhook:{url}", role=Role.VIEWER, method="webhook_signature")
+            raise
+
+
+def _cookies(header: str) -> dict[str, str]:
+    if not header:
+        return {}
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:  # a malformed cookie header is no credential, not an error
+        return {}
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+async def _send_fault(send: Send, status: int, message: str, extra: dict[str, str] | None = None) -> None:
+    body = orjson.dumps({"faultstring": message})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def caller_of(scope: Scope) -> Caller:
+    """The caller the middleware left in ``scope`` (an admin when auth is off)."""
+    caller: Caller | None = scope.get("state", {}).get("caller")
     return caller if caller is not None else ANONYMOUS_ADMIN
+
+
+async def current_caller(request: Request) -> Caller:
+    """The request's caller, set by :class:`AuthMiddleware` (an admin when auth is off)."""
+    return caller_of(request.scope)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
@@ -74,7 +137,7 @@ def Authorize(permission: Permission) -> Any:
     """A dependency giving the caller after checking it has ``permission`` (403 otherwise)."""
 
     async def _authorized(request: Request) -> Caller:
-        caller = await current_caller(request)
+        caller = caller_of(request.scope)
         caller.require(permission)
         return caller
 

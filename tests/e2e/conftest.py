@@ -26,11 +26,15 @@ import orjson
 import pytest
 
 from st2lite import keys
+from st2lite.apikeys import ApiKeyStore
+from st2lite.audit import AuditLog
 from st2lite.config import Settings
+from st2lite.credentials import read_api_key
 from st2lite.datastore import kv_lookup
 from st2lite.embedded_redis import EmbeddedRedis, free_port
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.launch import prepare_execution, request_in
+from st2lite.permissions import Role
 from st2lite.redisdb import Redis, connect
 from st2lite.registration import register_from_disk
 from st2lite.registry import RegistryStore
@@ -43,6 +47,7 @@ __all__ = [
     "FINAL",
     "Procs",
     "Up",
+    "admin_key",
     "alive",
     "command_lines",
     "descendants",
@@ -214,6 +219,9 @@ class Up:
         up = cls.launch(procs, home, site, workers=workers, **values)
         printed = wait_for(up._printed_up_line, what="st2lite up to print where the API listens", timeout=30)
         up.api_url, up.redis_url = printed["api"], printed["redis"]
+        key = read_api_key(home / "credentials")
+        assert key, f"st2lite up wrote no API key to {home / 'credentials'}:\n{up.output()}"
+        up._http.headers["St2-Api-Key"] = key
         return up
 
     def _printed_up_line(self) -> re.Match[str] | None:
@@ -303,6 +311,12 @@ def register(settings: Settings, client: Redis) -> None:
     """Register the core pack and ``settings.site_dir`` (what ``st2lite up`` does at start)."""
     report, _version = register_from_disk(settings, client, actor="e2e")
     assert report.ok, report.problems
+
+
+def admin_key(client: Redis) -> str:
+    """A new admin API key in ``client``'s Redis, for tests that start the API service themselves."""
+    _key, secret = ApiKeyStore(client, AuditLog(client, maxlen=10_000)).create("st2admin", Role.ADMIN, actor="e2e")
+    return secret
 
 
 def execution_store(client: Redis, actor: str = "e2e") -> ExecutionStore:

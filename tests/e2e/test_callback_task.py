@@ -16,7 +16,7 @@ from st2lite.config import Settings
 from st2lite.embedded_redis import free_port
 from st2lite.redisdb import connect
 
-from .conftest import FINAL, Procs, register, wait_for
+from .conftest import FINAL, Procs, admin_key, register, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -31,10 +31,11 @@ def test_an_outside_system_calls_back_with_the_token_and_the_task_ends_with_its_
     port = free_port()
     client = connect(redis_url)
     register(Settings(home=tmp_path / "home", redis_url=redis_url, packs_path=str(WAITS_PACK), site_dir=site), client)
+    key = admin_key(client)
     client.close()
     for service in ("api", "rules", "worker"):
         procs.service(service, redis_url=redis_url, ST2LITE_API_PORT=str(port), ST2LITE_SITE_DIR=site)
-    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0)
+    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10.0, headers={"St2-Api-Key": key})
 
     def up() -> bool:
         try:

@@ -28,7 +28,19 @@ from st2lite.config import Settings
 from st2lite.embedded_redis import EmbeddedRedis, free_port
 from st2lite.redisdb import UNAVAILABLE, connect
 
-from .conftest import FINAL, Procs, Up, alive, command_lines, descendants, register, wait_for, webhook_rule, write_rules
+from .conftest import (
+    FINAL,
+    Procs,
+    Up,
+    admin_key,
+    alive,
+    command_lines,
+    descendants,
+    register,
+    wait_for,
+    webhook_rule,
+    write_rules,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -143,11 +155,13 @@ def test_the_api_answers_503_while_redis_is_down(own_redis: EmbeddedRedis, tmp_p
         home=tmp_path / "home", redis_url=own_redis.url, site_dir=site, packs_path=str(tmp_path / "no-packs")
     )
     register(settings, connect(own_redis.url))
+    key = admin_key(connect(own_redis.url))
     app = create_app(settings, own_redis.url)
 
     async def requests() -> list[httpx.Response]:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        headers = {"St2-Api-Key": key}
+        async with httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers) as client:
             assert (await client.post("/api/v1/webhooks/e2e", json={})).status_code == 202
             own_redis.kill()
             return [await client.post("/api/v1/webhooks/e2e", json={}), await client.get("/api/v1/executions")]

@@ -34,12 +34,16 @@ import uvicorn
 
 from st2lite import keys
 from st2lite.api.app import create_app
+from st2lite.apikeys import ApiKeyStore
+from st2lite.audit import AuditLog
 from st2lite.config import Settings
 from st2lite.embedded_redis import free_port
+from st2lite.permissions import Role
 from st2lite.redisdb import Redis, connect
 from st2lite.registration import register_from_disk
 from st2lite.rules_engine import RulesEngine
 from st2lite.scheduler import Scheduler
+from st2lite.users import UsersFile
 
 __all__ = [
     "EXAMPLES_PACK",
@@ -49,6 +53,7 @@ __all__ = [
     "REPO",
     "SITE_FILES",
     "ApiServer",
+    "admin_key",
     "cli_env",
     "running_api",
     "running_services",
@@ -68,6 +73,8 @@ CHAINS_PACK = REPO / "tests" / "fixtures" / "runnable" / "chains"
 MAX_PAYLOAD = 1024
 #: Seconds a test waits for something that should happen at once.
 DEADLINE = 15.0
+#: The admin user the test API keys belong to.
+ADMIN = "st2admin"
 #: Final execution statuses.
 FINAL = frozenset({"succeeded", "failed", "timeout", "abandoned", "canceled"})
 
@@ -212,6 +219,16 @@ def serve_api(settings: Settings) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def admin_key(settings: Settings) -> str:
+    """A new admin API key stored in ``settings``' Redis (for tests serving their own API)."""
+    client = connect(settings.redis_url)
+    try:
+        _key, secret = ApiKeyStore(client, AuditLog(client, maxlen=10_000)).create(ADMIN, Role.ADMIN, actor="test")
+    finally:
+        client.close()
+    return secret
+
+
 def cli_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a ``st2lite`` subprocess use ``settings``' API, Redis and folders."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ST2LITE_")}
@@ -240,14 +257,23 @@ class ApiServer:
     http: httpx.Client
     cwd: Path
     env: dict[str, str] = field(default_factory=dict)
+    #: The admin API key :meth:`register` made; the ``http`` client and the CLI send it.
+    admin_key: str = ""
+    admin_key_id: str = ""
 
     def cli(
-        self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = DEADLINE
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = DEADLINE,
+        input_text: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run ``st2lite ARGS`` (``sys.executable -m st2lite``) against this server; never raises on exit codes.
 
         Args:
             env: variables added to (or overriding) the server's ``ST2LITE_*`` environment.
+            input_text: what the command reads on standard input (default: nothing).
             cwd: working folder; default the server's own folder (so no ``./st2lite.yaml`` is picked up).
         """
         return subprocess.run(
@@ -258,13 +284,36 @@ class ApiServer:
             text=True,
             timeout=timeout,
             check=False,
+            input=input_text,
+            stdin=None if input_text is not None else subprocess.DEVNULL,
         )
 
     def register(self) -> None:
-        """Register the core pack, the examples pack and the site folder into this server's Redis."""
+        """Register the core pack, the examples pack and the site folder into this server's Redis.
+
+        Also gives this server's HTTP client and CLI an admin API key (Redis may have been flushed).
+        """
         report, _version = register_from_disk(self.settings, self.redis, [], actor="test")
         assert report.ok, [str(p) for p in report.problems]
         assert set(report.content.packs) == {"core", "examples", "default"}
+        store = ApiKeyStore(self.redis, AuditLog(self.redis, maxlen=10_000))
+        made, self.admin_key = store.create(ADMIN, Role.ADMIN, actor="test")
+        self.admin_key_id = made.id
+        self.http.headers["St2-Api-Key"] = self.admin_key
+        self.env["ST2LITE_API_KEY"] = self.admin_key
+
+    def api_key(self, user: str, role: Role) -> str:
+        """A new API key of ``user`` with ``role``, stored in this server's Redis."""
+        store = ApiKeyStore(self.redis, AuditLog(self.redis, maxlen=10_000))
+        _key, secret = store.create(user, role, actor="test")
+        return secret
+
+    def user(self, name: str, role: Role, password: str) -> None:
+        """Add ``name`` to this server's users file (replacing one of that name)."""
+        users = UsersFile(self.settings.users_path)
+        if users.get(name) is not None:
+            users.remove(name)
+        users.add(name, password, role, rounds=4)
 
     def process(self) -> None:
         """Move everything waiting: rules engine and scheduler ``drain()``, then a burst worker subprocess."""

@@ -64,7 +64,7 @@ def test_set_get_list_delete_as_the_st2_cli_does(api_server: ApiServer) -> None:
 def test_user_scope_ttl_and_paging(api_server: ApiServer) -> None:
     api = api_server
     item = put(api, "k", value="v", scope="user", ttl=60)
-    assert (item["scope"], item["user"], item["ttl"]) == ("st2kv.user", "st2lite", 60)
+    assert (item["scope"], item["user"], item["ttl"]) == ("st2kv.user", "st2admin", 60)  # the caller's own
     assert str(item["expire_timestamp"]).endswith("Z")
     put(api, "k", value="bob's", scope="st2kv.user", user="bob")
     for name in ("a1", "a2", "a3", "b1"):

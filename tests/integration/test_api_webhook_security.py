@@ -170,6 +170,21 @@ def test_a_correct_github_signature_is_accepted(api: ApiServer) -> None:
     assert hooks(api) == [accepted["id"]]
 
 
+def test_a_signed_webhook_needs_no_api_credentials_but_its_signature_still_decides(api: ApiServer) -> None:
+    """GitHub and Slack cannot send our API keys: their signature is their credential (and only theirs)."""
+    outsider = httpx.Client(base_url=api.url, timeout=10.0)
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": github_signature(GITHUB_SECRET, PUSH)}
+    signed = outsider.post("/api/v1/webhooks/github/push", content=PUSH, headers=headers)
+    assert signed.status_code == 202, signed.text
+    forged = {**headers, "X-Hub-Signature-256": github_signature("guess", PUSH)}
+    assert outsider.post("/api/v1/webhooks/github/push", content=PUSH, headers=forged).status_code == 401
+    # Not signed (declared or not): an API key or a token is needed.
+    for url in ("limited", "shop/orders", "st2"):
+        refused = outsider.post(f"/api/v1/webhooks/{url}", json={"trigger": "core.st2.webhook", "payload": {}})
+        assert fault(refused, 401).startswith("authentication required"), url
+    assert hooks(api) == [signed.json()["id"]]
+
+
 def test_a_correct_slack_signature_is_accepted(api: ApiServer) -> None:
     body = b"command=%2Fdeploy&text=prod"
     now = str(int(time.time()))

@@ -54,7 +54,9 @@ def test_a_registered_url_answers_202_with_the_trigger_instance(api_server: ApiS
 
 
 def test_the_payload_has_headers_headers_lower_and_body_without_auth_headers(api_server: ApiServer) -> None:
-    headers = {**AUTH_HEADERS, "X-GitHub-Event": "push", "content-type": "application/json"}
+    # Invalid credentials first, then the valid key: the request is let in on the key.
+    headers = {**AUTH_HEADERS, "St2-Api-Key": api_server.admin_key, "X-GitHub-Event": "push"}
+    headers["content-type"] = "application/json"
     response = api_server.http.post("/api/v1/webhooks/hello", content=b'{"ref": "main"}', headers=headers)
 
     assert response.status_code == 202, response.text
@@ -69,7 +71,7 @@ def test_the_payload_has_headers_headers_lower_and_body_without_auth_headers(api
     hidden = {h.lower() for h in AUTH_HEADERS}
     for name in (*payload["headers"], *payload["headers_lower"]):
         assert name.lower() not in hidden, f"auth header {name} leaked into the payload"
-    assert "token-abc" not in response.text
+    assert "token-abc" not in response.text and api_server.admin_key not in response.text
     [stored] = stored_instances(api_server)
     assert stored["payload"] == payload
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
-from conftest import cli_env, serve_api
+from conftest import admin_key, cli_env, serve_api
 from container_harness import fast, make_pack, register, running_container, status_of, wait_for
 
 from st2lite.config import Settings
@@ -20,31 +20,33 @@ def test_sensor_states_in_the_api_and_the_cli(settings: Settings, redis_client: 
     # A long restart pause keeps the bad sensor 'failed' while the test looks (no race with its restart).
     settings = fast(settings, api_port=free_port(), sensor_restart_backoff=60.0, sensor_restart_backoff_max=60.0)
     register(settings, redis_client, make_pack(tmp_path, ["counter", "bad_setup", "idle1"]))
+    key = admin_key(settings)
+    http = httpx.Client(headers={"St2-Api-Key": key})
     with serve_api(settings) as base:
-        before = {s["ref"]: s for s in httpx.get(f"{base}/api/v1/sensors").json()}
+        before = {s["ref"]: s for s in http.get(f"{base}/api/v1/sensors").json()}
         assert before["sensortest.CounterSensor"]["state"] == "pending"  # no container runs yet
         with running_container(settings, node="api-node"):
             wait_for(lambda: _failed(redis_client), "the bad sensor to fail")
             wait_for(lambda: (s := status_of(redis_client, "sensortest.CounterSensor")) and s.pid, "the counter to run")
-            sensors = {s["ref"]: s for s in httpx.get(f"{base}/api/v1/sensors").json()}
+            sensors = {s["ref"]: s for s in http.get(f"{base}/api/v1/sensors").json()}
             counter = sensors["sensortest.CounterSensor"]
             assert counter["state"] == "running" and counter["node"] == "api-node" and counter["pid"] > 0
             assert counter["trigger_types"] == ["sensortest.tick"] and counter["enabled"] is True
             bad = sensors["sensortest.BadSetupSensor"]
             assert bad["state"] == "failed" and "missing api token" in bad["last_error"] and bad["last_error_at"]
             # StackStorm's sensortypes items keep their shape and carry the status.
-            types = httpx.get(f"{base}/api/v1/sensortypes", params={"pack": "sensortest"}).json()
+            types = http.get(f"{base}/api/v1/sensortypes", params={"pack": "sensortest"}).json()
             item = {t["ref"]: t for t in types}["sensortest.BadSetupSensor"]
             assert item["uid"] == "sensor_type:sensortest:BadSetupSensor" and item["status"]["state"] == "failed"
-            one = httpx.get(f"{base}/api/v1/sensortypes/sensortest.BadSetupSensor").json()
+            one = http.get(f"{base}/api/v1/sensortypes/sensortest.BadSetupSensor").json()
             assert one["status"]["last_error"] == bad["last_error"]
 
-            env = cli_env(settings)
+            env = {**cli_env(settings), "ST2LITE_API_KEY": key}
             listed = _cli(env, "sensor", "list", "--json")
             assert {s["ref"]: s["state"] for s in json.loads(listed)}["sensortest.CounterSensor"] == "running"
             table = _cli(env, "sensor", "list", "-p", "sensortest")
             assert "sensortest.BadSetupSensor" in table and "failed" in table and "missing api token" in table
-        after = {s["ref"]: s for s in httpx.get(f"{base}/api/v1/sensors").json()}
+        after = {s["ref"]: s for s in http.get(f"{base}/api/v1/sensors").json()}
         assert after["sensortest.CounterSensor"]["state"] == "stopped"
         assert after["sensortest.CounterSensor"]["pid"] is None
 

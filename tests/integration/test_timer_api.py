@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import httpx
-from conftest import cli_env, serve_api, wait_for
+from conftest import admin_key, cli_env, serve_api, wait_for
 from test_timer_engine import fired, register, write_pack
 
 from st2lite.config import Settings
@@ -38,8 +38,10 @@ def test_timers_with_their_rules_and_ticks_in_the_api_and_the_cli(
     )
     register(settings, redis_client, pack)
     every_second = trigger_id(INTERVAL_TIMER, EVERY_SECOND)
+    key = admin_key(settings)
+    http = httpx.Client(headers={"St2-Api-Key": key})
     with serve_api(settings) as base:
-        before = httpx.get(f"{base}/api/v1/timers").json()
+        before = http.get(f"{base}/api/v1/timers").json()
         assert sorted((t["type"], t["parameters"] == EVERY_SECOND) for t in before) == [
             (CRON_TIMER, False),
             (INTERVAL_TIMER, True),
@@ -52,20 +54,20 @@ def test_timers_with_their_rules_and_ticks_in_the_api_and_the_cli(
         runner.start()
         try:
             wait_for(lambda: fired(redis_client, every_second), "the interval timer to fire")
-            one = httpx.get(f"{base}/api/v1/timers/{every_second}").json()
+            one = http.get(f"{base}/api/v1/timers/{every_second}").json()
             assert one["rules"] == ["tp.tick", "tp.tick_too"]
             assert one["schedule"]["last_instance"] in {i.id for i in fired(redis_client, every_second)}
             assert one["schedule"]["next_at"] > one["schedule"]["last_at"]
-            by_ref = httpx.get(f"{base}/api/v1/timers/{one['ref']}").json()
+            by_ref = http.get(f"{base}/api/v1/timers/{one['ref']}").json()
             assert by_ref["id"] == every_second
-            nightly = httpx.get(f"{base}/api/v1/timers", params={"timer_type": CRON_TIMER}).json()
+            nightly = http.get(f"{base}/api/v1/timers", params={"timer_type": CRON_TIMER}).json()
             assert [t["rules"] for t in nightly] == [["tp.nightly"]]
             assert nightly[0]["schedule"]["timezone"] == "Europe/Paris"
             assert nightly[0]["schedule"]["next_at"].endswith(
                 ("T01:00:00.000+00:00", "T00:00:00.000+00:00")
             )  # 02:00 Paris
 
-            env = cli_env(settings)
+            env = {**cli_env(settings), "ST2LITE_API_KEY": key}
             listed = json.loads(_cli(env, "timer", "list", "--json"))
             assert {t["id"] for t in listed} == {every_second, nightly[0]["id"]}
             table = _cli(env, "timer", "list", "--type", CRON_TIMER)
@@ -74,13 +76,13 @@ def test_timers_with_their_rules_and_ticks_in_the_api_and_the_cli(
             stop.set()
             runner.join(timeout=10)
 
-        bad = httpx.get(f"{base}/api/v1/timers", params={"timer_type": "core.st2.Cron"})
+        bad = http.get(f"{base}/api/v1/timers", params={"timer_type": "core.st2.Cron"})
         assert bad.status_code == 400
         assert bad.json()["faultstring"] == (
             "timer_type must be one of core.st2.IntervalTimer, core.st2.CronTimer, core.st2.DateTimer, "
             "not 'core.st2.Cron'"
         )
-        missing = httpx.get(f"{base}/api/v1/timers/nope")
+        missing = http.get(f"{base}/api/v1/timers/nope")
         assert missing.status_code == 404
         assert missing.json()["faultstring"] == "Timer nope not found; no enabled rule uses a timer with this id or ref"
 

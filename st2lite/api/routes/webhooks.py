@@ -34,8 +34,10 @@ from st2lite import keys
 from st2lite.api.deps import ApiRuntime, RuntimeDep
 from st2lite.api.errors import ApiError
 from st2lite.api.schemas import WebhookSt2Body
-from st2lite.exceptions import WebhookSecretMissingError
+from st2lite.api.security import caller_of
+from st2lite.exceptions import AuthenticationError, WebhookSecretMissingError
 from st2lite.executions import Execution
+from st2lite.permissions import Permission
 from st2lite.statuses import COMPLETED
 from st2lite.triggers import WEBHOOK_TRIGGER, TriggerInstance
 from st2lite.webhooks import MAX_WAIT, RateLimit, Webhook, check_body, check_signature
@@ -129,9 +131,14 @@ async def handle_webhook(rt: ApiRuntime, url: str, request: Request, wait: float
         raise ApiError(413, f"request body of {len(raw)} bytes is over the limit of {limit} bytes")
     content_type = headers.get("content-type", "")
     trace_tag = headers.get(TRACE_HEADER, "")
+    caller = caller_of(request.scope)
+    if caller.method != "webhook_signature":  # else: no credentials, the declared webhook's signature decides
+        caller.require(Permission.WEBHOOK_SEND, "send webhooks")
     if hook == "st2":
+        if caller.method == "webhook_signature":
+            raise AuthenticationError("authentication required: the generic webhook takes an API key or a token")
         instances = [_prepare_st2(rt, _parse_body(raw, content_type), trace_tag, len(raw))]
-        await rt.publisher.publish(instances, actor="api")
+        await rt.publisher.publish(instances, actor=caller.actor)
         return await _answer(rt, instances, wait)
     snapshot = rt.registry.current()
     bound = snapshot.webhook_parameters.get(hook)
@@ -141,6 +148,8 @@ async def handle_webhook(rt: ApiRuntime, url: str, request: Request, wait: float
         )
     pairs = headers.items()
     webhook = snapshot.declared_webhooks.get(hook)
+    if caller.method == "webhook_signature" and (webhook is None or webhook.signature is None):
+        raise AuthenticationError("authentication required: send an API key or a token with this webhook")
     if webhook is not None:  # the signature is checked on the raw bytes, before the body is even parsed
         limited = await run_in_threadpool(_guard, rt, webhook, raw, {k.lower(): v for k, v in pairs})
         if limited is not None:
@@ -159,7 +168,8 @@ async def handle_webhook(rt: ApiRuntime, url: str, request: Request, wait: float
         )
         for parameters in bound
     ]
-    await rt.publisher.publish(instances, actor="api")  # with the instances of the other requests of this turn
+    # With the instances of the other requests of this turn.
+    await rt.publisher.publish(instances, actor=caller.actor)
     return await _answer(rt, instances, wait)
 
 

@@ -25,8 +25,7 @@ RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/st2lite --crea
 #   ST2LITE_PACKS_PATH where packs are mounted (read-only); ST2LITE_SITE_DIR the site's rules/actions/sensors
 #   ST2LITE_API_HOST   0.0.0.0: the API is reached from outside the container
 # ST2LITE_REDIS_URL has no default here: every process needs one Redis, given by the deployment.
-# Auth (issue 5 part 2) is not built yet: the admin API key will come from a secret file like the datastore
-# key (a setting naming /run/secrets/st2lite_admin_api_key); see docs/deploy.md "Auth".
+# Auth is on: the users file comes from a secret (ST2LITE_USERS_FILE, see docker-compose.yml and docs/deploy.md).
 ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     ST2LITE_HOME=/var/lib/st2lite \

@@ -7,11 +7,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from st2lite.api.deps import build_runtime
 from st2lite.api.errors import install_error_handlers
-from st2lite.api.routes import callbacks, executions, health, inquiries, keys, metrics, triggers, webhooks
+from st2lite.api.routes import callbacks, executions, health, inquiries, keys, metrics, stream, triggers, webhooks
+from st2lite.api.streaming import StreamHub
 from st2lite.config import Settings
 from st2lite.version import __version__
 
-__all__ = ["create_app"]
+__all__ = ["close_streams", "create_app"]
 
 
 class StripTrailingSlash:
@@ -36,11 +37,18 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.runtime = build_runtime(settings, redis_url)
+    app.state.streams = StreamHub(settings.stream_max_clients)  # the open event streams (close_streams)
     install_error_handlers(app)
-    for module in (health, metrics, webhooks, executions, keys, inquiries, callbacks, triggers):
+    for module in (health, metrics, webhooks, executions, keys, inquiries, callbacks, triggers, stream):
         app.include_router(module.router)
     app.add_middleware(StripTrailingSlash)
     # Webhooks are the hot path: answered by this middleware without routing or dependency solving, errors
     # through the same handlers; the FastAPI route stays for the OpenAPI document (added last: outermost).
     app.add_middleware(webhooks.WebhookFastPath, handlers=app.exception_handlers)
     return app
+
+
+def close_streams(app: FastAPI) -> None:
+    """End the app's open event streams (the server is stopping: it would otherwise wait for them for ever)."""
+    hub: StreamHub = app.state.streams
+    hub.close_all()

@@ -52,16 +52,21 @@ def connect(url: str, *, decode_responses: bool = True) -> Redis:
     return client
 
 
-def connect_async(url: str, *, client_name: str) -> Any:
+def connect_async(url: str, *, client_name: str, read_timeout: float) -> Any:
     """An asyncio client for ``url`` holding exactly one connection (named ``client_name`` in ``CLIENT LIST``).
 
     For the API's event streams: each stream blocks on its own connection, and
-    ``aclose()`` releases it. Made lazily, on first use.
+    ``aclose()`` releases it. Made lazily, on first use. ``read_timeout`` must
+    exceed the longest ``BLOCK`` the caller uses (redis-py's default is 5 s).
     """
     import redis.asyncio
 
     return redis.asyncio.Redis.from_url(
-        url, decode_responses=True, single_connection_client=True, client_name=client_name
+        url,
+        decode_responses=True,
+        single_connection_client=True,
+        client_name=client_name,
+        socket_timeout=read_timeout,
     )
 
 

@@ -60,7 +60,10 @@ async def _open(request: Request, setup: Any) -> Any:
     rt = request.app.state.runtime
     hub = hub_of(request)
     hub.admit()
-    client = connect_async(rt.redis_url, client_name=keys.STREAM_CLIENT_NAME)
+    # Reads block at most one heartbeat interval; a Redis silent for longer than this is gone.
+    client = connect_async(
+        rt.redis_url, client_name=keys.STREAM_CLIENT_NAME, read_timeout=rt.settings.stream_heartbeat + 10.0
+    )
     try:
         content = await setup(client)
     except BaseException:

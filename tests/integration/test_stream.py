@@ -428,4 +428,3 @@ def test_execution_tail_of_an_unknown_execution_says_so(streams: Streams) -> Non
     done = streams.live.cli("execution", "tail", "nope", env={"ST2LITE_API_URL": streams.url})
     assert done.returncode == 1
     assert "execution 'nope' not found" in done.stderr and "HTTP 404" in done.stderr
-

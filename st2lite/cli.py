@@ -390,7 +390,7 @@ def execution_tail(
     execution = _call(settings, "GET", f"/api/v1/executions/{execution_id}").json()
     status = str(execution.get("status"))
     if as_json:
-        print_json(execution)
+        sys.stdout.write(json.dumps(execution, default=str) + "\n")  # JSON lines, as the events before it
     else:
         err.print(f"Execution {execution_id} has completed (status={status}).")
     raise typer.Exit(TAIL_EXIT.get(status, 1))

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -335,6 +336,18 @@ def test_a_process_serves_at_most_stream_max_clients(streams: Streams) -> None:
     wait_for(lambda: streams.stream_clients() == before, "the streams' connections to close")
     again = follow(streams, "/stream/v1/stream")
     again.close()
+
+
+def test_stopping_the_api_ends_its_open_streams(streams: Streams) -> None:
+    settings = streams.live.settings.model_copy(update={"api_port": free_port()})  # heartbeat 25 s
+    with serve_api(settings) as url:
+        follower = Follower(f"{url}/stream/v1/stream")
+        assert follower.status == 200
+        stopping = time.monotonic()
+    # uvicorn waits for running requests: without ending the streams it would still be waiting.
+    assert time.monotonic() - stopping < 8
+    assert follower.ended.wait(5)
+    streams.no_streams()
 
 
 # -- bad input ------------------------------------------------------------------------------------------

@@ -385,6 +385,87 @@ def execution_re_run(
     _finish_run(settings, created, run_async=run_async, as_json=as_json)
 
 
+#: Exit code of ``execution tail`` by final status: 0 succeeded, 1 for the other completed statuses.
+TAIL_EXIT = {"succeeded": 0, "failed": 1, "timeout": 1, "abandoned": 1, "canceled": 1}
+
+
+@execution_app.command("tail")
+def execution_tail(
+    execution_id: Annotated[str, typer.Argument(help="Execution id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print each event as one JSON line.")] = False,
+) -> None:
+    """Print an execution's output as the action writes it, until it ends; exit 0 when it succeeded, else 1.
+
+    A finished execution's stored output is printed at once. The action's stdout goes to stdout, its stderr
+    to stderr, and the final status line to stderr.
+    """
+    settings = settings_from()
+    _call(settings, "GET", f"/api/v1/executions/{execution_id}")  # unknown id: its message and exit 1
+    _follow_output(settings, execution_id, as_json)
+    execution = _call(settings, "GET", f"/api/v1/executions/{execution_id}").json()
+    status = str(execution.get("status"))
+    if as_json:
+        sys.stdout.write(json.dumps(execution, default=str) + "\n")  # JSON lines, as the events before it
+    else:
+        err.print(f"Execution {execution_id} has completed (status={status}).")
+    raise typer.Exit(TAIL_EXIT.get(status, 1))
+
+
+def _follow_output(settings: Settings, execution_id: str, as_json: bool, *, attempts: int = 5) -> None:
+    """Print ``/stream/v1/executions/{id}/output`` until its ``EOF``; reconnect after the last line when cut."""
+    from st2lite.sse import parse_events
+
+    last_id = ""
+    for attempt in range(attempts):
+        headers = {"Last-Event-ID": last_id} if last_id else {}
+        try:
+            with (
+                _client(settings) as client,
+                client.stream(
+                    "GET",
+                    f"/stream/v1/executions/{execution_id}/output",
+                    headers=headers,
+                    timeout=httpx.Timeout(30.0, read=90.0),  # the server sends a heartbeat well within this
+                ) as response,
+            ):
+                if response.status_code >= 400:
+                    response.read()
+                    _call_failed(response)
+                for event in parse_events(response.iter_lines()):
+                    if event.event == "EOF":
+                        return
+                    if event.id:
+                        last_id = event.id
+                    _print_output_event(event.data, as_json)
+        except httpx.HTTPError as exc:
+            if attempt == attempts - 1:
+                fail(f"lost the output stream of {execution_id} at {settings.resolved_api_url}: {exc}")
+            time.sleep(1.0)
+            continue
+        # The stream ended without EOF (the API stopped): resume after the last line.
+        time.sleep(0.5)
+    fail(f"the output stream of {execution_id} kept closing before the execution ended; try again")
+
+
+def _print_output_event(data: str, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(data + "\n")
+        sys.stdout.flush()
+        return
+    line = json.loads(data)
+    target = sys.stderr if line.get("output_type") == "stderr" else sys.stdout
+    target.write(str(line.get("data", "")))
+    target.flush()
+
+
+def _call_failed(response: httpx.Response) -> NoReturn:
+    try:
+        message = response.json().get("faultstring") or response.text
+    except ValueError:
+        message = response.text
+    fail(f"{message} (HTTP {response.status_code})")
+
+
 # -- triggers ---------------------------------------------------------------------------------------
 
 

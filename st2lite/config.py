@@ -125,6 +125,22 @@ class Settings(BaseSettings):
     api_key: SecretStr = SecretStr("")
     #: Auth token the ``st2lite`` CLI sends instead of an API key.
     auth_token: SecretStr = SecretStr("")
+    # -- execution output and the event stream (docs/api.md, "Event stream") --
+    #: Store the stdout and stderr lines of running actions as they come (``/output``, the event stream).
+    output_streaming: bool = True
+    #: Seconds a worker gathers output lines before writing them to Redis in one round trip.
+    output_flush_interval: float = Field(default=0.1, ge=0.01, le=5.0)
+    #: Bytes of output stored per execution; past this one truncation line is stored and the rest is only in
+    #: the result (``result.stdout``/``stderr``, which keep everything).
+    output_max_bytes: int = Field(default=1_048_576, ge=1_024)
+    #: Output lines stored per execution (the same truncation as ``output_max_bytes``).
+    output_max_lines: int = Field(default=50_000, ge=10)
+    #: Output lines kept (approximately) in the stream live readers follow; a reader further behind skips lines.
+    output_events_maxlen: int = Field(default=100_000, ge=1_000)
+    #: Seconds between two heartbeat comments on an idle event stream.
+    stream_heartbeat: float = Field(default=25.0, ge=0.05, le=3600)
+    #: Event streams one API process serves at once (each holds one Redis connection); more get a 503.
+    stream_max_clients: int = Field(default=1_000, ge=1, le=100_000)
     #: Logging level of every process.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

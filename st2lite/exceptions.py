@@ -35,6 +35,8 @@ its message tells the user what went wrong *and* what to do about it::
     │   ├── PermissionDeniedError   the caller's role lacks a permission (HTTP 403)
     │   ├── ApiKeyNotFoundError     no API key has that id or key
     │   └── UsersFileError          the users file cannot be read or written, or names an unknown user
+    ├── StreamError                 an event stream or output request is invalid (filter, output type, event id)
+    │   └── StreamBusyError         this API process already serves as many streams as it may (HTTP 503)
     └── StoreUnavailableError       Redis cannot be reached
 
 Foreign exceptions (redis, yaml, pydantic, jinja2) are translated into these at
@@ -68,6 +70,8 @@ __all__ = [
     "SensorError",
     "St2liteError",
     "StoreUnavailableError",
+    "StreamBusyError",
+    "StreamError",
     "TemplateError",
     "TimerSpecError",
     "TriggerError",
@@ -240,6 +244,14 @@ class CallbackTokenError(ExecutionError):
 
 class StoreUnavailableError(St2liteError):
     """Raised when Redis cannot be reached or answers with an error."""
+
+
+class StreamError(St2liteError):
+    """A request for the event stream or an execution's output is invalid (unknown event, bad output type)."""
+
+
+class StreamBusyError(StreamError):
+    """This API process already serves ``stream_max_clients`` streams; the client should retry later."""
 
 
 class WebhookError(St2liteError):

@@ -410,9 +410,9 @@ class ExecutionStore:
         return _decode(fields, children)
 
     @staticmethod
-    def decode(fields: Mapping[str, str]) -> Execution:
-        """The execution stored in ``fields`` (its hash, as ``HGETALL`` returns it), ``children`` left empty."""
-        return _decode(fields, [])
+    def decode(fields: Mapping[str, str], *, children: Iterable[str] = ()) -> Execution:
+        """The execution stored in ``fields`` (its hash, as ``HGETALL`` returns it), with ``children`` (ids)."""
+        return _decode(fields, list(children))
 
     def get_many(self, ids: Iterable[str], *, with_children: bool = False) -> list[Execution]:
         """The executions among ``ids`` that still exist, in the given order (``children`` read when asked)."""

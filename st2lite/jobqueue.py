@@ -145,6 +145,23 @@ class Worker(SimpleWorker):  # type: ignore[misc]  # rq is untyped to mypy
             return
         super().set_state(state, pipeline)
 
+    def unsubscribe(self) -> None:
+        """RQ's, waiting at most 1 s for its pub/sub thread.
+
+        RQ's thread reads with a 60 s timeout and redis-py 8's ``stop()`` joins
+        it without a limit, so a stopping worker could hang for a minute (and be
+        killed by ``st2lite up`` or a test). The thread is a daemon: it ends with the process.
+        """
+        if not self.pubsub_thread:
+            return
+        self.pubsub.unsubscribe()
+        try:
+            self.pubsub_thread.stop(timeout=1.0)
+        except TypeError:  # redis-py before 8: stop() does not wait
+            self.pubsub_thread.stop()
+            self.pubsub_thread.join(timeout=1.0)
+        self.pubsub.close()
+
 
 def run_worker(
     url: str,

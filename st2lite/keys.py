@@ -206,3 +206,19 @@ def auth_token(token_hash: str) -> str:
 API_KEYS = f"{PREFIX}:auth:apikeys"
 #: Hash of the SHA-256 of an API key -> its id.
 API_KEY_HASHES = f"{PREFIX}:auth:apikeys:by-hash"
+# -- execution output and the event stream (st2lite.output, st2lite.api.streaming) -----------------
+
+#: Stream of the output lines of every execution, for live readers (``GET /stream/v1/stream``): fields
+#: ``x`` execution id, ``a`` action ref, ``t`` output type, ``d`` data, ``ts`` timestamp; trimmed to about
+#: ``output_events_maxlen`` entries. :func:`execution_output` keeps each execution's own copy.
+OUTPUT_EVENTS = f"{PREFIX}:output-events"
+
+
+def execution_output(execution_id: str) -> str:
+    """Stream of one execution's output lines (fields ``t`` output type, ``d`` data, ``ts`` timestamp), in the
+    order they were read; expires ``execution_ttl`` seconds after its last line."""
+    return f"{PREFIX}:output:{execution_id}"
+
+
+#: Name the API's stream connections give themselves in Redis (``CLIENT LIST`` shows one per open stream).
+STREAM_CLIENT_NAME = f"{PREFIX}-stream"

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Iterator
 from importlib import resources
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import redis
 import redis.exceptions
@@ -26,6 +26,7 @@ __all__ = [
     "Script",
     "bytes_twin",
     "connect",
+    "connect_async",
     "load_script",
     "translate_errors",
     "wait_until_ready",
@@ -49,6 +50,24 @@ def connect(url: str, *, decode_responses: bool = True) -> Redis:
     """A client for ``url``. Connections are made lazily, on first use."""
     client: Redis = redis.Redis.from_url(url, decode_responses=decode_responses, health_check_interval=30)
     return client
+
+
+def connect_async(url: str, *, client_name: str, read_timeout: float) -> Any:
+    """An asyncio client for ``url`` holding exactly one connection (named ``client_name`` in ``CLIENT LIST``).
+
+    For the API's event streams: each stream blocks on its own connection, and
+    ``aclose()`` releases it. Made lazily, on first use. ``read_timeout`` must
+    exceed the longest ``BLOCK`` the caller uses (redis-py's default is 5 s).
+    """
+    import redis.asyncio
+
+    return redis.asyncio.Redis.from_url(
+        url,
+        decode_responses=True,
+        single_connection_client=True,
+        client_name=client_name,
+        socket_timeout=read_timeout,
+    )
 
 
 def bytes_twin(client: Redis) -> Redis:

@@ -140,13 +140,14 @@ def run_api(settings: Settings, redis_url: str) -> None:
     import uvicorn
 
     from st2lite.api.app import create_app
+    from st2lite.api.server import ApiHttpServer
 
     wait_until_ready(connect(redis_url), timeout=30)
     app = create_app(settings, redis_url)
     config = uvicorn.Config(
         app, host=settings.api_host, port=settings.api_port, **api_server_options(settings.log_level)
     )
-    uvicorn.Server(config).run()
+    ApiHttpServer(config, app).run()
 
 
 def run_sensors(

@@ -27,6 +27,7 @@ from st2lite.config import Settings
 from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError, St2liteError
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import run_worker
+from st2lite.output import OutputRecorder
 from st2lite.processes import tune_service_process
 from st2lite.redisdb import RECOVERABLE, Redis, connect
 from st2lite.registry import RegistryCache, RegistryStore
@@ -223,7 +224,15 @@ def _run(rt: WorkerRuntime, execution: Execution, secrets: dict[str, Any]) -> Ru
             env={"ST2LITE_REDIS_URL": rt.redis_url, "ST2LITE_DATASTORE_KEY_FILE": str(rt.settings.datastore_key_path)},
             api_url=rt.settings.resolved_api_url,
         )
-        return runner.run(ctx)
+        if not rt.settings.output_streaming:
+            return runner.run(ctx)
+        recorder = OutputRecorder.for_settings(
+            rt.client, rt.settings, execution_id=execution.id, action_ref=execution.action
+        )
+        try:
+            return runner.run(ctx, on_output=recorder)
+        finally:
+            recorder.close()  # every line is stored before the end is recorded
     except St2liteError as exc:
         log.warning("Worker %s: execution %s could not start: %s", rt.name, execution.id, exc)
         return RunResult(status=ExecutionStatus.FAILED, result={"error": str(exc)}, error=str(exc))

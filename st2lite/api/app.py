@@ -9,12 +9,24 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from st2lite.api.deps import build_runtime
 from st2lite.api.errors import install_error_handlers
-from st2lite.api.routes import auth, callbacks, executions, health, inquiries, keys, metrics, triggers, webhooks
+from st2lite.api.routes import (
+    auth,
+    callbacks,
+    executions,
+    health,
+    inquiries,
+    keys,
+    metrics,
+    stream,
+    triggers,
+    webhooks,
+)
 from st2lite.api.security import AuthMiddleware
+from st2lite.api.streaming import StreamHub
 from st2lite.config import Settings
 from st2lite.version import __version__
 
-__all__ = ["create_app"]
+__all__ = ["close_streams", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +53,9 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.runtime = build_runtime(settings, redis_url)
+    app.state.streams = StreamHub(settings.stream_max_clients)  # the open event streams (close_streams)
     install_error_handlers(app)
-    for module in (health, metrics, auth, webhooks, executions, keys, inquiries, callbacks, triggers):
+    for module in (health, metrics, auth, webhooks, executions, keys, inquiries, callbacks, triggers, stream):
         app.include_router(module.router)
     app.add_middleware(StripTrailingSlash)
     # Webhooks are the hot path: answered by this middleware without routing or dependency solving, errors
@@ -61,3 +74,9 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
             settings.resolved_api_url,
         )
     return app
+
+
+def close_streams(app: FastAPI) -> None:
+    """End the app's open event streams (the server is stopping: it would otherwise wait for them for ever)."""
+    hub: StreamHub = app.state.streams
+    hub.close_all()

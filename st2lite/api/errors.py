@@ -22,6 +22,7 @@ from st2lite.exceptions import (
     ResponderNotAllowedError,
     St2liteError,
     StoreUnavailableError,
+    StreamBusyError,
     TriggerError,
     TriggerInstanceNotFoundError,
     UnknownRefError,
@@ -58,6 +59,7 @@ STATUS: tuple[tuple[type[St2liteError], int], ...] = (
     (TriggerError, 400),
     (ContentError, 400),
     (StoreUnavailableError, 503),
+    (StreamBusyError, 503),
     (St2liteError, 400),
 )
 

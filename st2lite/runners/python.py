@@ -119,6 +119,8 @@ class PythonRunner(Runner):
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH", "")) if p)
         if debug:
             env["ST2_ACTION_DEBUG"] = "1"
+        if on_output is not None:
+            env.setdefault("PYTHONUNBUFFERED", "1")  # prints reach the output as they happen, not at exit
         timeout = self.effective_timeout(ctx)
         logger.info("running %s (python-script) for execution %s", ctx.action_ref, ctx.execution_id)
         try:

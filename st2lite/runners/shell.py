@@ -138,10 +138,13 @@ class _LocalShellRunner(Runner):
         uses_password = bool(argv) and argv[0] == "sudo" and password is not None
         timeout = self.effective_timeout(ctx)
         logger.info("running %s (%s) for execution %s", ctx.action_ref, self.name, ctx.execution_id)
+        env = action_environment(ctx, values.get("env"))
+        if on_output is not None:
+            env.setdefault("PYTHONUNBUFFERED", "1")  # a Python script's prints stream as they happen
         try:
             outcome = run_process(
                 argv,
-                env=action_environment(ctx, values.get("env")),
+                env=env,
                 cwd=cwd,
                 stdin=f"{password}\n".encode() if uses_password else None,
                 timeout=timeout,

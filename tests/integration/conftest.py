@@ -34,6 +34,7 @@ import uvicorn
 
 from st2lite import keys
 from st2lite.api.app import create_app
+from st2lite.api.server import ApiHttpServer
 from st2lite.apikeys import ApiKeyStore
 from st2lite.audit import AuditLog
 from st2lite.config import Settings
@@ -190,15 +191,16 @@ def wait_for(condition: Callable[[], Any], what: str, *, deadline: float = DEADL
 @contextmanager
 def serve_api(settings: Settings) -> Iterator[str]:
     """Serve ``create_app(settings)`` with uvicorn in a thread until the block ends; yields the base URL."""
+    app = create_app(settings, settings.redis_url)
     config = uvicorn.Config(
-        create_app(settings, settings.redis_url),
+        app,
         host="127.0.0.1",
         port=settings.api_port,
         log_level="warning",
         access_log=False,
         lifespan="off",
     )
-    server = uvicorn.Server(config)
+    server = ApiHttpServer(config, app)  # ends open event streams when it stops
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     base = settings.resolved_api_url

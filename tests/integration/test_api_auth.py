@@ -59,6 +59,8 @@ def audit_actors(api: ApiServer, kind: str) -> list[str]:
         ("GET", "/api/v1/user"),
         ("GET", "/api/v1/apikeys"),
         ("GET", "/api/v1/nothere"),
+        ("GET", "/stream/v1/stream"),
+        ("GET", "/api/v1/executions/x/output"),
     ],
 )
 def test_every_endpoint_but_health_needs_credentials(api_server: ApiServer, method: str, path: str) -> None:

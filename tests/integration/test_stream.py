@@ -146,12 +146,14 @@ def streams(live_api: ApiServer, tmp_path_factory: pytest.TempPathFactory) -> It
         update={"api_port": free_port(), "stream_heartbeat": HEARTBEAT, "stream_max_clients": MAX_STREAMS}
     )
     gates = tmp_path_factory.mktemp("gates")
-    with serve_api(settings) as url, httpx.Client(base_url=url, timeout=10.0) as http:
+    headers = {"St2-Api-Key": live_api.admin_key}
+    with serve_api(settings) as url, httpx.Client(base_url=url, timeout=10.0, headers=headers) as http:
         yield Streams(live=live_api, url=url, http=http, gates=gates)
 
 
 def follow(streams: Streams, path: str, **params: str) -> Follower:
-    follower = Follower(f"{streams.url}{path}", params=params)
+    # As browsers and the st2 CLI open streams: the credential in the query string.
+    follower = Follower(f"{streams.url}{path}", params={"st2-api-key": streams.live.admin_key, **params})
     assert follower.status == 200, follower.body
     return follower
 
@@ -302,7 +304,7 @@ def test_last_event_id_resumes_after_that_event(streams: Streams) -> None:
     resumed = Follower(
         f"{streams.url}/stream/v1/stream",
         params={"action_refs": "streaming.shell_ticker"},
-        headers={"Last-Event-ID": seen[2][2]},
+        headers={"Last-Event-ID": seen[2][2], "St2-Api-Key": streams.live.admin_key},
     )
     wait_for(lambda: len(resumed.of(created["id"])) >= len(seen) - 3, "the events after the third")
     resumed.close()
@@ -315,7 +317,8 @@ def test_a_client_that_goes_away_frees_its_redis_connection_at_once(streams: Str
     where = urlparse(streams.live.url)
     sock = socket.create_connection((where.hostname, where.port), timeout=10)
     try:
-        sock.sendall(f"GET /stream/v1/stream HTTP/1.1\r\nHost: {where.netloc}\r\n\r\n".encode())
+        key = streams.live.admin_key
+        sock.sendall(f"GET /stream/v1/stream?st2-api-key={key} HTTP/1.1\r\nHost: {where.netloc}\r\n\r\n".encode())
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
         wait_for(lambda: streams.stream_clients() == before + 1, "the stream's Redis connection")
     finally:
@@ -341,7 +344,7 @@ def test_a_process_serves_at_most_stream_max_clients(streams: Streams) -> None:
 def test_stopping_the_api_ends_its_open_streams(streams: Streams) -> None:
     settings = streams.live.settings.model_copy(update={"api_port": free_port()})  # heartbeat 25 s
     with serve_api(settings) as url:
-        follower = Follower(f"{url}/stream/v1/stream")
+        follower = Follower(f"{url}/stream/v1/stream", headers={"St2-Api-Key": streams.live.admin_key})
         assert follower.status == 200
         stopping = time.monotonic()
     # uvicorn waits for running requests: without ending the streams it would still be waiting.

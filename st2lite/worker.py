@@ -223,6 +223,7 @@ def _run(rt: WorkerRuntime, execution: Execution, secrets: dict[str, Any]) -> Ru
             config=rt.pack_config(snapshot.content.packs.get(action.pack)),
             env={"ST2LITE_REDIS_URL": rt.redis_url, "ST2LITE_DATASTORE_KEY_FILE": str(rt.settings.datastore_key_path)},
             api_url=rt.settings.resolved_api_url,
+            user=str(execution.context.get("user") or ""),
         )
         if not rt.settings.output_streaming:
             return runner.run(ctx)

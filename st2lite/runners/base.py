@@ -86,6 +86,8 @@ class RunContext(BaseModel):
     api_url: str = ""
     #: The pack configuration.
     config: dict[str, Any] = Field(default_factory=dict)
+    #: The user the execution runs for (its ``context.user``): whose ``st2kv.user`` values it reads.
+    user: str = ""
 
 
 class RunResult(BaseModel):

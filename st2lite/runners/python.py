@@ -113,6 +113,7 @@ class PythonRunner(Runner):
             "pack_path": ctx.pack_path,
             "parameters": {k: v for k, v in ctx.parameters.items() if k not in self.parameters},
             "config": ctx.config,
+            "user": ctx.user,
             "log_level": "DEBUG" if debug else str(values.get("log_level") or "DEBUG"),
         }
         env = action_environment(ctx, values.get("env"))

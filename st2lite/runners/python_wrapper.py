@@ -71,6 +71,8 @@ class WrapperRequest(TypedDict):
     pack_path: str
     parameters: dict[str, Any]
     config: dict[str, Any]
+    #: The execution's user: ``scope="user"`` means this user's values.
+    user: str
     log_level: str
 
 
@@ -82,7 +84,7 @@ class ActionService:
     ``ST2LITE_REDIS_URL`` and ``ST2LITE_DATASTORE_KEY_FILE`` the worker sets,
     so changes emit the same triggers and audit events as the API's (actor
     ``action:<execution id>``, or ``actor`` when given); most actions never import it. ``scope='user'``
-    means the values of the user ``st2lite`` (there is no authentication yet).
+    means the values of the execution's user (``user``; without one, the datastore's default user).
     """
 
     def __init__(
@@ -94,19 +96,23 @@ class ActionService:
         *,
         actor: str | None = None,
         store: Any = None,
+        user: str | None = None,
     ) -> None:
         self._local_prefix = f"{pack}.{class_name}:"
         self._redis_url = redis_url
         self._key_file = key_file
         self._actor = actor
         self._kv: Any = store  # a ready KeyValueStore (sensors pass theirs), else built on first use
+        self._user = user or None
 
     def get_value(self, name: str, local: bool = True, scope: str = "system", decrypt: bool = False) -> str | None:
         """The value of ``name``, or ``None`` when it does not exist.
 
         A secret read without ``decrypt`` gives its encrypted form, as in StackStorm (and as ``st2kv`` in templates).
         """
-        stored: str | None = self._store().stored_value(self._name(name, local), scope=scope, decrypt=decrypt)
+        stored: str | None = self._store().stored_value(
+            self._name(name, local), scope=scope, user=self._user, decrypt=decrypt
+        )
         return stored
 
     def set_value(
@@ -119,7 +125,7 @@ class ActionService:
         encrypt: bool = False,
     ) -> bool:
         """Store ``value`` under ``name`` (encrypted with ``encrypt``), expiring after ``ttl`` seconds when given."""
-        self._store().set(self._name(name, local), value, scope=scope, secret=encrypt, ttl=ttl)
+        self._store().set(self._name(name, local), value, scope=scope, user=self._user, secret=encrypt, ttl=ttl)
         return True
 
     def delete_value(self, name: str, local: bool = True, scope: str = "system") -> bool:
@@ -127,7 +133,7 @@ class ActionService:
         from st2lite.exceptions import KeyValueNotFoundError
 
         try:
-            self._store().delete(self._name(name, local), scope=scope)
+            self._store().delete(self._name(name, local), scope=scope, user=self._user)
         except KeyValueNotFoundError:
             return False
         return True
@@ -245,7 +251,11 @@ def main() -> int:
     try:
         action_cls = load_action_class(path, Path(request["pack_path"]))
         service = ActionService(
-            request["pack"], action_cls.__name__, os.environ.get(REDIS_URL_ENV), os.environ.get(KEY_FILE_ENV)
+            request["pack"],
+            action_cls.__name__,
+            os.environ.get(REDIS_URL_ENV),
+            os.environ.get(KEY_FILE_ENV),
+            user=request.get("user"),
         )
         action = action_cls(config=request["config"], action_service=service)
     except Exception as exc:

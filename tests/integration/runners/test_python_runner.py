@@ -300,3 +300,34 @@ def test_action_service_datastore(tmp_path: Path, redis_url: str) -> None:
     actors = {e.actor for e in AuditLog(client, maxlen=10_000).read() if e.kind == "key_value_pair.created"}
     assert actors == {"test", "action:ex-py"}
     client.close()
+
+
+@pytest.mark.redis
+def test_action_service_user_scope_is_the_execution_users(tmp_path: Path, redis_url: str) -> None:
+    client = connect(redis_url)
+    key_file = generate_key_file(tmp_path / "keys" / "datastore.key")
+    store = KeyValueStore(
+        client,
+        key=DatastoreKey(key_file),
+        actor="test",
+        trigger_maxlen=10_000,
+        audit_maxlen=10_000,
+        max_value_bytes=4096,
+    )
+    store.set("token", "olga's", scope="user", user="olga")
+    store.set("token", "bob's", scope="user", user="bob")
+    entry = _action(
+        tmp_path,
+        "mine",
+        """
+        svc = self.action_service
+        svc.set_value("seen", "yes", local=False, scope="user")
+        return {"token": svc.get_value("token", local=False, scope="user")}
+        """,
+    )
+    env = {"ST2LITE_REDIS_URL": redis_url, "ST2LITE_DATASTORE_KEY_FILE": str(key_file)}
+    result = _run(tmp_path, entry, env=env, user="olga")
+    assert result.status is S.SUCCEEDED, result
+    assert result.result["result"] == {"token": "olga's"}
+    assert store.get("seen", scope="user", user="olga").value == "yes"
+    assert store.query(scope="user", user="bob")[1] == 1  # bob's values untouched

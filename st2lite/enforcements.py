@@ -106,6 +106,35 @@ class EnforcementStore:
         found = {(e.trigger_instance, e.rule): e for e in self._from_records(list(wanted), wanted)}
         return [found[pair] for pair in order if pair in found]
 
+    def query(
+        self,
+        *,
+        rule: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[RuleEnforcement], int]:
+        """The newest enforcements (of one rule, enforced after ``since_ms`` and before ``until_ms``, exclusive)
+        and how many match in all."""
+        key = keys.enforcement_index("rule", rule) if rule else keys.enforcement_index("all", "all")
+        horizon = int((time.time() - self._ttl) * 1000)
+        low = f"({since_ms}" if since_ms is not None else "-inf"
+        high = f"({until_ms}" if until_ms is not None else "+inf"
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, "-inf", f"({horizon}")
+            pipe.zrevrangebyscore(key, high, low, start=offset, num=limit)
+            pipe.zcount(key, low, high)
+            _pruned, ids, total = pipe.execute()
+        wanted: dict[str, set[str]] = {}
+        order: list[tuple[str, str]] = []
+        for eid in ids:
+            instance_id, _, ref = eid.partition(":")
+            wanted.setdefault(instance_id, set()).add(ref)
+            order.append((instance_id, ref))
+        found = {(e.trigger_instance, e.rule): e for e in self._from_records(list(wanted), wanted)}
+        return [found[pair] for pair in order if pair in found], int(total)
+
     def _from_records(self, instance_ids: list[str], rules: dict[str, set[str]] | None) -> list[RuleEnforcement]:
         if not instance_ids:
             return []

@@ -7,7 +7,20 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from st2lite.api.deps import build_runtime
 from st2lite.api.errors import install_error_handlers
-from st2lite.api.routes import callbacks, executions, health, inquiries, keys, metrics, triggers, webhooks
+from st2lite.api.routes import (
+    actions,
+    callbacks,
+    enforcements,
+    executions,
+    health,
+    inquiries,
+    keys,
+    metrics,
+    packs,
+    rules,
+    triggers,
+    webhooks,
+)
 from st2lite.config import Settings
 from st2lite.version import __version__
 
@@ -37,7 +50,8 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     )
     app.state.runtime = build_runtime(settings, redis_url)
     install_error_handlers(app)
-    for module in (health, metrics, webhooks, executions, keys, inquiries, callbacks, triggers):
+    routers = (health, metrics, packs, webhooks, executions, actions, rules, enforcements, keys, inquiries, callbacks)
+    for module in (*routers, triggers):
         app.include_router(module.router)
     app.add_middleware(StripTrailingSlash)
     # Webhooks are the hot path: answered by this middleware without routing or dependency solving, errors

@@ -1,0 +1,197 @@
+"""Models that describe the API's main answers in the OpenAPI document (``/openapi.json``, ``/docs``).
+
+They document; routes build their answers as plain dicts (``*_public``
+functions) and are not validated against these. StackStorm's objects are open,
+so every model allows fields beyond those listed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ActionOut",
+    "ApiRoot",
+    "EnforcementOut",
+    "ExecutionOut",
+    "Fault",
+    "PackOut",
+    "RuleIn",
+    "RuleOut",
+    "RunnerOut",
+    "errors",
+]
+
+_OPEN = ConfigDict(frozen=True, extra="allow")
+
+
+class Fault(BaseModel):
+    """Every error: StackStorm's body."""
+
+    model_config = _OPEN
+
+    faultstring: str
+
+
+class Conflict(Fault):
+    """A rule created twice: the id of the rule that exists."""
+
+    conflict_id: str = Field(alias="conflict-id")
+
+
+class ApiRoot(BaseModel):
+    model_config = _OPEN
+
+    version: str
+    docs_url: str
+
+
+class ParameterSpecOut(BaseModel):
+    """A parameter: a JSON-schema fragment (always with ``type``) plus StackStorm's additions."""
+
+    model_config = _OPEN
+
+    type: str | list[str]
+    description: str | None = None
+    default: Any = None
+    required: bool | None = None
+    secret: bool | None = None
+    immutable: bool | None = None
+    position: int | None = None
+
+
+class ActionOut(BaseModel):
+    model_config = _OPEN
+
+    id: str
+    uid: str
+    ref: str
+    name: str
+    pack: str
+    description: str
+    enabled: bool
+    runner_type: str
+    entry_point: str
+    parameters: dict[str, ParameterSpecOut]
+
+
+class RunnerOut(BaseModel):
+    model_config = _OPEN
+
+    id: str
+    uid: str
+    name: str
+    description: str
+    enabled: bool
+    runner_module: str
+    runner_parameters: dict[str, ParameterSpecOut]
+
+
+class RuleTriggerOut(BaseModel):
+    model_config = _OPEN
+
+    type: str
+    ref: str
+    parameters: dict[str, Any]
+
+
+class RuleActionOut(BaseModel):
+    model_config = _OPEN
+
+    ref: str
+    parameters: dict[str, Any]
+
+
+class RuleOut(BaseModel):
+    model_config = _OPEN
+
+    id: str
+    uid: str
+    ref: str
+    name: str
+    pack: str
+    description: str
+    enabled: bool
+    type: dict[str, Any]
+    trigger: RuleTriggerOut
+    criteria: dict[str, Any]
+    action: RuleActionOut
+    tags: list[dict[str, Any]]
+    context: dict[str, Any]
+    metadata_file: str
+
+
+class RuleIn(BaseModel):
+    """A rule as in a rule file (what ``st2 rule create`` sends); ``PUT`` also takes the whole :class:`RuleOut`."""
+
+    model_config = _OPEN
+
+    name: str
+    pack: str = "default"
+    description: str = ""
+    enabled: bool = False
+    trigger: dict[str, Any] = Field(description="{type, parameters}")
+    criteria: dict[str, Any] = Field(default_factory=dict)
+    action: dict[str, Any] = Field(description="{ref, parameters}")
+    type: dict[str, Any] = Field(default_factory=dict, description="{ref: standard|backstop}")
+    tags: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class PackOut(BaseModel):
+    model_config = _OPEN
+
+    id: str
+    uid: str
+    ref: str
+    name: str
+    description: str
+    version: str
+    author: str
+
+
+class RuleRefOut(BaseModel):
+    model_config = _OPEN
+
+    ref: str
+    id: str
+    uid: str
+
+
+class EnforcementOut(BaseModel):
+    model_config = _OPEN
+
+    id: str
+    rule: RuleRefOut
+    trigger_instance_id: str
+    execution_id: str | None = None
+    status: str
+    failure_reason: str
+    enforced_at: str
+
+
+class ExecutionOut(BaseModel):
+    model_config = _OPEN
+
+    id: str
+    action: dict[str, Any]
+    status: str
+    context: dict[str, Any]
+    parameters: dict[str, Any]
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` entries of a route's error statuses (each with the fault body)."""
+    words = {
+        400: "Invalid request",
+        401: "Not authenticated",
+        403: "Permission denied",
+        404: "Not found",
+        409: "Conflict",
+        422: "Invalid request",
+    }
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        out[status] = {"model": Conflict if status == 409 else Fault, "description": words.get(status, "Error")}
+    return out

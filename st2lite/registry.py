@@ -237,6 +237,10 @@ class RegistryCache:
         self._snapshot: Snapshot | None = None
         self._checked = 0.0
 
+    def invalidate(self) -> None:
+        """Check the version on the next :meth:`current` (after this process changed the registry itself)."""
+        self._checked = float("-inf")
+
     def current(self) -> Snapshot:
         """The newest snapshot (checks the version at most every ``refresh_interval``)."""
         now = time.monotonic()

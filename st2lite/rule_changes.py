@@ -92,7 +92,9 @@ def apply_rule_changes(content: ContentSet, changes: Mapping[str, RuleChange]) -
 
 
 def _stored(rule: Rule) -> dict[str, Any]:
-    return rule.model_dump(mode="json", exclude=set(READ_ONLY), exclude_defaults=False)
+    exclude: dict[str, Any] = {name: True for name in READ_ONLY}
+    exclude["trigger"] = {"ref"}
+    return rule.model_dump(mode="json", exclude=exclude)
 
 
 class RuleChangeStore:

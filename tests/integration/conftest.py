@@ -261,7 +261,12 @@ class ApiServer:
         )
 
     def register(self) -> None:
-        """Register the core pack, the examples pack and the site folder into this server's Redis."""
+        """Register the core pack, the examples pack and the site folder into this server's Redis.
+
+        The registry version starts from the clock: Redis is flushed between tests, and a version number the
+        API process saw in an earlier test would make it keep that test's registry.
+        """
+        self.redis.set(keys.REGISTRY_VERSION, time.time_ns() // 1000, nx=True)
         report, _version = register_from_disk(self.settings, self.redis, [], actor="test")
         assert report.ok, [str(p) for p in report.problems]
         assert set(report.content.packs) == {"core", "examples", "default"}

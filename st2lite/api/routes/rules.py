@@ -142,6 +142,7 @@ def create_rule(
     rule = _checked(body, snapshot)
     rule = rule.model_copy(update={"context": {**rule.context, "user": caller.user}, "metadata_file": ""})
     RuleChangeStore(rt.client, rt.audit).create(rule, actor=caller.actor)
+    rt.registry.invalidate()  # this process reads its own write at once; the others within their refresh
     return JSONResponse(status_code=201, content=rule_public(rule))
 
 
@@ -167,7 +168,9 @@ def update_rule(
             "a rule cannot be renamed: create the new one and delete the old one",
         )
     rule = _checked(data, snapshot)
-    return rule_public(RuleChangeStore(rt.client, rt.audit).update(current.full_ref, rule, actor=caller.actor))
+    stored = RuleChangeStore(rt.client, rt.audit).update(current.full_ref, rule, actor=caller.actor)
+    rt.registry.invalidate()
+    return rule_public(stored)
 
 
 @router.delete(
@@ -181,4 +184,5 @@ def delete_rule(
 ) -> Response:
     """Delete a rule created through the API: 204. A rule a pack file defines is deleted by deleting its file."""
     RuleChangeStore(rt.client, rt.audit).delete(ref_or_id, actor=caller.actor)
+    rt.registry.invalidate()
     return Response(status_code=204)

@@ -92,7 +92,7 @@ def apply_rule_changes(content: ContentSet, changes: Mapping[str, RuleChange]) -
 
 
 def _stored(rule: Rule) -> dict[str, Any]:
-    exclude: dict[str, Any] = {name: True for name in READ_ONLY}
+    exclude: dict[str, Any] = dict.fromkeys(READ_ONLY, True)
     exclude["trigger"] = {"ref"}
     return rule.model_dump(mode="json", exclude=exclude)
 

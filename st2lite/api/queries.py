@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query, Response
@@ -42,14 +42,15 @@ _FALSE = frozenset({"false", "0", "no"})
 
 
 def parse_time(value: str | None, name: str) -> datetime | None:
-    """``timestamp_gt``/``timestamp_lt``: an ISO 8601 time (``Z`` allowed), or None when not given."""
+    """``timestamp_gt``/``timestamp_lt``: an ISO 8601 time (``Z`` allowed; UTC when it names no zone), or None
+    when not given."""
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise ApiError(400, f"{name} must be an ISO 8601 time such as 2026-01-01T00:00:00Z, got {value!r}") from exc
-    return parsed
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def parse_bool(value: str | None, name: str) -> bool | None:

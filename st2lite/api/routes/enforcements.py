@@ -22,11 +22,6 @@ router = APIRouter(tags=["rules"])
 Viewer = Annotated[Caller, Authorize(Permission.RULE_ENFORCEMENT_VIEW)]
 
 
-def _ms(value: str | None, name: str) -> int | None:
-    parsed = parse_time(value, name)
-    return None if parsed is None else int(parsed.timestamp() * 1000)
-
-
 @router.get(
     "/api/v1/ruleenforcements",
     summary="List rule enforcements",
@@ -50,11 +45,11 @@ def list_enforcements(
     """Newest first; filtered by ``rule_ref``, ``execution`` (id), ``trigger_instance`` (id) and
     ``enforced_at_gt``/``enforced_at_lt`` (ISO 8601, exclusive); ``X-Total-Count`` tells how many match.
     Kept as long as executions (``execution_ttl``)."""
-    since = _ms(enforced_at_gt, "enforced_at_gt")
-    until = _ms(enforced_at_lt, "enforced_at_lt")
+    since = parse_time(enforced_at_gt, "enforced_at_gt")
+    until = parse_time(enforced_at_lt, "enforced_at_lt")
     if execution is None and trigger_instance is None:
         items, total = rt.enforcements.query(
-            rule=rule_ref, since_ms=since, until_ms=until, limit=page.size, offset=page.offset
+            rule=rule_ref, since=since, until=until, limit=page.size, offset=page.offset
         )
     else:
         found = _by_ids(rt, execution, trigger_instance)
@@ -63,8 +58,8 @@ def list_enforcements(
             for e in found
             if (rule_ref is None or e.rule == rule_ref)
             and (execution is None or e.execution == execution)
-            and (since is None or _at_ms(e) > since)
-            and (until is None or _at_ms(e) < until)
+            and (since is None or datetime.fromisoformat(e.enforced_at) > since)
+            and (until is None or datetime.fromisoformat(e.enforced_at) < until)
         ]
         matching.sort(key=lambda e: e.enforced_at, reverse=True)
         total = len(matching)
@@ -83,10 +78,6 @@ def _by_ids(rt: RuntimeDep, execution: str | None, trigger_instance: str | None)
         return []
     found = rt.enforcements.get(eid) if eid else None
     return [found] if found is not None else []
-
-
-def _at_ms(enforcement: RuleEnforcement) -> int:
-    return int(datetime.fromisoformat(enforcement.enforced_at).timestamp() * 1000)
 
 
 @router.get(

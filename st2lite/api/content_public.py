@@ -37,7 +37,7 @@ def runner_public(runner: Runner) -> dict[str, Any]:
         dumped.setdefault("type", "string")
         parameters[name] = dumped
     doc = (runner.__doc__ or "").strip().splitlines()
-    description = doc[0].split(": ", 1)[-1] if doc else ""
+    description = doc[0].split(": ", 1)[-1].replace("``", "") if doc else ""
     return {
         "id": runner.name,
         "uid": f"runner_type:{runner.name}",

@@ -25,7 +25,7 @@ from st2lite.audit import AuditEvent, AuditKind, AuditLog
 from st2lite.content import ContentSet
 from st2lite.policies import ActionPolicies
 from st2lite.redisdb import Redis
-from st2lite.rule_changes import RuleChange, apply_rule_changes, decode_changes
+from st2lite.rule_changes import apply_rule_changes, decode_changes
 from st2lite.runners import get_runner
 from st2lite.webhooks import Webhook
 
@@ -40,20 +40,9 @@ log = logging.getLogger(__name__)
 class Snapshot:
     """One version of the registry, with what the hot paths derive from it (built once)."""
 
-    def __init__(
-        self,
-        content: ContentSet,
-        version: int,
-        *,
-        rule_changes: Mapping[str, RuleChange] | None = None,
-        file_rules: frozenset[str] | None = None,
-    ) -> None:
+    def __init__(self, content: ContentSet, version: int) -> None:
         self.content = content
         self.version = version
-        #: The rules API's entries by rule ref (created rules, ``enabled`` overrides), already merged in ``content``.
-        self.rule_changes: Mapping[str, RuleChange] = rule_changes or {}
-        #: The refs of the rules pack files define (the others in ``content`` were created through the API).
-        self.file_rules: frozenset[str] = file_rules if file_rules is not None else frozenset(content.rules)
         self._specs: dict[str, dict[str, ParameterSpec]] = {}
         self._static: dict[tuple[str, bytes], dict[str, Any] | None] = {}
         self._no_policies = ActionPolicies()
@@ -163,14 +152,8 @@ class RegistryStore:
             pipe.hgetall(keys.REGISTRY)
             pipe.hgetall(keys.REGISTRY_RULE_CHANGES)
             version, entries, raw_changes = pipe.execute()
-        packs = ContentSet.from_json(entries)
-        changes = decode_changes(raw_changes)
-        return Snapshot(
-            apply_rule_changes(packs, changes),
-            int(version or 0),
-            rule_changes=changes,
-            file_rules=frozenset(packs.rules),
-        )
+        content = apply_rule_changes(ContentSet.from_json(entries), decode_changes(raw_changes))
+        return Snapshot(content, int(version or 0))
 
     def register(self, content: ContentSet, *, audit: AuditLog, actor: str) -> int:
         """Replace the packs of ``content`` entirely; return the new version.

@@ -198,6 +198,18 @@ def test_rule_enforcements_list_filters_and_get(api_server: ApiServer) -> None:
     assert ids(enforced_at_gt=items[1]["enforced_at"]) == [newest["id"]]
     assert ids(enforced_at_lt=newest["enforced_at"]) == [items[1]["id"]]
     assert ids(limit=1, offset=1) == [items[1]["id"]]
+    # `st2 execution list --trigger_instance ID`
+    started = ok(api_server.http.get("/api/v1/executions/", params={"trigger_instance": second.json()["id"]}))
+    assert [e["id"] for e in started] == [newest["execution_id"]]
+    assert ok(api_server.http.get("/api/v1/executions", params={"trigger_instance": "6650f0c2a1b2c3d4e5f60a01"})) == []
+    assert (
+        ok(
+            api_server.http.get(
+                "/api/v1/executions", params={"trigger_instance": second.json()["id"], "status": "failed"}
+            )
+        )
+        == []
+    )
     assert fault(api_server.http.get("/api/v1/ruleenforcements", params={"enforced_at_gt": "yesterday"}), 400) == (
         "enforced_at_gt must be an ISO 8601 time such as 2026-01-01T00:00:00Z, got 'yesterday'"
     )

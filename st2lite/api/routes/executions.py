@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
@@ -16,8 +17,8 @@ from st2lite.api.schemas import ExecutionCreate, ExecutionReRun, ExecutionUpdate
 from st2lite.api.security import Authorize, Caller
 from st2lite.cancel import cancel, pause, resume
 from st2lite.datastore import kv_lookup
-from st2lite.exceptions import NotCancelableError, UnknownRefError
-from st2lite.executions import ExecutionFilter
+from st2lite.exceptions import NotCancelableError, TriggerInstanceNotFoundError, UnknownRefError
+from st2lite.executions import Execution, ExecutionFilter
 from st2lite.launch import prepare_execution, request_in
 from st2lite.parameters import MASK
 from st2lite.permissions import Permission
@@ -48,9 +49,11 @@ def list_executions(
     timestamp_lt: str | None = None,
     sort_asc: str | None = None,
     sort_desc: str | None = None,
+    trigger_instance: str | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first (``sort_asc=True``: oldest first); ``parent=null`` gives top-level executions only;
-    ``X-Total-Count`` tells how many match. At most 1000 per request (also for ``limit=-1``)."""
+    ``trigger_instance`` those a trigger instance's rules started; ``X-Total-Count`` tells how many match.
+    At most 1000 per request (also for ``limit=-1``)."""
     size = page.size
     ascending = bool(parse_bool(sort_asc, "sort_asc")) or parse_bool(sort_desc, "sort_desc") is False
     flt = ExecutionFilter(
@@ -61,11 +64,41 @@ def list_executions(
         since=parse_time(timestamp_gt, "timestamp_gt"),
         until=parse_time(timestamp_lt, "timestamp_lt"),
     )
-    items, total = rt.executions.search(flt, limit=size, offset=page.offset, ascending=ascending)
+    if trigger_instance is not None:
+        items, total = _of_trigger_instance(rt, trigger_instance, flt, size, page.offset, ascending)
+    else:
+        items, total = rt.executions.search(flt, limit=size, offset=page.offset, ascending=ascending)
     response.headers["X-Total-Count"] = str(total)
     response.headers["X-Limit"] = str(size)
     snapshot = rt.registry.current()
     return fields.apply_all([execution_public(e, snapshot) for e in items])
+
+
+def _of_trigger_instance(
+    rt: RuntimeDep, instance_id: str, flt: ExecutionFilter, size: int, offset: int, ascending: bool
+) -> tuple[list[Execution], int]:
+    """The executions the rules started for one trigger instance (read from its record), matching ``flt``."""
+    try:
+        record = rt.trigger_instances.get(instance_id)
+    except TriggerInstanceNotFoundError:
+        return [], 0
+    started = [str(e["execution"]) for e in record.get("enforcements", []) if e.get("execution")]
+    matching = [e for e in rt.executions.get_many(started) if _matches(e, flt)]
+    matching.sort(key=lambda e: e.created_at, reverse=not ascending)
+    return matching[offset : offset + size], len(matching)
+
+
+def _matches(execution: Execution, flt: ExecutionFilter) -> bool:
+    created = datetime.fromisoformat(execution.created_at)
+    parent = None if flt.parent == "null" else flt.parent
+    return (
+        (flt.action is None or execution.action == flt.action)
+        and (flt.status is None or execution.status.value == flt.status)
+        and (flt.rule is None or execution.rule == flt.rule)
+        and (flt.parent is None or execution.parent == parent)
+        and (flt.since is None or created > flt.since)
+        and (flt.until is None or created < flt.until)
+    )
 
 
 @router.get(

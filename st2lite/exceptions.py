@@ -10,6 +10,7 @@ its message tells the user what went wrong *and* what to do about it::
     │   ├── UnknownRefError         a reference names nothing registered
     │   ├── RuleNotFoundError       no rule has that ref (the rules API)
     │   ├── RuleConflictError       a rule with that ref exists already (the rules API)
+    │   └── RuleFileOwnedError      a pack file defines the rule: the API may only enable or disable it
     │   ├── ParameterError          action parameters are invalid or cannot be rendered
     │   └── TimerSpecError          a timer trigger's parameters are invalid (cron, interval, zone, date)
     ├── MatchError                  criteria cannot be evaluated
@@ -65,6 +66,7 @@ __all__ = [
     "PermissionDeniedError",
     "ResponderNotAllowedError",
     "RuleConflictError",
+    "RuleFileOwnedError",
     "RuleNotFoundError",
     "RunnerError",
     "SensorError",
@@ -142,6 +144,10 @@ class RuleConflictError(ContentError):
         self.ref = ref
         self.conflict_id = conflict_id
         super().__init__(f'Rule "{ref}" already exists; change it with PUT /api/v1/rules/{ref} or delete it first')
+
+
+class RuleFileOwnedError(ContentError):
+    """Raised when the rules API is asked to change (beyond ``enabled``) or delete a rule a pack file defines."""
 
 
 class ParameterError(ContentError):

@@ -38,7 +38,7 @@ from redis.exceptions import WatchError
 from st2lite import keys
 from st2lite.audit import AuditKind, AuditLog, encode_event, now_iso
 from st2lite.content import ContentSet
-from st2lite.exceptions import ContentError, RuleConflictError, RuleNotFoundError
+from st2lite.exceptions import ContentError, RuleConflictError, RuleFileOwnedError, RuleNotFoundError
 from st2lite.redisdb import Pipeline, Redis
 from st2lite.rules import Rule
 
@@ -128,7 +128,7 @@ class RuleChangeStore:
 
         Raises:
             RuleNotFoundError: no rule ``ref``.
-            ContentError: ``ref`` is defined by a pack file and ``rule`` differs in more than ``enabled``.
+            RuleFileOwnedError: ``ref`` is defined by a pack file and ``rule`` differs in more than ``enabled``.
         """
         result: list[Rule] = []
 
@@ -137,7 +137,7 @@ class RuleChangeStore:
             if file_rule is not None:
                 changed = _differences(file_rule, rule)
                 if changed:
-                    raise ContentError(
+                    raise RuleFileOwnedError(
                         f"rule '{ref}' is defined by the file {file_rule.metadata_file or 'of its pack'} of pack "
                         f"'{file_rule.pack}'; only 'enabled' can be changed through the API, not "
                         f"{', '.join(repr(f) for f in changed)}: edit the file and run 'st2lite pack register'"
@@ -165,7 +165,7 @@ class RuleChangeStore:
 
         def change(pipe: Pipeline, file_rule: Rule | None, current: RuleChange | None) -> None:
             if file_rule is not None:
-                raise ContentError(
+                raise RuleFileOwnedError(
                     f"rule '{ref}' is defined by the file {file_rule.metadata_file or 'of its pack'} of pack "
                     f"'{file_rule.pack}'; delete that file and run 'st2lite pack register', "
                     "or disable the rule (PUT with enabled false)"

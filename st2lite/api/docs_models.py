@@ -2,7 +2,8 @@
 
 They document; routes build their answers as plain dicts (``*_public``
 functions) and are not validated against these. StackStorm's objects are open,
-so every model allows fields beyond those listed.
+so every model allows fields beyond those listed, and only ``id`` is required:
+``include_attributes`` may leave any other field out.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ __all__ = [
     "ApiRoot",
     "EnforcementOut",
     "ExecutionOut",
+    "Conflict",
     "Fault",
     "PackOut",
     "RuleIn",
@@ -66,61 +68,61 @@ class ActionOut(BaseModel):
     model_config = _OPEN
 
     id: str
-    uid: str
-    ref: str
-    name: str
-    pack: str
-    description: str
-    enabled: bool
-    runner_type: str
-    entry_point: str
-    parameters: dict[str, ParameterSpecOut]
+    uid: str = ""
+    ref: str = ""
+    name: str = ""
+    pack: str = ""
+    description: str = ""
+    enabled: bool = False
+    runner_type: str = ""
+    entry_point: str = ""
+    parameters: dict[str, ParameterSpecOut] = Field(default_factory=dict)
 
 
 class RunnerOut(BaseModel):
     model_config = _OPEN
 
     id: str
-    uid: str
-    name: str
-    description: str
-    enabled: bool
-    runner_module: str
-    runner_parameters: dict[str, ParameterSpecOut]
+    uid: str = ""
+    name: str = ""
+    description: str = ""
+    enabled: bool = False
+    runner_module: str = ""
+    runner_parameters: dict[str, ParameterSpecOut] = Field(default_factory=dict)
 
 
 class RuleTriggerOut(BaseModel):
     model_config = _OPEN
 
-    type: str
-    ref: str
-    parameters: dict[str, Any]
+    type: str = ""
+    ref: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 class RuleActionOut(BaseModel):
     model_config = _OPEN
 
-    ref: str
-    parameters: dict[str, Any]
+    ref: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 class RuleOut(BaseModel):
     model_config = _OPEN
 
     id: str
-    uid: str
-    ref: str
-    name: str
-    pack: str
-    description: str
-    enabled: bool
-    type: dict[str, Any]
-    trigger: RuleTriggerOut
-    criteria: dict[str, Any]
-    action: RuleActionOut
-    tags: list[dict[str, Any]]
-    context: dict[str, Any]
-    metadata_file: str
+    uid: str = ""
+    ref: str = ""
+    name: str = ""
+    pack: str = ""
+    description: str = ""
+    enabled: bool = False
+    type: dict[str, Any] = Field(default_factory=dict)
+    trigger: RuleTriggerOut | None = None
+    criteria: dict[str, Any] = Field(default_factory=dict)
+    action: RuleActionOut | None = None
+    tags: list[dict[str, Any]] = Field(default_factory=list)
+    context: dict[str, Any] = Field(default_factory=dict)
+    metadata_file: str = ""
 
 
 class RuleIn(BaseModel):
@@ -128,7 +130,7 @@ class RuleIn(BaseModel):
 
     model_config = _OPEN
 
-    name: str
+    name: str = ""
     pack: str = "default"
     description: str = ""
     enabled: bool = False
@@ -143,42 +145,42 @@ class PackOut(BaseModel):
     model_config = _OPEN
 
     id: str
-    uid: str
-    ref: str
-    name: str
-    description: str
-    version: str
-    author: str
+    uid: str = ""
+    ref: str = ""
+    name: str = ""
+    description: str = ""
+    version: str = ""
+    author: str = ""
 
 
 class RuleRefOut(BaseModel):
     model_config = _OPEN
 
-    ref: str
+    ref: str = ""
     id: str
-    uid: str
+    uid: str = ""
 
 
 class EnforcementOut(BaseModel):
     model_config = _OPEN
 
     id: str
-    rule: RuleRefOut
-    trigger_instance_id: str
+    rule: RuleRefOut | None = None
+    trigger_instance_id: str = ""
     execution_id: str | None = None
-    status: str
-    failure_reason: str
-    enforced_at: str
+    status: str = ""
+    failure_reason: str = ""
+    enforced_at: str = ""
 
 
 class ExecutionOut(BaseModel):
     model_config = _OPEN
 
     id: str
-    action: dict[str, Any]
-    status: str
-    context: dict[str, Any]
-    parameters: dict[str, Any]
+    action: dict[str, Any] = Field(default_factory=dict)
+    status: str = ""
+    context: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict)
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -193,5 +195,5 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        out[status] = {"model": Conflict if status == 409 else Fault, "description": words.get(status, "Error")}
+        out[status] = {"model": Fault, "description": words.get(status, "Error")}
     return out

@@ -32,6 +32,8 @@ __all__ = [
 
 #: Most items one list request returns from stored records.
 MAX_PAGE = 1000
+#: The largest ``offset`` (Redis takes 64-bit ranges; nobody pages a billion items).
+MAX_OFFSET = 1_000_000_000
 #: ``limit`` when a request gives none: StackStorm's spec default, and the st2 client's for its paged lists.
 DEFAULT_LIMIT = 100
 CLIENT_LIMIT = 50
@@ -98,11 +100,16 @@ class Page:
 def paging(default: int) -> Any:
     """A dependency giving the request's :class:`Page`; ``limit`` defaults to ``default``."""
 
-    def _page(
+    async def _page(
         limit: Annotated[
-            int, Query(description="How many items to return; -1 for all. 0 or below -1 is an error (400).")
+            int,
+            Query(
+                description="How many items to return; -1 for all. 0 or below -1 is an error (400).",
+                # documented, checked below with the message StackStorm users know
+                json_schema_extra={"minimum": -1, "not": {"const": 0}},
+            ),
         ] = default,
-        offset: Annotated[int, Query(ge=0, description="How many matching items to skip.")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many matching items to skip.")] = 0,
     ) -> Page:
         if limit == 0 or limit < -1:
             raise ApiError(400, "limit must be a positive number, or -1 for all")

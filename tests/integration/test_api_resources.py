@@ -146,6 +146,9 @@ def test_every_list_answers_limit_zero_with_400_and_counts(api_server: ApiServer
     assert (
         fault(api_server.http.get(path, params={"limit": -2}), 400) == "limit must be a positive number, or -1 for all"
     )
+    assert fault(api_server.http.get(path, params={"offset": 10**22}), 400).startswith(
+        "invalid request: query.offset: Input should be less than or equal to 1000000000"
+    )
     response = api_server.http.get(f"{path}/", params={"limit": -1, "include_attributes": "id"})
     items = ok(response)
     assert all(set(item) == {"id"} for item in items)

@@ -296,11 +296,11 @@ def test_a_file_rule_can_be_switched_off_and_on_and_the_switch_survives_registra
 
     assert off.status_code == 200, off.text
     assert off.json() == {**fetched, "enabled": False}
-    assert fault(edited, 400).startswith(
+    assert fault(edited, 409).startswith(
         "rule 'default.hello' is defined by the file rules/hello.yaml of pack 'default'; only 'enabled' can be "
         "changed through the API, not 'criteria'"
     )
-    assert fault(deleted, 400).startswith("rule 'default.hello' is defined by the file rules/hello.yaml")
+    assert fault(deleted, 409).startswith("rule 'default.hello' is defined by the file rules/hello.yaml")
     reregister_and_wait(api_server)  # `st2lite pack register` again
     assert api_server.http.get("/api/v1/rules/default.hello").json()["enabled"] is False
     assert api_server.http.get("/api/v1/webhooks/hello").status_code == 404  # no enabled rule listens any more

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from st2lite.api.content_public import rule_public
 from st2lite.api.deps import RuntimeDep
-from st2lite.api.docs_models import RuleIn, RuleOut, errors
+from st2lite.api.docs_models import Conflict, RuleIn, RuleOut, errors
 from st2lite.api.errors import ApiError
 from st2lite.api.queries import FieldsDep, Page, paging, parse_bool
 from st2lite.api.security import Authorize, Caller
@@ -129,7 +129,8 @@ def get_rule(
     summary="Create a rule",
     responses={
         201: {"model": RuleOut, "description": "The stored rule"},
-        **errors(400, 401, 403, 409),
+        **errors(400, 401, 403),
+        409: {"model": Conflict, "description": "A rule with this ref exists"},
     },
     openapi_extra={"requestBody": {"content": {"application/json": {"schema": RuleIn.model_json_schema()}}}},
 )
@@ -149,15 +150,17 @@ def create_rule(
 @router.put(
     "/api/v1/rules/{ref_or_id}",
     summary="Change a rule",
-    responses={200: {"model": RuleOut, "description": "The rule as stored"}, **errors(400, 401, 403, 404)},
-    openapi_extra={"requestBody": {"content": {"application/json": {"schema": RuleOut.model_json_schema()}}}},
+    responses={200: {"model": RuleOut, "description": "The rule as stored"}, **errors(400, 401, 403, 404, 409)},
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/RuleOut"}}}}
+    },
 )
 def update_rule(
     ref_or_id: str, body: RuleBody, rt: RuntimeDep, caller: Annotated[Caller, Authorize(Permission.RULE_MODIFY)]
 ) -> dict[str, Any]:
     """Replace a rule with the body (the whole rule, as GET returns it: ``id``, ``uid``, ``ref``, ``context``,
     ``metadata_file`` and ``trigger.ref`` are ignored). A rule a pack file defines can only be enabled or
-    disabled here."""
+    disabled here (409 otherwise)."""
     snapshot = rt.registry.current()
     current = _rule(snapshot, ref_or_id)
     data = {**body, "pack": body.get("pack", current.pack), "name": body.get("name", current.name)}
@@ -177,12 +180,13 @@ def update_rule(
     "/api/v1/rules/{ref_or_id}",
     status_code=204,
     summary="Delete a rule",
-    responses={**errors(400, 401, 403, 404)},
+    responses={204: {"description": "Deleted"}, **errors(401, 403, 404, 409)},
 )
 def delete_rule(
     ref_or_id: str, rt: RuntimeDep, caller: Annotated[Caller, Authorize(Permission.RULE_DELETE)]
 ) -> Response:
-    """Delete a rule created through the API: 204. A rule a pack file defines is deleted by deleting its file."""
+    """Delete a rule created through the API: 204. A rule a pack file defines is deleted by deleting its file
+    (409 here)."""
     RuleChangeStore(rt.client, rt.audit).delete(ref_or_id, actor=caller.actor)
     rt.registry.invalidate()
     return Response(status_code=204)

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from st2lite.api.deps import build_runtime
+from st2lite.api.docs_models import add_request_models
 from st2lite.api.errors import install_error_handlers
 from st2lite.api.routes import (
     actions,
@@ -53,6 +54,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     routers = (health, metrics, packs, webhooks, executions, actions, rules, enforcements, keys, inquiries, callbacks)
     for module in (*routers, triggers):
         app.include_router(module.router)
+    add_request_models(app)
     app.add_middleware(StripTrailingSlash)
     # Webhooks are the hot path: answered by this middleware without routing or dependency solving, errors
     # through the same handlers; the FastAPI route stays for the OpenAPI document (added last: outermost).

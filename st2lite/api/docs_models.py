@@ -8,8 +8,9 @@ so every model allows fields beyond those listed, and only ``id`` is required:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
@@ -22,7 +23,9 @@ __all__ = [
     "PackOut",
     "RuleIn",
     "RuleOut",
+    "RuleUpdate",
     "RunnerOut",
+    "add_request_models",
     "errors",
 ]
 
@@ -125,20 +128,55 @@ class RuleOut(BaseModel):
     metadata_file: str = ""
 
 
-class RuleIn(BaseModel):
-    """A rule as in a rule file (what ``st2 rule create`` sends); ``PUT`` also takes the whole :class:`RuleOut`."""
+class RuleTriggerIn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="allow")
 
-    model_config = _OPEN
+    type: str = Field(description="The trigger type's ref, e.g. core.st2.webhook")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
 
-    name: str = ""
-    pack: str = "default"
+
+class RuleActionIn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ref: str = Field(description="The action's ref, e.g. core.local")
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+
+
+class RuleTypeIn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ref: Literal["standard", "backstop"] = "standard"
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class RuleUpdate(BaseModel):
+    """``PUT``: the whole rule as ``GET`` returns it (``id``, ``uid``, ``ref``, ``context``, ``metadata_file`` and
+    ``trigger.ref`` are accepted and ignored); ``name`` and ``pack`` default to the URL's rule."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(default="", pattern=r"^[^.]*$")
+    pack: str = Field(default="default", pattern=r"^[a-z0-9_]+$")
     description: str = ""
     enabled: bool = False
-    trigger: dict[str, Any] = Field(description="{type, parameters}")
-    criteria: dict[str, Any] = Field(default_factory=dict)
-    action: dict[str, Any] = Field(description="{ref, parameters}")
-    type: dict[str, Any] = Field(default_factory=dict, description="{ref: standard|backstop}")
+    trigger: RuleTriggerIn
+    criteria: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    action: RuleActionIn
+    type: RuleTypeIn = Field(default_factory=RuleTypeIn)
     tags: list[dict[str, Any]] = Field(default_factory=list)
+    context: dict[str, Any] = Field(default_factory=dict)
+    id: str = ""
+    uid: str = ""
+    ref: str = ""
+    metadata_file: str = ""
+
+
+class RuleIn(RuleUpdate):
+    """A rule as in a rule file, as JSON (what ``st2 rule create`` sends)."""
+
+    name: str = Field(pattern=r"^[^.]+$")
 
 
 class PackOut(BaseModel):
@@ -183,6 +221,30 @@ class ExecutionOut(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+#: Request body models routes reference by ``$ref`` (their bodies are read as plain objects, so FastAPI does not
+#: add them to the document itself).
+REQUEST_MODELS: tuple[type[BaseModel], ...] = ()
+
+
+def add_request_models(app: FastAPI) -> None:
+    """Put :data:`REQUEST_MODELS` (and the models they use) into ``app``'s OpenAPI components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        cached = app.openapi_schema is not None
+        document = generate()  # FastAPI builds the document once and keeps it
+        if not cached:
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for model in REQUEST_MODELS:
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, definition in schema.pop("$defs", {}).items():
+                    schemas.setdefault(name, definition)
+                schemas[model.__name__] = schema
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` entries of a route's error statuses (each with the fault body)."""
     words = {
@@ -197,3 +259,6 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     for status in statuses:
         out[status] = {"model": Fault, "description": words.get(status, "Error")}
     return out
+
+
+REQUEST_MODELS = (RuleIn, RuleUpdate)

@@ -22,7 +22,9 @@ from st2lite.api.errors import ApiError
 
 __all__ = [
     "MAX_PAGE",
+    "BoolQuery",
     "FieldsDep",
+    "TimeQuery",
     "Page",
     "page_size",
     "paging",
@@ -132,3 +134,17 @@ async def _fields(
 
 #: The request's ``include_attributes`` / ``exclude_attributes``.
 FieldsDep = Annotated[Projection, Depends(_fields)]
+
+
+#: A query boolean: ``True``/``False`` in any case, ``1``/``0``, ``yes``/``no`` (checked by :func:`parse_bool`).
+BoolQuery = Annotated[
+    str | None,
+    Query(
+        description="True or False (any case)",
+        json_schema_extra={"pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0|[Yy][Ee][Ss]|[Nn][Oo])$"},
+    ),
+]
+#: A query time: ISO 8601 (checked by :func:`parse_time`; UTC when it names no zone).
+TimeQuery = Annotated[
+    str | None, Query(description="ISO 8601 time, e.g. 2026-01-01T00:00:00Z", json_schema_extra={"format": "date-time"})
+]

@@ -11,7 +11,7 @@ from st2lite.api.content_public import enforcement_public
 from st2lite.api.deps import RuntimeDep
 from st2lite.api.docs_models import EnforcementOut, errors
 from st2lite.api.errors import ApiError
-from st2lite.api.queries import CLIENT_LIMIT, FieldsDep, Page, paging, parse_time
+from st2lite.api.queries import CLIENT_LIMIT, FieldsDep, Page, TimeQuery, paging, parse_time
 from st2lite.api.security import Authorize, Caller
 from st2lite.enforcements import RuleEnforcement
 from st2lite.exceptions import ExecutionNotFoundError
@@ -39,8 +39,8 @@ def list_enforcements(
     rule_ref: str | None = None,
     execution: str | None = None,
     trigger_instance: str | None = None,
-    enforced_at_gt: str | None = None,
-    enforced_at_lt: str | None = None,
+    enforced_at_gt: TimeQuery = None,
+    enforced_at_lt: TimeQuery = None,
 ) -> list[dict[str, Any]]:
     """Newest first; filtered by ``rule_ref``, ``execution`` (id), ``trigger_instance`` (id) and
     ``enforced_at_gt``/``enforced_at_lt`` (ISO 8601, exclusive); ``X-Total-Count`` tells how many match.

@@ -12,7 +12,7 @@ from st2lite.api.acting import acting_user
 from st2lite.api.deps import RuntimeDep
 from st2lite.api.docs_models import ExecutionOut, errors
 from st2lite.api.errors import ApiError, fault
-from st2lite.api.queries import CLIENT_LIMIT, FieldsDep, Page, paging, parse_bool, parse_time
+from st2lite.api.queries import CLIENT_LIMIT, BoolQuery, FieldsDep, Page, TimeQuery, paging, parse_bool, parse_time
 from st2lite.api.schemas import ExecutionCreate, ExecutionReRun, ExecutionUpdate, execution_public
 from st2lite.api.security import Authorize, Caller
 from st2lite.cancel import cancel, pause, resume
@@ -45,10 +45,10 @@ def list_executions(
     rule: str | None = None,
     rule_ref: str | None = None,
     parent: str | None = None,
-    timestamp_gt: str | None = None,
-    timestamp_lt: str | None = None,
-    sort_asc: str | None = None,
-    sort_desc: str | None = None,
+    timestamp_gt: TimeQuery = None,
+    timestamp_lt: TimeQuery = None,
+    sort_asc: BoolQuery = None,
+    sort_desc: BoolQuery = None,
     trigger_instance: str | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first (``sort_asc=True``: oldest first); ``parent=null`` gives top-level executions only;

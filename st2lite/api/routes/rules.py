@@ -15,9 +15,9 @@ from fastapi.responses import JSONResponse
 
 from st2lite.api.content_public import rule_public
 from st2lite.api.deps import RuntimeDep
-from st2lite.api.docs_models import Conflict, RuleIn, RuleOut, errors
+from st2lite.api.docs_models import Conflict, RuleOut, errors
 from st2lite.api.errors import ApiError
-from st2lite.api.queries import FieldsDep, Page, paging, parse_bool
+from st2lite.api.queries import BoolQuery, FieldsDep, Page, paging, parse_bool
 from st2lite.api.security import Authorize, Caller
 from st2lite.exceptions import RuleNotFoundError
 from st2lite.permissions import Permission
@@ -91,7 +91,7 @@ def list_rules(
     pack: str | None = None,
     action: str | None = None,
     trigger: str | None = None,
-    enabled: str | None = None,
+    enabled: BoolQuery = None,
 ) -> list[dict[str, Any]]:
     """Rules by ref, filtered by ``pack``, ``action`` (ref), ``trigger`` (trigger type ref) and ``enabled``
     (``True``/``False``, any case); ``X-Total-Count`` tells how many match. No ``limit`` returns all."""
@@ -132,7 +132,9 @@ def get_rule(
         **errors(400, 401, 403),
         409: {"model": Conflict, "description": "A rule with this ref exists"},
     },
-    openapi_extra={"requestBody": {"content": {"application/json": {"schema": RuleIn.model_json_schema()}}}},
+    openapi_extra={
+        "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/RuleIn"}}}}
+    },
 )
 def create_rule(
     body: RuleBody, rt: RuntimeDep, caller: Annotated[Caller, Authorize(Permission.RULE_CREATE)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 
 from st2lite.api.deps import RuntimeDep
 from st2lite.api.docs_models import errors
 from st2lite.api.errors import ApiError
-from st2lite.api.queries import CLIENT_LIMIT, DEFAULT_LIMIT, FieldsDep, Page, paging, parse_time
+from st2lite.api.queries import CLIENT_LIMIT, DEFAULT_LIMIT, FieldsDep, Page, TimeQuery, paging, parse_time
 from st2lite.api.security import Authorize, Caller
 from st2lite.api.trigger_public import (
     dispatched_public,
@@ -71,9 +71,9 @@ def list_trigger_instances(
     fields: FieldsDep,
     page: Annotated[Page, paging(CLIENT_LIMIT)],
     trigger: str | None = None,
-    status: str | None = None,
-    timestamp_gt: str | None = None,
-    timestamp_lt: str | None = None,
+    status: Annotated[str | None, Query(json_schema_extra={"enum": list(STATUSES)})] = None,
+    timestamp_gt: TimeQuery = None,
+    timestamp_lt: TimeQuery = None,
 ) -> list[dict[str, Any]]:
     """Processed trigger instances, newest first; ``X-Total-Count`` tells how many match (at most 1000 per
     request, also for ``limit=-1``)."""
@@ -162,7 +162,13 @@ TIMER_TYPES = (INTERVAL_TIMER, CRON_TIMER, DATE_TIMER)
 
 
 @router.get("/api/v1/timers", summary="List timers", responses=errors(400, 401, 403))
-def list_timers(rt: RuntimeDep, _caller: TriggerViewer, timer_type: str | None = None) -> list[dict[str, Any]]:
+def list_timers(
+    rt: RuntimeDep,
+    _caller: TriggerViewer,
+    timer_type: Annotated[
+        str | None, Query(json_schema_extra={"enum": [INTERVAL_TIMER, CRON_TIMER, DATE_TIMER]})
+    ] = None,
+) -> list[dict[str, Any]]:
     """The timers enabled rules create (StackStorm's timer triggers), with their rules and schedule, by ref."""
     if timer_type is not None and timer_type not in TIMER_TYPES:
         raise ApiError(400, f"timer_type must be one of {', '.join(TIMER_TYPES)}, not '{timer_type}'")

@@ -131,7 +131,7 @@ class RuleOut(BaseModel):
 class RuleTriggerIn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    type: str = Field(description="The trigger type's ref, e.g. core.st2.webhook")
+    type: str = Field(min_length=1, description="The trigger type's ref, e.g. core.st2.webhook")
     parameters: dict[str, Any] = Field(default_factory=dict)
     description: str = ""
 
@@ -139,7 +139,7 @@ class RuleTriggerIn(BaseModel):
 class RuleActionIn(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    ref: str = Field(description="The action's ref, e.g. core.local")
+    ref: str = Field(min_length=1, description="The action's ref, e.g. core.local")
     parameters: dict[str, Any] = Field(default_factory=dict)
     description: str = ""
 
@@ -240,6 +240,12 @@ def add_request_models(app: FastAPI) -> None:
                 for name, definition in schema.pop("$defs", {}).items():
                     schemas.setdefault(name, definition)
                 schemas[model.__name__] = schema
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    for media in operation.get("requestBody", {}).get("content", {}).values():
+                        # a body read as a plain object, documented by reference: the reference alone
+                        if "$ref" in media.get("schema", {}):
+                            media["schema"] = {"$ref": media["schema"]["$ref"]}
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

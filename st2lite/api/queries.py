@@ -141,7 +141,7 @@ BoolQuery = Annotated[
     str | None,
     Query(
         description="True or False (any case)",
-        json_schema_extra={"pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0|[Yy][Ee][Ss]|[Nn][Oo])$"},
+        json_schema_extra={"pattern": "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0|[Yy][Ee][Ss]|[Nn][Oo])?$"},
     ),
 ]
 #: A query time: ISO 8601 (checked by :func:`parse_time`; UTC when it names no zone).

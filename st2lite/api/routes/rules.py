@@ -154,7 +154,7 @@ def create_rule(
     summary="Change a rule",
     responses={200: {"model": RuleOut, "description": "The rule as stored"}, **errors(400, 401, 403, 404, 409)},
     openapi_extra={
-        "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/RuleOut"}}}}
+        "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/RuleUpdate"}}}}
     },
 )
 def update_rule(

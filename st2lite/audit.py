@@ -26,6 +26,10 @@ class AuditKind(StrEnum):
     EXECUTION_CREATED = "execution.created"
     EXECUTION_STATUS = "execution.status"
     PACK_REGISTERED = "pack.registered"
+    # Rules changed through the API (st2lite.rule_changes).
+    RULE_CREATED = "rule.created"
+    RULE_UPDATED = "rule.updated"
+    RULE_DELETED = "rule.deleted"
     KEY_CREATED = "key_value_pair.created"
     KEY_UPDATED = "key_value_pair.updated"
     KEY_DELETED = "key_value_pair.deleted"

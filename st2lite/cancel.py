@@ -33,8 +33,11 @@ _AT_ONCE = (S.REQUESTED, S.SCHEDULED, S.DELAYED, S.PENDING, S.PAUSED)
 _RUNNING = (S.RUNNING, S.PAUSING, S.RESUMING)
 
 
-def cancel(executions: ExecutionStore, client: Redis, execution_id: str, *, user: str) -> Execution:
-    """Cancel ``execution_id`` (see the module); returns it afterwards.
+def cancel(
+    executions: ExecutionStore, client: Redis, execution_id: str, *, user: str, actor: str | None = None
+) -> Execution:
+    """Cancel ``execution_id`` (see the module); returns it afterwards (``actor``: the audit events', default
+    the store's).
 
     Raises:
         ExecutionNotFoundError: no such execution.
@@ -51,10 +54,16 @@ def cancel(executions: ExecutionStore, client: Redis, execution_id: str, *, user
         try:
             if status in _AT_ONCE:
                 executions.transition(
-                    execution_id, S.CANCELED, fields={"result": result, "end": now_iso()}, allowed_from=[status]
+                    execution_id,
+                    S.CANCELED,
+                    fields={"result": result, "end": now_iso()},
+                    allowed_from=[status],
+                    actor=actor,
                 )
             else:
-                executions.transition(execution_id, S.CANCELING, allowed_from=[status], message=f"canceled by {user}")
+                executions.transition(
+                    execution_id, S.CANCELING, allowed_from=[status], message=f"canceled by {user}", actor=actor
+                )
                 if execution.runner == CHAIN_RUNNER:
                     chain_control(client, execution_id, S.CANCELING)
                 else:
@@ -65,14 +74,16 @@ def cancel(executions: ExecutionStore, client: Redis, execution_id: str, *, user
     raise NotCancelableError(f"execution '{execution_id}' kept changing status; try to cancel it again")
 
 
-def pause(executions: ExecutionStore, client: Redis, execution_id: str) -> Execution:
+def pause(executions: ExecutionStore, client: Redis, execution_id: str, *, actor: str | None = None) -> Execution:
     """Pause a running chain: its running tasks end, no new one starts."""
-    return _steer(executions, client, execution_id, S.PAUSING, done=(S.PAUSING, S.PAUSED), verb="pause")
+    return _steer(executions, client, execution_id, S.PAUSING, done=(S.PAUSING, S.PAUSED), verb="pause", actor=actor)
 
 
-def resume(executions: ExecutionStore, client: Redis, execution_id: str) -> Execution:
+def resume(executions: ExecutionStore, client: Redis, execution_id: str, *, actor: str | None = None) -> Execution:
     """Resume a paused (or pausing) chain."""
-    return _steer(executions, client, execution_id, S.RESUMING, done=(S.RUNNING, S.RESUMING), verb="resume")
+    return _steer(
+        executions, client, execution_id, S.RESUMING, done=(S.RUNNING, S.RESUMING), verb="resume", actor=actor
+    )
 
 
 #: Where pausing and resuming may start from.
@@ -87,6 +98,7 @@ def _steer(
     *,
     done: tuple[ExecutionStatus, ...],
     verb: str,
+    actor: str | None = None,
 ) -> Execution:
     execution = executions.get(execution_id)
     if execution.runner != CHAIN_RUNNER:
@@ -97,7 +109,7 @@ def _steer(
     if execution.status in done:
         return execution
     try:
-        executions.transition(execution_id, target, allowed_from=_STEER_FROM[target])
+        executions.transition(execution_id, target, allowed_from=_STEER_FROM[target], actor=actor)
     except InvalidTransitionError as exc:
         raise NotCancelableError(f"cannot {verb} execution '{execution_id}': it is {exc.current}") from exc
     chain_control(client, execution_id, target)

@@ -317,6 +317,18 @@ class ContentSet:
             webhooks={**kept._webhooks, **other._webhooks}.values(),
         )
 
+    def with_rules(self, rules: Iterable[Rule]) -> ContentSet:
+        """This registry with its rules replaced by ``rules`` (everything else kept)."""
+        return ContentSet(
+            packs=self._packs.values(),
+            actions=self._actions.values(),
+            rules=rules,
+            trigger_types=_user_defined(self._trigger_types),
+            sensors=self._sensors.values(),
+            policies=self._policies.values(),
+            webhooks=self._webhooks.values(),
+        )
+
     def without_packs(self, refs: Iterable[str]) -> ContentSet:
         """This registry without the packs ``refs`` and all their definitions (built-ins stay)."""
         gone = set(refs)

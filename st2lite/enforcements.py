@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -15,6 +16,12 @@ from st2lite.batch import add_to_indexes
 from st2lite.redisdb import Pipeline, Redis
 
 __all__ = ["EnforcementStatus", "EnforcementStore", "RuleEnforcement", "enforcement_id"]
+
+
+#: How far apart an enforcement's index score and its ``enforced_at`` may be (ms).
+TIME_SLACK_MS = 1000
+#: Most index entries one time-filtered query reads.
+SCAN_LIMIT = 10_000
 
 
 class EnforcementStatus(StrEnum):
@@ -97,9 +104,51 @@ class EnforcementStore:
         key = keys.enforcement_index("rule", rule) if rule else keys.enforcement_index("all", "all")
         horizon = int((time.time() - self._ttl) * 1000)
         self._client.zremrangebyscore(key, "-inf", f"({horizon}")
+        return self._in_order(self._client.zrevrange(key, offset, offset + limit - 1))
+
+    def query(
+        self,
+        *,
+        rule: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[RuleEnforcement], int]:
+        """The newest enforcements (of one rule; enforced after ``since`` and before ``until``, exclusive) and
+        how many match in all.
+
+        The index scores are the times the rules engine indexed its batch, which can be a little apart from
+        each ``enforced_at``: with a time filter, the index is read over a window :data:`TIME_SLACK_MS` wider
+        (at most :data:`SCAN_LIMIT` entries) and ``enforced_at`` decides.
+        """
+        key = keys.enforcement_index("rule", rule) if rule else keys.enforcement_index("all", "all")
+        horizon = int((time.time() - self._ttl) * 1000)
+        timed = since is not None or until is not None
+        low = f"({int(since.timestamp() * 1000) - TIME_SLACK_MS}" if since is not None else "-inf"
+        high = f"({int(until.timestamp() * 1000) + TIME_SLACK_MS}" if until is not None else "+inf"
+        start, count = (0, SCAN_LIMIT) if timed else (offset, limit)
+        with self._client.pipeline(transaction=False) as pipe:
+            pipe.zremrangebyscore(key, "-inf", f"({horizon}")
+            pipe.zrevrangebyscore(key, high, low, start=start, num=count)
+            pipe.zcount(key, low, high)
+            _pruned, ids, total = pipe.execute()
+        found = self._in_order(ids)
+        if not timed:
+            return found, int(total)
+        matching = [
+            e
+            for e in found
+            if (since is None or datetime.fromisoformat(e.enforced_at) > since)
+            and (until is None or datetime.fromisoformat(e.enforced_at) < until)
+        ]
+        return matching[offset : offset + limit], len(matching)
+
+    def _in_order(self, ids: list[str]) -> list[RuleEnforcement]:
+        """The enforcements ``ids``, in that order (those whose trigger instance expired left out)."""
         wanted: dict[str, set[str]] = {}
         order: list[tuple[str, str]] = []
-        for eid in self._client.zrevrange(key, offset, offset + limit - 1):
+        for eid in ids:
             instance_id, _, ref = eid.partition(":")
             wanted.setdefault(instance_id, set()).add(ref)
             order.append((instance_id, ref))

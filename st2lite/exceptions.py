@@ -8,6 +8,9 @@ its message tells the user what went wrong *and* what to do about it::
     ├── ContentError                a pack, rule, action or trigger definition is wrong
     │   ├── PackLoadError           a file cannot be read, parsed or validated
     │   ├── UnknownRefError         a reference names nothing registered
+    │   ├── RuleNotFoundError       no rule has that ref (the rules API)
+    │   ├── RuleConflictError       a rule with that ref exists already (the rules API)
+    │   └── RuleFileOwnedError      a pack file defines the rule: the API may only enable or disable it
     │   ├── ParameterError          action parameters are invalid or cannot be rendered
     │   └── TimerSpecError          a timer trigger's parameters are invalid (cron, interval, zone, date)
     ├── MatchError                  criteria cannot be evaluated
@@ -66,6 +69,9 @@ __all__ = [
     "ParameterError",
     "PermissionDeniedError",
     "ResponderNotAllowedError",
+    "RuleConflictError",
+    "RuleFileOwnedError",
+    "RuleNotFoundError",
     "RunnerError",
     "SensorError",
     "St2liteError",
@@ -127,6 +133,27 @@ class UnknownRefError(ContentError):
         message = f"{kind} '{ref}' is not registered"
         message += f"; {hint}" if hint else "; register the pack that defines it with 'st2lite pack register'"
         super().__init__(message)
+
+
+class RuleNotFoundError(ContentError):
+    """Raised when the rules API is asked for a rule no pack file or API request defined."""
+
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        super().__init__(f'Rule "{ref}" is not found; list the rules with GET /api/v1/rules')
+
+
+class RuleConflictError(ContentError):
+    """Raised when a rule is created with the ref of a rule that exists; ``conflict_id`` is that rule's id."""
+
+    def __init__(self, ref: str, conflict_id: str) -> None:
+        self.ref = ref
+        self.conflict_id = conflict_id
+        super().__init__(f'Rule "{ref}" already exists; change it with PUT /api/v1/rules/{ref} or delete it first')
+
+
+class RuleFileOwnedError(ContentError):
+    """Raised when the rules API is asked to change (beyond ``enabled``) or delete a rule a pack file defines."""
 
 
 class ParameterError(ContentError):

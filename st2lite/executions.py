@@ -232,8 +232,9 @@ class ExecutionStore:
         *,
         secrets: Mapping[str, Any] | None = None,
         created_ms: int | None = None,
+        actor: str | None = None,
     ) -> None:
-        """Queue the writes that create ``execution`` (and its audit events) on ``pipe``."""
+        """Queue the writes that create ``execution`` (and its audit events, by ``actor``, default the store's)."""
         eid = execution.id
         extra: dict[str, Any] = {}
         if execution.result is not None:
@@ -260,6 +261,7 @@ class ExecutionStore:
                 trigger_instance=execution.trigger_instance,
                 enforcement=execution.enforcement,
                 parent=execution.parent,
+                actor=actor,
             ),
             secrets=orjson.dumps(dict(secrets)) if secrets else None,
             extra=extra,
@@ -341,10 +343,11 @@ class ExecutionStore:
         enforcement: str | None,
         parent: str | None,
         at: str | None = None,
+        actor: str | None = None,
     ) -> bytes:
         return encode_event(
             AuditKind.EXECUTION_CREATED,
-            self._actor,
+            actor or self._actor,
             at=at,
             execution=execution_id,
             action=action,

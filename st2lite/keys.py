@@ -26,6 +26,9 @@ AUDIT_STREAM = f"{PREFIX}:audit"
 REGISTRY = f"{PREFIX}:registry"
 #: Counter bumped on every registry change; processes reload when it moves.
 REGISTRY_VERSION = f"{PREFIX}:registry:version"
+#: Rules written through the API: hash of rule ref -> JSON change (a rule, or a deletion), merged over
+#: :data:`REGISTRY` (see :mod:`st2lite.rule_changes`).
+REGISTRY_RULE_CHANGES = f"{PREFIX}:registry:rule-changes"
 
 #: Sorted set of running executions, scored by the time their heartbeat lease ends.
 RUNNING_LEASES = f"{PREFIX}:executions:leases"

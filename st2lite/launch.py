@@ -134,9 +134,11 @@ def request_in(
     executions: ExecutionStore,
     requests: RequestQueue,
     created_ms: int | None = None,
+    actor: str | None = None,
 ) -> None:
-    """Queue the writes that store the execution and request its scheduling."""
-    executions.create_in(pipe, prepared.execution, secrets=prepared.secrets, created_ms=created_ms)
+    """Queue the writes that store the execution and request its scheduling (``actor``: the audit event's,
+    default the store's)."""
+    executions.create_in(pipe, prepared.execution, secrets=prepared.secrets, created_ms=created_ms, actor=actor)
     requests.add_in(pipe, prepared.execution.id)
 
 

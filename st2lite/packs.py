@@ -38,6 +38,7 @@ from st2lite.exceptions import PackLoadError, ParameterError, St2liteError
 from st2lite.pack_configs import config_problems, schema_problems
 from st2lite.parameters import cast_value, validate_parameters
 from st2lite.policies import PARAMETER_MODELS, Policy, PolicyType
+from st2lite.refs import PACK_NAME
 from st2lite.rules import Rule
 from st2lite.runners import RUNNERS
 from st2lite.runners.chain import CHAIN_RUNNER
@@ -52,6 +53,7 @@ __all__ = [
     "PackLoad",
     "PackSource",
     "Problem",
+    "check_rule",
     "discover",
     "load_all",
     "load_pack",
@@ -526,7 +528,7 @@ def _load_rule(reader: _PackReader, doc: YamlDoc, data: dict[str, Any]) -> None:
     problems += errors
     criteria = data.get("criteria")
     if isinstance(criteria, dict):
-        problems += _criteria_problems(reader, doc, criteria)
+        problems += _criteria_problems(doc, criteria)
     if rule is not None:
         problems += reader.unique(doc, "rule", rule.full_ref)
     if problems or rule is None:
@@ -536,7 +538,33 @@ def _load_rule(reader: _PackReader, doc: YamlDoc, data: dict[str, Any]) -> None:
     reader.rule_files[rule.full_ref] = doc
 
 
-def _criteria_problems(reader: _PackReader, doc: YamlDoc, criteria: Mapping[Any, Any]) -> list[Problem]:
+def check_rule(
+    data: Mapping[str, Any], content: ContentSet, *, where: str = "request body"
+) -> tuple[Rule | None, list[Problem]]:
+    """Validate one rule given as data (the rules API) exactly as a rule file is, against ``content``.
+
+    Fields, criteria (operators, keys, patterns), pack name, then what only the
+    registry can tell: the trigger type exists and its parameters fit, the
+    action exists and its parameters fit. Returns the rule (``None`` when there
+    are problems) and every problem, named by field; ``where`` stands for the
+    file name in them.
+    """
+    doc = YamlDoc(path=Path(where), data=data)
+    rule, problems = _validate(Rule, data, doc)
+    criteria = data.get("criteria")
+    if isinstance(criteria, dict):
+        problems += _criteria_problems(doc, criteria)
+    if rule is not None:
+        if not PACK_NAME.match(rule.pack):
+            message = f"'{rule.pack}' is not a valid pack name; use only lowercase letters, digits and _"
+            problems.append(_problem(doc, "pack", message))
+        if not rule.name or "." in rule.name:
+            problems.append(_problem(doc, "name", f"'{rule.name}' is not a valid rule name; give a name without dots"))
+        problems += _rule_problems(rule, content, doc, {})
+    return (rule if not problems else None), problems
+
+
+def _criteria_problems(doc: YamlDoc, criteria: Mapping[Any, Any]) -> list[Problem]:
     """One problem per criterion that does not compile, at that criterion's line."""
     problems = []
     for key, spec in criteria.items():

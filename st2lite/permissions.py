@@ -56,6 +56,9 @@ class Permission(StrEnum):
     API_KEY_MODIFY = "api_key_modify"
     API_KEY_DELETE = "api_key_delete"
     AUDIT_VIEW = "audit_view"
+    #: Act as another user: run an action, re-run, cancel or answer an inquiry in their name (admins only,
+    #: as StackStorm lets only admins set an execution's ``user``).
+    USER_IMPERSONATE = "user_impersonate"
 
 
 class Role(StrEnum):

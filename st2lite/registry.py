@@ -1,7 +1,9 @@
 """The registry: registered content in Redis, shared by every process on every host.
 
 ``st2lite pack register`` writes whole packs into one Redis hash and bumps a
-version counter in the same transaction. Each process keeps a
+version counter in the same transaction; rules written through the API live in
+a hash of their own, merged over the packs' (:mod:`st2lite.rule_changes`), and
+bump the same counter. Each process keeps a
 :class:`RegistryCache` and reloads when the version moves, so a change is
 picked up within ``refresh_interval`` without a restart.
 """
@@ -23,6 +25,7 @@ from st2lite.audit import AuditEvent, AuditKind, AuditLog
 from st2lite.content import ContentSet
 from st2lite.policies import ActionPolicies
 from st2lite.redisdb import Redis
+from st2lite.rule_changes import apply_rule_changes, decode_changes
 from st2lite.runners import get_runner
 from st2lite.webhooks import Webhook
 
@@ -152,12 +155,32 @@ class RegistryStore:
         with self._client.pipeline(transaction=True) as pipe:
             pipe.get(keys.REGISTRY_VERSION)
             pipe.hgetall(keys.REGISTRY)
-            version, entries = pipe.execute()
-        return Snapshot(ContentSet.from_json(entries), int(version or 0))
+            pipe.hgetall(keys.REGISTRY_RULE_CHANGES)
+            version, entries, raw_changes = pipe.execute()
+        content = apply_rule_changes(ContentSet.from_json(entries), decode_changes(raw_changes))
+        return Snapshot(content, int(version or 0))
 
     def register(self, content: ContentSet, *, audit: AuditLog, actor: str) -> int:
-        """Replace the packs of ``content`` entirely; return the new version."""
+        """Replace the packs of ``content`` entirely; return the new version.
+
+        A rule created through the API whose ref a file of ``content`` now
+        defines is dropped (the file wins); ``enabled`` overrides the API set on
+        files' rules stay (both logged as warnings).
+        """
         packs = set(content.packs)
+        changes = decode_changes(self._client.hgetall(keys.REGISTRY_RULE_CHANGES))
+        shadowed = sorted(ref for ref, change in changes.items() if change.rule is not None and ref in content.rules)
+        for ref in shadowed:
+            log.warning("Rule %s created through the API is replaced by the file defining it now", ref)
+        for ref, change in sorted(changes.items()):
+            if change.enabled is not None and ref in content.rules:
+                log.warning(
+                    "Rule %s stays %s as set through the API by %s (PUT it with enabled %s to follow its file)",
+                    ref,
+                    "enabled" if change.enabled else "disabled",
+                    change.actor,
+                    str(content.rules[ref].enabled).lower(),
+                )
         stale = [
             field
             for field in self._client.hkeys(keys.REGISTRY)
@@ -169,6 +192,8 @@ class RegistryStore:
                 pipe.hdel(keys.REGISTRY, *stale)
             if entries:
                 pipe.hset(keys.REGISTRY, mapping=entries)
+            if shadowed:
+                pipe.hdel(keys.REGISTRY_RULE_CHANGES, *shadowed)
             pipe.incr(keys.REGISTRY_VERSION)
             for pack in sorted(packs):
                 audit.append(
@@ -185,7 +210,7 @@ class RegistryStore:
                     pipe,
                 )
             results = pipe.execute()
-        version = int(results[(1 if stale else 0) + (1 if entries else 0)])
+        version = int(results[(1 if stale else 0) + (1 if entries else 0) + (1 if shadowed else 0)])
         log.info("Registry: registered packs %s as version %s", ", ".join(sorted(packs)), version)
         return version
 
@@ -199,6 +224,10 @@ class RegistryCache:
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._checked = 0.0
+
+    def invalidate(self) -> None:
+        """Check the version on the next :meth:`current` (after this process changed the registry itself)."""
+        self._checked = float("-inf")
 
     def current(self) -> Snapshot:
         """The newest snapshot (checks the version at most every ``refresh_interval``)."""

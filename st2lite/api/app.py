@@ -8,15 +8,20 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from st2lite.api.deps import build_runtime
+from st2lite.api.docs_models import add_request_models
 from st2lite.api.errors import install_error_handlers
 from st2lite.api.routes import (
+    actions,
     auth,
     callbacks,
+    enforcements,
     executions,
     health,
     inquiries,
     keys,
     metrics,
+    packs,
+    rules,
     stream,
     triggers,
     webhooks,
@@ -55,8 +60,10 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.state.runtime = build_runtime(settings, redis_url)
     app.state.streams = StreamHub(settings.stream_max_clients)  # the open event streams (close_streams)
     install_error_handlers(app)
-    for module in (health, metrics, auth, webhooks, executions, keys, inquiries, callbacks, triggers, stream):
+    routers = (health, metrics, auth, packs, webhooks, executions, actions, rules, enforcements, keys, inquiries)
+    for module in (*routers, callbacks, triggers, stream):
         app.include_router(module.router)
+    add_request_models(app)
     app.add_middleware(StripTrailingSlash)
     # Webhooks are the hot path: answered by this middleware without routing or dependency solving, errors
     # through the same handlers; the FastAPI route stays for the OpenAPI document (added last: outermost).

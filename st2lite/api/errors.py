@@ -20,6 +20,9 @@ from st2lite.exceptions import (
     KeyValueNotFoundError,
     PermissionDeniedError,
     ResponderNotAllowedError,
+    RuleConflictError,
+    RuleFileOwnedError,
+    RuleNotFoundError,
     St2liteError,
     StoreUnavailableError,
     StreamBusyError,
@@ -55,6 +58,9 @@ STATUS: tuple[tuple[type[St2liteError], int], ...] = (
     (EncryptionKeyError, 500),
     (DatastoreError, 400),
     (UnknownRefError, 400),
+    (RuleNotFoundError, 404),
+    (RuleConflictError, 409),
+    (RuleFileOwnedError, 409),
     (InvalidTransitionError, 409),
     (TriggerError, 400),
     (ContentError, 400),
@@ -85,6 +91,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(St2liteError)
     async def _st2lite_error(_request: Request, exc: St2liteError) -> JSONResponse:
         status = next(code for cls, code in STATUS if isinstance(exc, cls))
+        if isinstance(exc, RuleConflictError):  # StackStorm's 409 names the existing object
+            return JSONResponse(status_code=409, content={"faultstring": str(exc), "conflict-id": exc.conflict_id})
         return fault(status, str(exc))
 
     async def _redis_unavailable(_request: Request, exc: Exception) -> JSONResponse:
@@ -97,6 +105,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                reason = (err.get("ctx") or {}).get("error", "")
+                position = err.get("loc", ("body", 0))[-1]
+                problems.append(f"body: not valid JSON ({reason} at character {position}); send a JSON object")
+                continue
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             problems.append(f"{where or 'body'}: {err.get('msg')}")
         return fault(400, "invalid request: " + "; ".join(problems))

@@ -65,7 +65,26 @@ def utc_z(timestamp: str | None) -> str | None:
     return timestamp[:-6] + "Z" if timestamp.endswith("+00:00") else timestamp
 
 
+def _parameters_public(action: Action) -> dict[str, Any]:
+    """The action's parameter specs, each with a ``type`` (the st2 client casts ``k=v`` by it).
+
+    A spec without one redefines a runner parameter and takes the runner's type;
+    any other spec without one is a ``string``, which is what StackStorm assumes.
+    """
+    out: dict[str, Any] = {}
+    runner = None
+    for name, spec in action.parameters.items():
+        dumped = spec.model_dump(exclude_unset=True)
+        if spec.type is None:
+            runner = runner or RUNNERS.get(action.runner_type)
+            base = runner.parameters.get(name) if runner is not None else None
+            dumped["type"] = base.type if base is not None and base.type is not None else "string"
+        out[name] = dumped
+    return out
+
+
 def action_public(action: Action) -> dict[str, Any]:
+    """``GET /api/v1/actions`` item; the ref is the id (st2lite has no database ids)."""
     return {
         "id": action.full_ref,
         "ref": action.full_ref,
@@ -76,7 +95,11 @@ def action_public(action: Action) -> dict[str, Any]:
         "description": action.description,
         "enabled": action.enabled,
         "entry_point": action.entry_point,
-        "parameters": {name: spec.model_dump(exclude_unset=True) for name, spec in action.parameters.items()},
+        "parameters": _parameters_public(action),
+        "tags": action.tags,
+        "notify": action.notify,
+        "output_schema": action.output_schema,
+        "metadata_file": action.metadata_file,
     }
 
 

@@ -293,8 +293,11 @@ class ApiServer:
     def register(self) -> None:
         """Register the core pack, the examples pack and the site folder into this server's Redis.
 
-        Also gives this server's HTTP client and CLI an admin API key (Redis may have been flushed).
+        The registry version starts from the clock: Redis is flushed between tests, and a version number the
+        API process saw in an earlier test would make it keep that test's registry. Also gives this server's
+        HTTP client and CLI an admin API key (Redis may have been flushed).
         """
+        self.redis.set(keys.REGISTRY_VERSION, time.time_ns() // 1000, nx=True)
         report, _version = register_from_disk(self.settings, self.redis, [], actor="test")
         assert report.ok, [str(p) for p in report.problems]
         assert set(report.content.packs) == {"core", "examples", "default"}

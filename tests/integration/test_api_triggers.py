@@ -35,9 +35,12 @@ def listed(api: ApiServer, **params: Any) -> tuple[list[dict[str, Any]], int]:
 
 
 def test_trigger_types_lists_builtin_and_pack_types_in_stackstorm_shape(api_server: ApiServer) -> None:
-    response = api_server.http.get("/api/v1/triggertypes", params={"include_attributes": "ref,pack,description"})
+    response = api_server.http.get("/api/v1/triggertypes")
+    projected = api_server.http.get("/api/v1/triggertypes", params={"include_attributes": "ref,pack,description"})
 
     assert response.status_code == 200, response.text
+    assert projected.status_code == 200, projected.text
+    assert {frozenset(t) for t in projected.json()} == {frozenset({"id", "ref", "pack", "description"})}
     by_ref = {t["ref"]: t for t in response.json()}
     webhook = by_ref["core.st2.webhook"]
     assert webhook["id"] == "core.st2.webhook"
@@ -164,9 +167,17 @@ def test_index_entries_past_the_retention_are_pruned(api_server: ApiServer) -> N
 
 
 def test_sensor_types(api_server: ApiServer) -> None:
-    response = api_server.http.get("/api/v1/sensortypes", params={"include_attributes": "ref,pack,description,enabled"})
+    response = api_server.http.get("/api/v1/sensortypes")
+    listed = api_server.http.get("/api/v1/sensortypes", params={"include_attributes": "ref,pack,description,enabled"})
 
     assert response.status_code == 200, response.text
+    assert {s["ref"]: s for s in listed.json()}["examples.QueueDepthSensor"] == {
+        "id": "examples.QueueDepthSensor",
+        "ref": "examples.QueueDepthSensor",
+        "pack": "examples",
+        "description": "Polls a queue and emits when it is too deep",
+        "enabled": True,
+    }
     sensor = {s["ref"]: s for s in response.json()}["examples.QueueDepthSensor"]
     assert sensor["uid"] == "sensor_type:examples:QueueDepthSensor"
     assert sensor["enabled"] is True and sensor["entry_point"] == "queue_depth.py"

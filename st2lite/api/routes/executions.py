@@ -2,47 +2,60 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
+from st2lite.api.acting import acting_user
 from st2lite.api.deps import RuntimeDep
+from st2lite.api.docs_models import ExecutionOut, errors
 from st2lite.api.errors import ApiError, fault
-from st2lite.api.queries import page_size, parse_time
+from st2lite.api.queries import CLIENT_LIMIT, BoolQuery, FieldsDep, Page, TimeQuery, paging, parse_bool, parse_time
 from st2lite.api.schemas import ExecutionCreate, ExecutionReRun, ExecutionUpdate, execution_public
+from st2lite.api.security import Authorize, Caller
 from st2lite.cancel import cancel, pause, resume
 from st2lite.datastore import kv_lookup
-from st2lite.exceptions import NotCancelableError, UnknownRefError
-from st2lite.executions import ExecutionFilter
+from st2lite.exceptions import NotCancelableError, TriggerInstanceNotFoundError, UnknownRefError
+from st2lite.executions import Execution, ExecutionFilter
 from st2lite.launch import prepare_execution, request_in
 from st2lite.parameters import MASK
+from st2lite.permissions import Permission
 from st2lite.runners.chain import CHAIN_RUNNER
 
 router = APIRouter(tags=["executions"])
 
-
-def _bool(value: str | None) -> bool:
-    return (value or "").lower() in ("true", "1", "yes")
+Viewer = Annotated[Caller, Authorize(Permission.EXECUTION_VIEW)]
 
 
-@router.get("/api/v1/executions")
+@router.get(
+    "/api/v1/executions",
+    summary="List executions",
+    responses={200: {"model": list[ExecutionOut], "description": "Executions, newest first"}, **errors(400, 401, 403)},
+)
 def list_executions(
     rt: RuntimeDep,
     response: Response,
+    _caller: Viewer,
+    fields: FieldsDep,
+    page: Annotated[Page, paging(CLIENT_LIMIT)],
     action: str | None = None,
     status: str | None = None,
     rule: str | None = None,
     rule_ref: str | None = None,
     parent: str | None = None,
-    timestamp_gt: str | None = None,
-    timestamp_lt: str | None = None,
-    sort_asc: str | None = None,
-    limit: Annotated[int, Query()] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    timestamp_gt: TimeQuery = None,
+    timestamp_lt: TimeQuery = None,
+    sort_asc: BoolQuery = None,
+    sort_desc: BoolQuery = None,
+    trigger_instance: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first; ``parent=null`` gives top-level executions only; ``X-Total-Count`` tells how many match."""
-    size = page_size(limit)
+    """Newest first (``sort_asc=True``: oldest first); ``parent=null`` gives top-level executions only;
+    ``trigger_instance`` those a trigger instance's rules started; ``X-Total-Count`` tells how many match.
+    At most 1000 per request (also for ``limit=-1``)."""
+    size = page.size
+    ascending = bool(parse_bool(sort_asc, "sort_asc")) or parse_bool(sort_desc, "sort_desc") is False
     flt = ExecutionFilter(
         action=action,
         status=status,
@@ -51,21 +64,64 @@ def list_executions(
         since=parse_time(timestamp_gt, "timestamp_gt"),
         until=parse_time(timestamp_lt, "timestamp_lt"),
     )
-    items, total = rt.executions.search(flt, limit=size, offset=offset, ascending=_bool(sort_asc))
+    if trigger_instance is not None:
+        items, total = _of_trigger_instance(rt, trigger_instance, flt, size, page.offset, ascending)
+    else:
+        items, total = rt.executions.search(flt, limit=size, offset=page.offset, ascending=ascending)
     response.headers["X-Total-Count"] = str(total)
     response.headers["X-Limit"] = str(size)
     snapshot = rt.registry.current()
-    return [execution_public(e, snapshot) for e in items]
+    return fields.apply_all([execution_public(e, snapshot) for e in items])
 
 
-@router.get("/api/v1/executions/{execution_id}")
-def get_execution(execution_id: str, rt: RuntimeDep) -> dict[str, Any]:
-    return execution_public(rt.executions.get(execution_id), rt.registry.current())
+def _of_trigger_instance(
+    rt: RuntimeDep, instance_id: str, flt: ExecutionFilter, size: int, offset: int, ascending: bool
+) -> tuple[list[Execution], int]:
+    """The executions the rules started for one trigger instance (read from its record), matching ``flt``."""
+    try:
+        record = rt.trigger_instances.get(instance_id)
+    except TriggerInstanceNotFoundError:
+        return [], 0
+    started = [str(e["execution"]) for e in record.get("enforcements", []) if e.get("execution")]
+    matching = [e for e in rt.executions.get_many(started) if _matches(e, flt)]
+    matching.sort(key=lambda e: e.created_at, reverse=not ascending)
+    return matching[offset : offset + size], len(matching)
 
 
-@router.post("/api/v1/executions", status_code=201)
-def run_action(body: ExecutionCreate, rt: RuntimeDep) -> Any:
-    """Request a run of ``body.action``; 201 with the execution (``requested``)."""
+def _matches(execution: Execution, flt: ExecutionFilter) -> bool:
+    created = datetime.fromisoformat(execution.created_at)
+    parent = None if flt.parent == "null" else flt.parent
+    return (
+        (flt.action is None or execution.action == flt.action)
+        and (flt.status is None or execution.status.value == flt.status)
+        and (flt.rule is None or execution.rule == flt.rule)
+        and (flt.parent is None or execution.parent == parent)
+        and (flt.since is None or created > flt.since)
+        and (flt.until is None or created < flt.until)
+    )
+
+
+@router.get(
+    "/api/v1/executions/{execution_id}",
+    summary="Get an execution",
+    responses={200: {"model": ExecutionOut, "description": "The execution"}, **errors(401, 403, 404)},
+)
+def get_execution(execution_id: str, rt: RuntimeDep, _caller: Viewer, fields: FieldsDep) -> dict[str, Any]:
+    """One execution, with its action, status, parameters, result and status log."""
+    return fields.apply(execution_public(rt.executions.get(execution_id), rt.registry.current()))
+
+
+@router.post(
+    "/api/v1/executions",
+    status_code=201,
+    summary="Run an action",
+    responses={201: {"model": ExecutionOut, "description": "The execution, requested"}, **errors(400, 401, 403, 404)},
+)
+def run_action(
+    body: ExecutionCreate, rt: RuntimeDep, caller: Annotated[Caller, Authorize(Permission.ACTION_EXECUTE)]
+) -> Any:
+    """Request a run of ``body.action``; 201 with the execution (``requested``). Its ``context.user`` is the
+    caller's; a different ``user`` is for admins only (403 otherwise)."""
     snapshot = rt.registry.current()
     try:
         action = snapshot.content.action(body.action)
@@ -75,17 +131,27 @@ def run_action(body: ExecutionCreate, rt: RuntimeDep) -> Any:
         ) from exc
     if not action.enabled:
         raise ApiError(400, f"Action {body.action} is disabled; enable it in its metadata file and re-register")
-    user = body.user or "st2lite"
+    user = acting_user(caller, body.user, "run actions as '{user}'")
     context = {**body.context, "user": user, "pack": action.pack}
     prepared = prepare_execution(snapshot, action, body.parameters, context=context, kv_lookup=kv_lookup(rt.client))
     with rt.client.pipeline(transaction=True) as pipe:
-        request_in(pipe, prepared, executions=rt.executions, requests=rt.requests)
+        request_in(pipe, prepared, executions=rt.executions, requests=rt.requests, actor=caller.actor)
         pipe.execute()
     return JSONResponse(status_code=201, content=execution_public(prepared.execution, snapshot))
 
 
-@router.post("/api/v1/executions/{execution_id}/re_run", status_code=201)
-def re_run(execution_id: str, body: ExecutionReRun, rt: RuntimeDep) -> Any:
+@router.post(
+    "/api/v1/executions/{execution_id}/re_run",
+    status_code=201,
+    summary="Re-run an execution",
+    responses={201: {"model": ExecutionOut, "description": "The new execution"}, **errors(400, 401, 403, 404)},
+)
+def re_run(
+    execution_id: str,
+    body: ExecutionReRun,
+    rt: RuntimeDep,
+    caller: Annotated[Caller, Authorize(Permission.EXECUTION_RERUN)],
+) -> Any:
     """Run the execution's action again: a new execution, its parameters overridden by ``body.parameters``.
 
     For a chain, ``tasks`` names where to start: the new chain keeps the tasks
@@ -117,7 +183,7 @@ def re_run(execution_id: str, body: ExecutionReRun, rt: RuntimeDep) -> Any:
         for k, v in parameters.items()
         if k in body.parameters or (k in action.parameters and k in specs and not specs[k].immutable)
     }
-    user = body.user or str(original.context.get("user") or "st2lite")
+    user = acting_user(caller, body.user, "re-run executions as '{user}'")
     context = {
         "user": user,
         "pack": action.pack,
@@ -125,31 +191,54 @@ def re_run(execution_id: str, body: ExecutionReRun, rt: RuntimeDep) -> Any:
     }
     prepared = prepare_execution(snapshot, action, supplied, context=context, kv_lookup=kv_lookup(rt.client))
     with rt.client.pipeline(transaction=True) as pipe:
-        request_in(pipe, prepared, executions=rt.executions, requests=rt.requests)
+        request_in(pipe, prepared, executions=rt.executions, requests=rt.requests, actor=caller.actor)
         pipe.execute()
     return JSONResponse(status_code=201, content=execution_public(prepared.execution, snapshot))
 
 
-@router.delete("/api/v1/executions/{execution_id}")
-def cancel_execution(execution_id: str, rt: RuntimeDep, user: str | None = None) -> Any:
+@router.delete(
+    "/api/v1/executions/{execution_id}",
+    summary="Cancel an execution",
+    responses={
+        200: {"model": ExecutionOut, "description": "The execution, canceling or canceled"},
+        **errors(401, 403, 404),
+    },
+)
+def cancel_execution(
+    execution_id: str,
+    rt: RuntimeDep,
+    caller: Annotated[Caller, Authorize(Permission.EXECUTION_STOP)],
+    user: str | None = None,
+) -> Any:
     """Cancel: 200 with the execution (``canceled``, or ``canceling`` while its action is stopped).
 
-    An execution that ended already gets StackStorm's answer: 200 with a faultstring.
+    An execution that ended already gets StackStorm's answer: 200 with a faultstring. The canceling user
+    is the caller (``user``, someone else, is for admins only).
     """
+    who = acting_user(caller, user, "cancel executions as '{user}'")
     try:
-        execution = cancel(rt.executions, rt.client, execution_id, user=user or "st2lite")
+        execution = cancel(rt.executions, rt.client, execution_id, user=who, actor=caller.actor)
     except NotCancelableError as exc:
         return fault(200, str(exc))
     return execution_public(execution, rt.registry.current())
 
 
-@router.put("/api/v1/executions/{execution_id}")
-def update_execution(execution_id: str, body: ExecutionUpdate, rt: RuntimeDep) -> Any:
+@router.put(
+    "/api/v1/executions/{execution_id}",
+    summary="Pause or resume an execution",
+    responses={200: {"model": ExecutionOut, "description": "The execution"}, **errors(400, 401, 403, 404, 409)},
+)
+def update_execution(
+    execution_id: str,
+    body: ExecutionUpdate,
+    rt: RuntimeDep,
+    caller: Annotated[Caller, Authorize(Permission.EXECUTION_STOP)],
+) -> Any:
     """Pause (``{"status": "pausing"}``) or resume (``{"status": "resuming"}``) a chain."""
     if body.status == "pausing":
-        execution = pause(rt.executions, rt.client, execution_id)
+        execution = pause(rt.executions, rt.client, execution_id, actor=caller.actor)
     elif body.status == "resuming":
-        execution = resume(rt.executions, rt.client, execution_id)
+        execution = resume(rt.executions, rt.client, execution_id, actor=caller.actor)
     else:
         raise ApiError(400, f"status must be 'pausing' or 'resuming', not {body.status!r}; cancel with DELETE")
     return execution_public(execution, rt.registry.current())

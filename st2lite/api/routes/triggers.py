@@ -8,8 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from st2lite.api.deps import RuntimeDep
+from st2lite.api.docs_models import errors
 from st2lite.api.errors import ApiError
-from st2lite.api.queries import page_size, parse_time
+from st2lite.api.queries import CLIENT_LIMIT, DEFAULT_LIMIT, FieldsDep, Page, TimeQuery, paging, parse_time
+from st2lite.api.security import Authorize, Caller
 from st2lite.api.trigger_public import (
     dispatched_public,
     instance_public,
@@ -21,6 +23,7 @@ from st2lite.api.trigger_public import (
     webhook_public,
 )
 from st2lite.exceptions import UnknownRefError
+from st2lite.permissions import Permission
 from st2lite.registry import Snapshot
 from st2lite.sensors.status import SensorStatusStore
 from st2lite.sensors.triggers import concrete_triggers, trigger_id
@@ -29,37 +32,52 @@ from st2lite.triggers import CRON_TIMER, DATE_TIMER, INTERVAL_TIMER
 
 router = APIRouter(tags=["triggers"])
 
+TriggerViewer = Annotated[Caller, Authorize(Permission.TRIGGER_VIEW)]
+SensorViewer = Annotated[Caller, Authorize(Permission.SENSOR_VIEW)]
 
-@router.get("/api/v1/triggertypes")
-def list_trigger_types(rt: RuntimeDep, pack: str | None = None) -> list[dict[str, Any]]:
+
+@router.get("/api/v1/triggertypes", summary="List trigger types", responses=errors(400, 401, 403))
+def list_trigger_types(
+    rt: RuntimeDep,
+    response: Response,
+    _caller: TriggerViewer,
+    fields: FieldsDep,
+    page: Annotated[Page, paging(DEFAULT_LIMIT)],
+    pack: str | None = None,
+) -> list[dict[str, Any]]:
     """Every registered trigger type (built-in and packs'), by ref; ``pack`` keeps one pack's."""
     types = rt.registry.current().content.trigger_types
-    return [trigger_type_public(types[ref]) for ref in sorted(types) if pack is None or types[ref].pack == pack]
+    matching = [types[ref] for ref in sorted(types) if pack is None or types[ref].pack == pack]
+    page.headers(response, len(matching))
+    return fields.apply_all([trigger_type_public(t) for t in page.cut(matching)])
 
 
-@router.get("/api/v1/triggertypes/{ref}")
-def get_trigger_type(ref: str, rt: RuntimeDep) -> dict[str, Any]:
+@router.get("/api/v1/triggertypes/{ref}", summary="Get a trigger type", responses=errors(401, 403, 404))
+def get_trigger_type(ref: str, rt: RuntimeDep, _caller: TriggerViewer, fields: FieldsDep) -> dict[str, Any]:
+    """One trigger type by ref (its id is its ref)."""
     try:
-        return trigger_type_public(rt.registry.current().content.trigger_type(ref))
+        return fields.apply(trigger_type_public(rt.registry.current().content.trigger_type(ref)))
     except UnknownRefError as exc:
         raise ApiError(
             404, f"TriggerType {ref} not found; list the registered ones with 'st2lite trigger list'"
         ) from exc
 
 
-@router.get("/api/v1/triggerinstances")
+@router.get("/api/v1/triggerinstances", summary="List trigger instances", responses=errors(400, 401, 403))
 def list_trigger_instances(
     rt: RuntimeDep,
     response: Response,
+    _caller: TriggerViewer,
+    fields: FieldsDep,
+    page: Annotated[Page, paging(CLIENT_LIMIT)],
     trigger: str | None = None,
-    status: str | None = None,
-    timestamp_gt: str | None = None,
-    timestamp_lt: str | None = None,
-    limit: Annotated[int, Query()] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    status: Annotated[str | None, Query(json_schema_extra={"enum": list(STATUSES)})] = None,
+    timestamp_gt: TimeQuery = None,
+    timestamp_lt: TimeQuery = None,
 ) -> list[dict[str, Any]]:
-    """Processed trigger instances, newest first; ``X-Total-Count`` tells how many match."""
-    size = page_size(limit)
+    """Processed trigger instances, newest first; ``X-Total-Count`` tells how many match (at most 1000 per
+    request, also for ``limit=-1``)."""
+    size = page.size
     if status is not None and status not in STATUSES:
         raise ApiError(400, f"status must be one of {', '.join(STATUSES)}, not {status!r}")
     flt = TriggerInstanceFilter(
@@ -68,20 +86,26 @@ def list_trigger_instances(
         since=parse_time(timestamp_gt, "timestamp_gt"),
         until=parse_time(timestamp_lt, "timestamp_lt"),
     )
-    records, total = rt.trigger_instances.search(flt, limit=size, offset=offset)
+    records, total = rt.trigger_instances.search(flt, limit=size, offset=page.offset)
     response.headers["X-Total-Count"] = str(total)
     response.headers["X-Limit"] = str(size)
-    return [instance_public(r) for r in records]
+    return fields.apply_all([instance_public(r) for r in records])
 
 
-@router.get("/api/v1/triggerinstances/{instance_id}")
-def get_trigger_instance(instance_id: str, rt: RuntimeDep) -> dict[str, Any]:
+@router.get("/api/v1/triggerinstances/{instance_id}", summary="Get a trigger instance", responses=errors(401, 403, 404))
+def get_trigger_instance(instance_id: str, rt: RuntimeDep, _caller: TriggerViewer, fields: FieldsDep) -> dict[str, Any]:
     """One processed trigger instance with its status and enforcements."""
-    return instance_public(rt.trigger_instances.get(instance_id))
+    return fields.apply(instance_public(rt.trigger_instances.get(instance_id)))
 
 
-@router.post("/api/v1/triggerinstances/{instance_id}/re_emit")
-def re_emit(instance_id: str, rt: RuntimeDep) -> dict[str, Any]:
+@router.post(
+    "/api/v1/triggerinstances/{instance_id}/re_emit",
+    summary="Re-emit a trigger instance",
+    responses=errors(400, 401, 403, 404),
+)
+def re_emit(
+    instance_id: str, rt: RuntimeDep, caller: Annotated[Caller, Authorize(Permission.TRIGGER_INSTANCE_RE_EMIT)]
+) -> dict[str, Any]:
     """Dispatch a new instance with the same trigger, parameters and payload (``source`` ``re-emit:<id>``).
 
     200 with StackStorm's ``message`` and the new (``pending``) instance.
@@ -92,34 +116,41 @@ def re_emit(instance_id: str, rt: RuntimeDep) -> dict[str, Any]:
         original.get("payload") or {},
         parameters=original.get("parameters") or {},
         trace_tag=original.get("trace_tag") or "",
-        actor="api",
+        actor=caller.actor,
         source=f"re-emit:{instance_id}",
     )
     return {**dispatched_public(instance), "message": f"Trigger instance {instance_id} succesfully re-sent."}
 
 
-@router.get("/api/v1/sensortypes")
-def list_sensor_types(rt: RuntimeDep, pack: str | None = None) -> list[dict[str, Any]]:
-    """Every registered sensor's metadata, by ref, with its ``status``; ``pack`` keeps one pack's."""
-    return [
-        sensor_type_public(meta, item)
-        for meta, item in sensor_states(rt.registry.current(), SensorStatusStore(rt.client), pack=pack)
-    ]
+@router.get("/api/v1/sensortypes", summary="List sensor types", responses=errors(400, 401, 403))
+def list_sensor_types(
+    rt: RuntimeDep,
+    response: Response,
+    _caller: SensorViewer,
+    fields: FieldsDep,
+    page: Annotated[Page, paging(-1)],
+    pack: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every registered sensor's metadata, by ref, with its ``status``; ``pack`` keeps one pack's. No ``limit``
+    returns all."""
+    states = sensor_states(rt.registry.current(), SensorStatusStore(rt.client), pack=pack)
+    page.headers(response, len(states))
+    return fields.apply_all([sensor_type_public(meta, item) for meta, item in page.cut(states)])
 
 
-@router.get("/api/v1/sensortypes/{ref}")
-def get_sensor_type(ref: str, rt: RuntimeDep) -> dict[str, Any]:
+@router.get("/api/v1/sensortypes/{ref}", summary="Get a sensor type", responses=errors(401, 403, 404))
+def get_sensor_type(ref: str, rt: RuntimeDep, _caller: SensorViewer, fields: FieldsDep) -> dict[str, Any]:
     snapshot = rt.registry.current()
     try:
         snapshot.content.sensor(ref)
     except UnknownRefError as exc:
         raise ApiError(404, f"SensorType {ref} not found; register the pack that declares it") from exc
     ((meta, item),) = sensor_states(snapshot, SensorStatusStore(rt.client), refs=[ref])
-    return sensor_type_public(meta, item)
+    return fields.apply(sensor_type_public(meta, item))
 
 
-@router.get("/api/v1/sensors")
-def list_sensors(rt: RuntimeDep, pack: str | None = None) -> list[dict[str, Any]]:
+@router.get("/api/v1/sensors", summary="List sensors with their state", responses=errors(401, 403))
+def list_sensors(rt: RuntimeDep, _caller: SensorViewer, pack: str | None = None) -> list[dict[str, Any]]:
     """st2lite's own: every registered sensor with its state, where it runs and its last error."""
     return [
         sensor_public(meta, item)
@@ -130,16 +161,23 @@ def list_sensors(rt: RuntimeDep, pack: str | None = None) -> list[dict[str, Any]
 TIMER_TYPES = (INTERVAL_TIMER, CRON_TIMER, DATE_TIMER)
 
 
-@router.get("/api/v1/timers")
-def list_timers(rt: RuntimeDep, timer_type: str | None = None) -> list[dict[str, Any]]:
+@router.get("/api/v1/timers", summary="List timers", responses=errors(400, 401, 403))
+def list_timers(
+    rt: RuntimeDep,
+    _caller: TriggerViewer,
+    timer_type: Annotated[
+        str | None, Query(json_schema_extra={"enum": [INTERVAL_TIMER, CRON_TIMER, DATE_TIMER]})
+    ] = None,
+) -> list[dict[str, Any]]:
     """The timers enabled rules create (StackStorm's timer triggers), with their rules and schedule, by ref."""
     if timer_type is not None and timer_type not in TIMER_TYPES:
         raise ApiError(400, f"timer_type must be one of {', '.join(TIMER_TYPES)}, not '{timer_type}'")
     return _timers(rt, [timer_type] if timer_type else list(TIMER_TYPES))
 
 
-@router.get("/api/v1/timers/{ref_or_id}")
-def get_timer(ref_or_id: str, rt: RuntimeDep) -> dict[str, Any]:
+@router.get("/api/v1/timers/{ref_or_id}", summary="Get a timer", responses=errors(401, 403, 404))
+def get_timer(ref_or_id: str, rt: RuntimeDep, _caller: TriggerViewer) -> dict[str, Any]:
+    """One timer by id or ref."""
     for timer in _timers(rt, list(TIMER_TYPES)):
         if ref_or_id in (timer["id"], timer["ref"]):
             return timer
@@ -160,8 +198,11 @@ def _timers(rt: RuntimeDep, types: list[str]) -> list[dict[str, Any]]:
     return sorted(items, key=lambda item: str(item["ref"]))
 
 
-@router.get("/api/v1/webhooks")
-def list_webhooks(rt: RuntimeDep) -> list[dict[str, Any]]:
+WebhookViewer = Annotated[Caller, Authorize(Permission.WEBHOOK_VIEW)]
+
+
+@router.get("/api/v1/webhooks", summary="List webhooks", responses=errors(401, 403))
+def list_webhooks(rt: RuntimeDep, _caller: WebhookViewer) -> list[dict[str, Any]]:
     """The webhook urls enabled rules listen to and those packs declare, each once, as ``core.st2.webhook`` triggers.
 
     ``include_attributes`` is ignored.
@@ -175,11 +216,12 @@ def _webhook(snapshot: Snapshot, url: str) -> dict[str, Any]:
     return webhook_public(url, declared=snapshot.declared_webhooks.get(url), rule_bound=url in snapshot.webhook_urls)
 
 
-@router.get("/api/v1/webhooks/{url:path}")
-def get_webhook(url: str, rt: RuntimeDep) -> Any:
+@router.get("/api/v1/webhooks/{url:path}", summary="Get a webhook", responses=errors(401, 403, 404))
+def get_webhook(url: str, rt: RuntimeDep, caller: WebhookViewer) -> Any:
+    """The webhook of one url (``include_attributes`` is ignored: items always carry ``parameters.url``)."""
     hook = url.strip("/")
     if not hook:
-        return list_webhooks(rt)
+        return list_webhooks(rt, caller)
     snapshot = rt.registry.current()
     if hook not in snapshot.webhook_urls and hook not in snapshot.declared_webhooks:
         raise ApiError(

@@ -1,23 +1,17 @@
 """Every route checks the caller's permission, and acts for the caller (admins may name another user).
 
-The authentication middleware lands separately; here a small ASGI wrapper (test code) sets the request's
-caller from two headers, exactly where that middleware will put it (``scope["state"]["caller"]``).
+Callers are real API keys of the user and role a test names (``as_``), checked by the auth middleware.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from conftest import ApiServer, cli_env, fault, site_settings, wait_for
-from starlette.types import ASGIApp, Receive, Scope, Send
+from conftest import ApiServer, fault, running_api
 
-from st2lite.api.app import create_app
-from st2lite.api.security import Caller
 from st2lite.audit import AuditKind, AuditLog
 from st2lite.permissions import Role
 from st2lite.redisdb import connect
@@ -25,59 +19,29 @@ from st2lite.redisdb import connect
 pytestmark = [pytest.mark.redis, pytest.mark.e2e]
 
 
-class AsCaller:
-    """Sets the caller from ``x-test-user`` / ``x-test-role`` (what the auth middleware will do from credentials)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = dict(scope["headers"])
-            user = headers.get(b"x-test-user")
-            if user is not None:
-                role = Role(headers.get(b"x-test-role", b"viewer").decode())
-                state = {**scope.get("state", {}), "caller": Caller(user=user.decode(), role=role, method="token")}
-                scope = {**scope, "state": state}
-        await self.app(scope, receive, send)
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> Iterator[ApiServer]:
-    root = tmp_path_factory.mktemp("perm")
-    settings = site_settings(root, redis_server)
+    """An API whose HTTP client turns ``x-test-user``/``x-test-role`` into a real API key of that user and role."""
     client = connect(redis_server)
     client.flushdb()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            AsCaller(create_app(settings, redis_server)),
-            host="127.0.0.1",
-            port=settings.api_port,
-            log_level="warning",
-            lifespan="off",
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = settings.resolved_api_url
+    made: dict[tuple[str, str], str] = {}
     try:
-        with httpx.Client(base_url=base, timeout=10.0) as http:
-            wait_for(lambda: _answers(http), f"{base} to answer")
-            served = ApiServer(url=base, settings=settings, redis=client, http=http, cwd=root, env=cli_env(settings))
-            served.register()
+        with running_api(tmp_path_factory.mktemp("perm"), redis_server) as served:
+
+            def credentials(request: httpx.Request) -> None:
+                user = request.headers.pop("x-test-user", None)
+                if user is None:
+                    return
+                role = request.headers.pop("x-test-role", "viewer")
+                if (user, role) not in made:
+                    made[user, role] = served.api_key(user, Role(role))
+                request.headers["St2-Api-Key"] = made[user, role]
+
+            served.http.event_hooks["request"].append(credentials)
             yield served
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         client.flushdb()
         client.close()
-
-
-def _answers(http: httpx.Client) -> bool:
-    try:
-        return http.get("/api/v1/health").status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def as_(user: str, role: str) -> dict[str, str]:
@@ -159,7 +123,7 @@ def test_an_operator_runs_as_itself_and_may_not_impersonate(api: ApiServer) -> N
         "ask an admin for a role that grants it (docs/auth.md)"
     )
     created = {e["execution"]: e for e in events(api, AuditKind.EXECUTION_CREATED)}
-    assert created[mine.json()["id"]]["actor"] == "api:olivia"
+    assert created[mine.json()["id"]]["actor"].startswith("api:olivia (api key ")
     rerun_as = api.http.post(
         f"/api/v1/executions/{mine.json()['id']}/re_run", headers=OPERATOR, json={"parameters": {}, "user": "alice"}
     )
@@ -178,7 +142,7 @@ def test_an_admin_may_run_as_another_user(api: ApiServer) -> None:
     assert response.status_code == 201, response.text
     assert response.json()["context"]["user"] == "alice"
     created = {e["execution"]: e for e in events(api, AuditKind.EXECUTION_CREATED)}
-    assert created[response.json()["id"]]["actor"] == "api:root"  # who asked, not whom for
+    assert created[response.json()["id"]]["actor"].startswith("api:root (api key ")  # who asked, not whom for
 
 
 def test_rule_changes_are_audited_with_the_caller(api: ApiServer) -> None:
@@ -189,4 +153,7 @@ def test_rule_changes_are_audited_with_the_caller(api: ApiServer) -> None:
     assert api.http.delete("/api/v1/rules/default.perm_rule", headers=ADMIN).status_code == 204
 
     kinds = [(e.kind.value, e.actor) for e in AuditLog(api.redis, maxlen=1000).read() if e.rule == "default.perm_rule"]
-    assert kinds == [("rule.created", "api:root"), ("rule.deleted", "api:root")]
+    assert [(kind, actor.split(" (")[0]) for kind, actor in kinds] == [
+        ("rule.created", "api:root"),
+        ("rule.deleted", "api:root"),
+    ]

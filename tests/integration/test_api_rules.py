@@ -68,7 +68,7 @@ def test_create_answers_201_with_the_stored_rule_in_stackstorm_shape(api_server:
     }
     assert api_server.http.get("/api/v1/rules/examples.sample_rule").json() == created
     [event] = rule_events(api_server, "examples.sample_rule")
-    assert (event["kind"], event["actor"]) == ("rule.created", "api:st2admin")
+    assert (event["kind"], event["actor"]) == ("rule.created", f"api:st2admin (api key {api_server.admin_key_id})")
     # the webhook url the new rule listens to exists for the API within its refresh interval
     wait_for(
         lambda: api_server.http.get("/api/v1/webhooks/sample").status_code == 200,
@@ -357,7 +357,7 @@ def test_stored_changes_are_json_an_operator_can_read(api_server: ApiServer) -> 
 
     stored = orjson.loads(api_server.redis.hget(keys.REGISTRY_RULE_CHANGES, "examples.sample_rule") or b"{}")
 
-    assert stored["actor"] == "api:st2admin"
+    assert stored["actor"] == f"api:st2admin (api key {api_server.admin_key_id})"
     assert stored["rule"]["trigger"] == {"type": "core.st2.webhook", "parameters": {"url": "sample"}, "description": ""}
     assert "id" not in stored["rule"] and "uid" not in stored["rule"]
 

@@ -9,7 +9,11 @@ is why this module sets it at import time and is the only importer of rq).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -27,9 +31,11 @@ from rq.serializers import JSONSerializer
 from rq.utils import utcparse
 from rq.worker import SimpleWorker
 
-from st2lite.redisdb import Pipeline, Redis, bytes_twin, connect
+from st2lite.redisdb import UNAVAILABLE, Pipeline, Redis, bytes_twin, connect
 
 __all__ = ["HEARTBEAT_EVERY", "JOB_FUNCTION", "QUEUE_KEY", "WORKERS_KEY", "workers", "JobQueue", "Worker", "run_worker"]
+
+log = logging.getLogger(__name__)
 
 #: The Redis list of the action queue's waiting jobs (read by :mod:`st2lite.metrics`).
 QUEUE_KEY = f"{rq.Queue.redis_queue_namespace_prefix}{keys.ACTION_QUEUE}"
@@ -119,6 +125,13 @@ def workers(client: Redis, worker_keys: Iterable[str]) -> list[tuple[str, dateti
 HEARTBEAT_EVERY = 5.0
 
 
+#: Seconds the command listener waits for a message before it looks at its stop event again (at shutdown the
+#: reply to the unsubscribe wakes it at once; this only bounds a wait whose wake-up was lost).
+COMMANDS_POLL = 60.0
+#: Longest wait at shutdown for the command listener to let go of its connection.
+COMMANDS_STOP_WAIT = 2.0
+
+
 class Worker(SimpleWorker):  # type: ignore[misc]  # rq is untyped to mypy
     """Runs jobs in the worker process itself: runners start their own subprocesses.
 
@@ -127,11 +140,27 @@ class Worker(SimpleWorker):  # type: ignore[misc]  # rq is untyped to mypy
     the worker's Redis traffic. Here a stand-alone heartbeat is sent at most every
     :data:`HEARTBEAT_EVERY` seconds (the worker key lives ``worker_ttl`` = 420 s, and
     the heartbeat RQ sends inside its per-job transactions is kept), and a state
-    already written is not written again. Nothing else of RQ changes: jobs,
+    already written is not written again.
+
+    The listener of RQ's command channel (``rq:pubsub:<worker>``: shutdown,
+    stop-job) is this class's own thread, stopped by an event: RQ's teardown
+    unsubscribes and then calls redis-py's ``PubSubWorkerThread.stop()``, which
+    (redis-py 8) waits for the thread without a limit; when the thread had already
+    read the unsubscribe reply it was waiting up to 60 s for a new subscription, so
+    a worker told to stop sometimes took a minute to exit. Here the stop event is set
+    *before* the unsubscribe is sent, so the reply that wakes the listener always
+    finds it set, and the wait for the thread is bounded. A SIGINT/SIGTERM that
+    arrives while the worker starts (after :func:`run_worker` began, before RQ
+    installs its handlers) is kept and acted on once they are in: the worker
+    deregisters and exits 0 instead of being killed with its registration left
+    behind. Nothing else of RQ changes: jobs,
     registries, the started-job heartbeat and worker registration are RQ's own.
     """
 
     _beat_at = float("-inf")
+    pubsub_thread: threading.Thread | None
+    #: The SIGINT/SIGTERM received before RQ's handlers were installed (filled by :func:`run_worker`).
+    early_signals: list[int] | tuple[()] = ()
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         if pipeline is None and timeout is None and time.monotonic() - self._beat_at < HEARTBEAT_EVERY:
@@ -145,22 +174,43 @@ class Worker(SimpleWorker):  # type: ignore[misc]  # rq is untyped to mypy
             return
         super().set_state(state, pipeline)
 
-    def unsubscribe(self) -> None:
-        """RQ's, waiting at most 1 s for its pub/sub thread.
+    def subscribe(self) -> None:
+        self._commands_stop = threading.Event()
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = threading.Thread(target=self._listen_for_commands, name="rq-commands", daemon=True)
+        self.pubsub_thread.start()
 
-        RQ's thread reads with a 60 s timeout and redis-py 8's ``stop()`` joins
-        it without a limit, so a stopping worker could hang for a minute (and be
-        killed by ``st2lite up`` or a test). The thread is a daemon: it ends with the process.
-        """
-        if not self.pubsub_thread:
+    def _listen_for_commands(self) -> None:
+        stop = self._commands_stop
+        while not stop.is_set():
+            try:
+                # Blocks until a message (a command, or the reply to unsubscribe() below) or the timeout.
+                self.pubsub.get_message(ignore_subscribe_messages=True, timeout=COMMANDS_POLL)
+            except UNAVAILABLE as exc:  # redis-py subscribes again when it reconnects
+                if not stop.is_set():
+                    log.warning("Worker %s: command channel lost: %s; retrying in 2s", self.name, exc)
+                stop.wait(2.0)
+            except Exception:  # a bad command must not end the listener
+                log.exception("Worker %s: command not handled", self.name)
+
+    def unsubscribe(self) -> None:
+        thread = self.pubsub_thread
+        if thread is None:
             return
-        self.pubsub.unsubscribe()
-        try:
-            self.pubsub_thread.stop(timeout=1.0)
-        except TypeError:  # redis-py before 8: stop() does not wait
-            self.pubsub_thread.stop()
-            self.pubsub_thread.join(timeout=1.0)
+        self._commands_stop.set()  # before the reply to the unsubscribe can wake the listener
+        with contextlib.suppress(*UNAVAILABLE):  # the listener then sees the event after its retry pause
+            self.pubsub.unsubscribe()
+        thread.join(COMMANDS_STOP_WAIT)
         self.pubsub.close()
+        self.pubsub_thread = None
+
+    def _install_signal_handlers(self) -> None:
+        super()._install_signal_handlers()
+        if self.early_signals:
+            name = signal.Signals(self.early_signals[0]).name
+            log.info("Worker %s: stopping (%s received while starting)", self.name, name)
+            self._stop_requested = True  # RQ's loop checks this before it first waits for a job
 
 
 def run_worker(
@@ -171,10 +221,18 @@ def run_worker(
     on_start: Callable[[], Any] | None = None,
     max_jobs: int | None = None,
 ) -> None:
-    """Run an RQ worker on the action queue until stopped (SIGINT/SIGTERM finish the current job first)."""
+    """Run an RQ worker on the action queue until stopped (SIGINT/SIGTERM finish the current job first).
+
+    Call from the main thread (signal handlers). A SIGINT/SIGTERM from here on is never lost: until RQ
+    installs its handlers it is kept, and the worker stops before it waits for its first job.
+    """
+    received: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: received.append(signum))
     connection = connect(url, decode_responses=False)
     queue = rq.Queue(keys.ACTION_QUEUE, connection=connection, serializer=JSONSerializer)
     worker = Worker([queue], connection=connection, name=name, serializer=JSONSerializer)
+    worker.early_signals = received
     if on_start is not None:
         on_start()
     worker.work(burst=burst, logging_level="WARNING", max_jobs=max_jobs, with_scheduler=False)

@@ -256,6 +256,16 @@ class TestListing:
                 "timestamp_lt=2026-13-01",
                 "timestamp_lt must be an ISO 8601 time such as 2026-01-01T00:00:00Z, got '2026-13-01'",
             ),
+            (
+                "user=bob",
+                "executions cannot be filtered by user (st2 execution list --user) yet; "
+                "filter by action, status, rule, parent, timestamp_gt or timestamp_lt",
+            ),
+            (
+                "limit=5&trigger_instance=6b15ebe0f2309f1659edb1da",
+                "executions cannot be filtered by trigger_instance (st2 execution list --trigger_instance) yet; "
+                "filter by action, status, rule, parent, timestamp_gt or timestamp_lt",
+            ),
         ],
     )
     def test_bad_list_queries_are_400(self, history: History, query: str, message: str) -> None:

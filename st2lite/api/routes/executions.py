@@ -22,8 +22,23 @@ from st2lite.runners.chain import CHAIN_RUNNER
 router = APIRouter(tags=["executions"])
 
 
+#: Filters ``st2 execution list`` offers that st2lite cannot answer (no index): refused, never ignored.
+UNSUPPORTED_FILTERS = {"user": "--user", "trigger_instance": "--trigger_instance"}
+
+
 def _bool(value: str | None) -> bool:
     return (value or "").lower() in ("true", "1", "yes")
+
+
+def _refuse_unsupported(given: dict[str, str | None]) -> None:
+    """A filter st2lite cannot apply is a 400: ignoring it would list executions that do not match."""
+    for name, value in given.items():
+        if value is not None:
+            raise ApiError(
+                400,
+                f"executions cannot be filtered by {name} (st2 execution list {UNSUPPORTED_FILTERS[name]}) yet; "
+                "filter by action, status, rule, parent, timestamp_gt or timestamp_lt",
+            )
 
 
 @router.get("/api/v1/executions")
@@ -38,10 +53,13 @@ def list_executions(
     timestamp_gt: str | None = None,
     timestamp_lt: str | None = None,
     sort_asc: str | None = None,
+    user: str | None = None,
+    trigger_instance: str | None = None,
     limit: Annotated[int, Query()] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict[str, Any]]:
     """Newest first; ``parent=null`` gives top-level executions only; ``X-Total-Count`` tells how many match."""
+    _refuse_unsupported({"user": user, "trigger_instance": trigger_instance})
     size = page_size(limit)
     flt = ExecutionFilter(
         action=action,

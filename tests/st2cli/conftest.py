@@ -17,6 +17,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from e2e.conftest import Procs, Up, service_env
@@ -47,15 +48,20 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def unavailable(problem: VenvUnavailable) -> NoReturn:
+    """Skip the test with ``problem`` as the reason; fail it under CI, which must run it."""
+    if in_ci():
+        pytest.fail(f"CI must run the st2 CLI tests, but {problem}")
+    pytest.skip(str(problem))
+
+
 @pytest.fixture(scope="session")
 def st2_command() -> Path:
     """``.venv-st2client/bin/st2`` (st2client 3.9.0), built if needed."""
     try:
         return ensure_venv()
     except VenvUnavailable as problem:
-        if in_ci():
-            pytest.fail(f"CI must run the st2 CLI tests, but {problem}")
-        pytest.skip(str(problem))
+        unavailable(problem)
 
 
 def st2lite_cli(home: Path, redis_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -42,6 +42,33 @@ action:
   parameters:
     cmd: "echo hello {{ trigger.body.name }}"
 """
+#: An action chain of the site folder (``default.greet``): the CLI lists its tasks through ``/children``.
+SITE_CHAIN = {
+    "actions/greet.yaml": """\
+name: greet
+runner_type: action-chain
+entry_point: chains/greet.yaml
+description: Two tasks, the second using what the first printed.
+parameters:
+  name:
+    type: string
+    required: true
+""",
+    "actions/chains/greet.yaml": """\
+chain:
+  - name: first
+    ref: core.local
+    parameters:
+      cmd: "echo hello {{ name }}"
+    publish:
+      said: "{{ first.stdout }}"
+    on-success: second
+  - name: second
+    ref: core.local
+    parameters:
+      cmd: "echo {{ said }} again"
+""",
+}
 
 
 def in_ci() -> bool:
@@ -97,11 +124,14 @@ class Server:
 
 
 def start_st2lite(folder: Path, redis_url: str, *, with_users: bool) -> tuple[Procs, Server]:
-    """``st2lite up`` on ``redis_url``: a datastore key, :data:`SITE_RULE`, and ``st2admin`` when ``with_users``."""
+    """``st2lite up`` on ``redis_url``: a datastore key, the site's rule and chain, ``st2admin`` when ``with_users``."""
     procs = Procs(folder)
     home, site = folder / "home", folder / "site"
     (site / "rules").mkdir(parents=True)
     (site / "rules" / "site_hook.yaml").write_text(SITE_RULE)
+    for name, text in SITE_CHAIN.items():
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text(text)
     st2lite_cli(home, redis_url, "key", "generate-key")
     password = secrets.token_urlsafe(12)
     if with_users:

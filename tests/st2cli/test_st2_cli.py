@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e.conftest import DEADLINE
 
 from .conftest import ADMIN, start_st2lite
 from .scenario import FINAL, Result, Scenario, Step, clean_environment, problems
@@ -29,6 +28,8 @@ pytestmark = [pytest.mark.st2client, pytest.mark.e2e, pytest.mark.timeout(900)]
 #: the rest are the resource endpoints built on the api-resources branch.
 PENDING: set[str] = {"auth", "actions", "runnertypes", "rules", "ruleenforcements", "packs", "apikeys", "user"}
 
+#: Seconds ``st2lite up`` gets to stop: its services drain for up to 60 s, and a loaded CI machine is slow.
+STOP_TIMEOUT = 90.0
 RUN = frozenset({"actions", "runnertypes"})
 RULES = frozenset({"rules"})
 RULE_YAML = """\
@@ -149,6 +150,33 @@ STEPS: list[Step] = [
         "execution cancel (ended: exit 0)",
         ("execution", "cancel", "${EXEC_ID}"),
         expect=("Action cannot be canceled. State = succeeded.",),
+    ),
+    Step(
+        "execution cancel unknown (exit 0)",
+        ("execution", "cancel", "6650f0c2a1b2c3d4e5f60a01"),
+        expect=("execution '6650f0c2a1b2c3d4e5f60a01' not found",),
+    ),
+    # (not in the contract's script: an action chain, whose tasks the CLI reads from /children)
+    Step(
+        "run a chain",
+        ("run", "default.greet", "name=bob"),
+        pattern=(r"status: succeeded", r"\|\s*first\s*\|\s*core\.local", r"\|\s*second\s*\|\s*core\.local"),
+        needs=RUN,
+    ),
+    Step(
+        "run a chain --async",
+        ("run", "default.greet", "name=ann", "-a"),
+        expect=("st2 execution get",),
+        capture=("CHAIN_ID", EXECUTION_GET),
+        seed={"action": "default.greet", "parameters": {"name": "ann"}, "user": None},
+        needs=RUN,
+    ),
+    Step(
+        "execution get (a chain: its tasks)",
+        ("execution", "get", "${CHAIN_ID}"),
+        wait=("CHAIN_ID", FINAL),
+        expect=("action.ref: default.greet", "hello ann again"),
+        pattern=(r"status: succeeded", r"\|\s*first\s*\|\s*core\.local", r"\|\s*second\s*\|\s*core\.local"),
     ),
     Step(
         "execution get unknown (exit 1)",
@@ -296,7 +324,7 @@ def transcript(
         yield scenario.results
     finally:
         try:
-            server.up.stop(timeout=DEADLINE)
+            server.up.stop(timeout=STOP_TIMEOUT)
         finally:
             procs.cleanup()
 

@@ -97,9 +97,12 @@ def _usable(venv: Path) -> bool:
     stamp = _stamp(venv)
     if stamp is None or stamp.get("st2client") != ST2CLIENT_VERSION:
         return False
-    done = subprocess.run(
-        [str(venv / "bin" / "st2"), "--version"], capture_output=True, text=True, timeout=60, check=False
-    )
+    try:
+        done = subprocess.run(
+            [str(venv / "bin" / "st2"), "--version"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):  # gone, or its interpreter was uninstalled
+        return False
     return done.returncode == 0 and ST2CLIENT_VERSION in done.stdout + done.stderr
 
 

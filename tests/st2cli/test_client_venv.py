@@ -72,3 +72,12 @@ def test_without_a_virtualenv_ci_fails(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(pytest.fail.Exception, match="CI must run the st2 CLI tests, but no Python 3.11 or 3.12 found"):
         unavailable(problem)
+
+
+def test_a_virtualenv_whose_st2_does_not_run_is_not_used(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "st2lite-st2client.json").write_text(json.dumps({"st2client": ST2CLIENT_VERSION}))
+    (venv / "bin" / "st2").symlink_to(tmp_path / "uninstalled-python")
+
+    assert not _usable(venv)

@@ -70,7 +70,7 @@ STEPS: list[Step] = [
     Step(
         "auth -t (token for the rest)",
         ("auth", ADMIN, "-p", "${ST2_PASS}", "-t"),
-        pattern=(r"^\w{16,}$",),
+        pattern=(r"^[\w-]{16,}$",),
         capture=("ST2_AUTH_TOKEN", r"^(\S+)\s*\Z"),
         export=True,
         needs=frozenset({"auth"}),
@@ -193,7 +193,7 @@ STEPS: list[Step] = [
         expect=("409 Client Error: Conflict",),
         needs=RULES,
     ),
-    Step("rule list", ("rule", "list"), expect=("examples.sample_rule",), needs=RULES),
+    Step("rule list", ("rule", "list"), expect=("examples.sample_rule", "default.site_hook"), needs=RULES),
     Step("rule list --iftt", ("rule", "list", "--iftt"), expect=("examples.sample_rule", "core.local"), needs=RULES),
     Step("rule get", ("rule", "get", "examples.sample_rule"), expect=("sample_rule", "core.st2.webhook"), needs=RULES),
     Step(
@@ -262,7 +262,7 @@ STEPS: list[Step] = [
     Step(
         "apikey create -k",
         ("apikey", "create", "-k", "-m", '{"used_by": "ci"}'),
-        pattern=(r"^\w{16,}$",),
+        pattern=(r"^[\w-]{16,}$",),
         capture=("APIKEY", r"^(\S+)\s*\Z"),
         needs=frozenset({"apikeys"}),
     ),
@@ -299,6 +299,7 @@ STEPS: list[Step] = [
         "credentials in a config file",
         ("--config-file", "${HOME}/st2-config.ini", "rule", "list"),
         unset=("ST2_AUTH_TOKEN", "ST2_API_URL", "ST2_AUTH_URL", "ST2_CLI_SKIP_CONFIG"),
+        expect=("default.site_hook",),
         needs=frozenset({"auth", "rules"}),
     ),
 ]

@@ -15,11 +15,12 @@ reason) but are not asserted. Remove a feature from :data:`PENDING` when it land
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .conftest import ADMIN, start_st2lite
+from .conftest import ADMIN, Server, start_st2lite
 from .scenario import FINAL, Result, Scenario, Step, clean_environment, problems
 
 pytestmark = [pytest.mark.st2client, pytest.mark.e2e, pytest.mark.timeout(900)]
@@ -305,11 +306,24 @@ STEPS: list[Step] = [
 ]
 
 
+@dataclass(frozen=True)
+class Transcript:
+    """What the module's run of :data:`STEPS` gave, and where to look further."""
+
+    results: dict[str, Result]
+    path: Path
+    server: Server
+
+    def server_log(self, lines: int = 40) -> str:
+        """The last ``lines`` lines ``st2lite up`` and its services printed."""
+        return "\n".join(self.server.up.output().splitlines()[-lines:])
+
+
 @pytest.fixture(scope="module")
 def transcript(
     st2_command: Path, redis_for_module: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, Result]]:
-    """Every step run once, in order, against a fresh ``st2lite up``: step name -> result."""
+) -> Iterator[Transcript]:
+    """Every step run once, in order, against a fresh ``st2lite up``."""
     folder = tmp_path_factory.mktemp("st2cli")
     procs, server = start_st2lite(folder, redis_for_module, with_users="auth" not in PENDING)
     try:
@@ -321,8 +335,9 @@ def transcript(
         (home / "rule.yaml").write_text(RULE_YAML)
         (home / "st2-config.ini").write_text(scenario.fill(CONFIG_FILE))
         scenario.run_all(STEPS, PENDING)
-        (folder / "st2-cli-transcript.txt").write_text("\n".join(r.section for r in scenario.results.values()) + "\n")
-        yield scenario.results
+        path = folder / "st2-cli-transcript.txt"
+        path.write_text("\n".join(r.section for r in scenario.results.values()) + "\n")
+        yield Transcript(scenario.results, path, server)
     finally:
         try:
             server.up.stop(timeout=STOP_TIMEOUT)
@@ -335,12 +350,21 @@ def test_steps_have_unique_names() -> None:
 
 
 @pytest.mark.parametrize("step", STEPS, ids=[s.name for s in STEPS])
-def test_st2_command(step: Step, transcript: dict[str, Result]) -> None:
+def test_st2_command(step: Step, transcript: Transcript) -> None:
     """The command exits as the contract says and prints what a user needs to see."""
-    result = transcript[step.name]  # its step has the placeholders filled in
+    result = transcript.results[step.name]  # its step has the placeholders filled in
     found = problems(result)
     waiting_for = sorted(step.needs & PENDING)
     if waiting_for:
         outcome = "passes already" if not found else "; ".join(found)
         pytest.skip(f"pending until {', '.join(waiting_for)} land (remove from PENDING); today: {outcome}")
-    assert not found, "\n".join([f"{result.command}: {'; '.join(found)}", "", result.section])
+    assert not found, "\n".join(
+        [
+            f"{result.command}: {'; '.join(found)}",
+            "",
+            result.section,
+            "",
+            f"--- st2lite up, last lines (whole transcript: {transcript.path}) ---",
+            transcript.server_log(),
+        ]
+    )

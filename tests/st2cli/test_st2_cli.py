@@ -180,6 +180,11 @@ STEPS: list[Step] = [
         pattern=(r"status: succeeded", r"\|\s*first\s*\|\s*core\.local", r"\|\s*second\s*\|\s*core\.local"),
     ),
     Step(
+        "execution get last (the chain's last task)",
+        ("execution", "get", "last"),
+        expect=("action.ref: core.local", "status: succeeded"),
+    ),
+    Step(
         "execution get unknown (exit 1)",
         ("execution", "get", "doesnotexist"),
         code=1,

@@ -78,8 +78,18 @@ def list_executions(
     return [execution_public(e, snapshot) for e in items]
 
 
+#: The id ``GET /api/v1/executions/{id}`` takes for the newest execution (``st2 execution get last``).
+LAST = "last"
+
+
 @router.get("/api/v1/executions/{execution_id}")
 def get_execution(execution_id: str, rt: RuntimeDep) -> dict[str, Any]:
+    """One execution by id, or the newest one (children included) for ``last``, as StackStorm allows."""
+    if execution_id == LAST:
+        newest, _total = rt.executions.search(ExecutionFilter(), limit=1)
+        if not newest:
+            raise ApiError(404, "there is no execution yet (or they all expired), so none is the last")
+        return execution_public(newest[0], rt.registry.current())
     return execution_public(rt.executions.get(execution_id), rt.registry.current())
 
 

@@ -5,10 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck unit bench clean
+.PHONY: help install run test check lint typecheck unit bench st2client clean
 
 help: ## Show the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "st2lite needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -39,5 +39,8 @@ unit: install
 bench: install ## Run the benchmarks; figures go to bench/results/latest.json
 	$(BIN)/python -m bench
 
-clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+st2client: install ## Build .venv-st2client: the real st2 CLI (st2client 3.9.0) the tests drive (they build it too)
+	$(BIN)/python tests/st2cli/client_venv.py
+
+clean: ## Remove the virtualenvs and caches
+	rm -rf $(VENV) .venv-st2client .venv-st2client.lock .mypy_cache .ruff_cache .pytest_cache

@@ -431,6 +431,32 @@ class ExecutionStore:
         pairs = zip(replies[0::2], replies[1::2], strict=True)
         return [_decode(fields, [str(c) for c in children]) for fields, children in pairs if fields]
 
+    def with_descendants(self, top: list[Execution], *, depth: int = -1, limit: int) -> list[Execution]:
+        """``top`` in order, each followed by its subtree (depth first, children by creation order).
+
+        A chain's tasks are its children (a nested chain has its own). ``depth``
+        levels below ``top`` are read (-1: all), one round trip per level, and at
+        most ``limit`` executions in all; ``top`` must have been read ``with_children``.
+        """
+        found: dict[str, Execution] = {e.id: e for e in top}
+        level, levels = top, 0
+        while level and levels != depth:
+            wanted = list(dict.fromkeys(k for e in level for k in e.children if k not in found))
+            level = self.get_many(wanted[: max(0, limit - len(found))], with_children=True)
+            found.update((e.id, e) for e in level)
+            levels += 1
+        ordered: list[Execution] = []
+        todo = list(reversed(top))
+        seen: set[str] = set()
+        while todo:
+            execution = todo.pop()
+            if execution.id in seen:
+                continue
+            seen.add(execution.id)
+            ordered.append(execution)
+            todo += [found[k] for k in reversed(execution.children) if k in found]
+        return ordered
+
     def secrets(self, execution_id: str) -> dict[str, Any]:
         """The clear values of the execution's secret parameters (empty once it completed)."""
         raw = self._client.hget(keys.execution(execution_id), "secrets")

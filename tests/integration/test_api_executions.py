@@ -170,6 +170,12 @@ def test_get_of_an_unknown_id_is_404_with_the_reason(api_server: ApiServer) -> N
     )
 
 
+def test_last_with_no_execution_is_404_with_the_reason(api_server: ApiServer) -> None:
+    response = api_server.http.get("/api/v1/executions/last")
+
+    assert fault(response, 404) == "there is no execution yet (or they all expired), so none is the last"
+
+
 # -- listing: one history shared by the class -------------------------------------------------------
 
 
@@ -223,6 +229,12 @@ class TestListing:
         assert ids(response) == history.newest_first
         assert response.headers["X-Total-Count"] == "6"
 
+    def test_last_is_the_newest_execution(self, history: History) -> None:
+        response = history.api.http.get("/api/v1/executions/last")
+
+        assert response.status_code == 200, response.text
+        assert response.json() == history.api.execution(history.newest_first[0])
+
     def test_sort_asc_gives_oldest_first(self, history: History) -> None:
         response = history.api.http.get("/api/v1/executions", params={"sort_asc": "True"})
 
@@ -255,6 +267,11 @@ class TestListing:
             (
                 "timestamp_lt=2026-13-01",
                 "timestamp_lt must be an ISO 8601 time such as 2026-01-01T00:00:00Z, got '2026-13-01'",
+            ),
+            (
+                "user=bob",
+                "executions cannot be filtered by user (st2 execution list --user) yet; "
+                "filter by action, status, rule, parent, trigger_instance, timestamp_gt or timestamp_lt",
             ),
         ],
     )

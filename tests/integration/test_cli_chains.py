@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CHAINS_PACK, ApiServer, wait_for
+from conftest import CHAINS_PACK, ApiServer, fault, wait_for
 
 from st2lite.registration import register_from_disk
 
@@ -67,3 +67,43 @@ def test_cancel_pause_and_resume_commands(chains_api: ApiServer, tmp_path: Path)
     assert final
     done = chains_api.cli("execution", "cancel", chain["id"])
     assert done.stdout.strip() == f"execution {chain['id']}: canceled"
+
+
+def test_children_lists_a_nested_chain_depth_first(chains_api: ApiServer) -> None:
+    """What ``st2 execution get`` reads to show a chain's tasks: ``/children/?depth=-1`` (trailing slash and all)."""
+    created = chains_api.http.post("/api/v1/executions", json={"action": "chains.outer", "parameters": {}})
+    outer = chains_api.wait_final(created.json()["id"])
+    assert outer["status"] == "succeeded", outer
+
+    every = chains_api.http.get(f"/api/v1/executions/{outer['id']}/children/", params={"depth": -1})
+    direct = chains_api.http.get(f"/api/v1/executions/{outer['id']}/children", params={"depth": 1})
+
+    assert every.status_code == 200, every.text
+    tasks = [(t["action"]["ref"], t["context"]["chain"]["name"], t["status"]) for t in every.json()]
+    assert tasks == [
+        ("chains.greet", "inner", "succeeded"),
+        ("core.local", "first", "succeeded"),
+        ("core.local", "second", "succeeded"),
+        ("core.local", "last", "succeeded"),
+    ]
+    inner = every.json()[0]
+    assert [t["parent"] for t in every.json()] == [outer["id"], inner["id"], inner["id"], outer["id"]]
+    assert [t["id"] for t in direct.json()] == [inner["id"], every.json()[3]["id"]]
+
+
+def test_children_of_an_unknown_execution_is_404(chains_api: ApiServer) -> None:
+    response = chains_api.http.get("/api/v1/executions/6650f0c2a1b2c3d4e5f60a01/children")
+
+    assert fault(response, 404) == (
+        "execution '6650f0c2a1b2c3d4e5f60a01' not found; "
+        "it may have expired (see 'execution_ttl' in docs/configuration.md)"
+    )
+
+
+@pytest.mark.parametrize("depth", [0, -2])
+def test_children_depth_must_be_minus_one_or_positive(chains_api: ApiServer, depth: int) -> None:
+    created = chains_api.http.post("/api/v1/executions", json={"action": "core.noop", "parameters": {}})
+
+    response = chains_api.http.get(f"/api/v1/executions/{created.json()['id']}/children", params={"depth": depth})
+
+    assert fault(response, 400) == f"depth must be -1 (every level) or a number of levels from 1, not {depth}"

@@ -17,7 +17,7 @@ from st2lite.api.schemas import ExecutionCreate, ExecutionReRun, ExecutionUpdate
 from st2lite.api.security import Authorize, Caller
 from st2lite.cancel import cancel, pause, resume
 from st2lite.datastore import kv_lookup
-from st2lite.exceptions import NotCancelableError, TriggerInstanceNotFoundError, UnknownRefError
+from st2lite.exceptions import ExecutionNotFoundError, NotCancelableError, TriggerInstanceNotFoundError, UnknownRefError
 from st2lite.executions import Execution, ExecutionFilter
 from st2lite.launch import prepare_execution, request_in
 from st2lite.parameters import MASK
@@ -25,6 +25,11 @@ from st2lite.permissions import Permission
 from st2lite.runners.chain import CHAIN_RUNNER
 
 router = APIRouter(tags=["executions"])
+
+#: Most descendants one ``/children`` answer reads (a chain's tasks, nested chains' and with-items' included).
+MAX_CHILDREN = 5_000
+#: The id ``GET /api/v1/executions/{id}`` takes for the newest execution (``st2 execution get last``).
+LAST = "last"
 
 Viewer = Annotated[Caller, Authorize(Permission.EXECUTION_VIEW)]
 
@@ -50,10 +55,18 @@ def list_executions(
     sort_asc: BoolQuery = None,
     sort_desc: BoolQuery = None,
     trigger_instance: str | None = None,
+    user: str | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first (``sort_asc=True``: oldest first); ``parent=null`` gives top-level executions only;
     ``trigger_instance`` those a trigger instance's rules started; ``X-Total-Count`` tells how many match.
-    At most 1000 per request (also for ``limit=-1``)."""
+    At most 1000 per request (also for ``limit=-1``). ``user`` (``st2 execution list --user``) is refused: there
+    is no index by user, and ignoring it would list executions that do not match."""
+    if user is not None:
+        raise ApiError(
+            400,
+            "executions cannot be filtered by user (st2 execution list --user) yet; "
+            "filter by action, status, rule, parent, trigger_instance, timestamp_gt or timestamp_lt",
+        )
     size = page.size
     ascending = bool(parse_bool(sort_asc, "sort_asc")) or parse_bool(sort_desc, "sort_desc") is False
     flt = ExecutionFilter(
@@ -107,8 +120,35 @@ def _matches(execution: Execution, flt: ExecutionFilter) -> bool:
     responses={200: {"model": ExecutionOut, "description": "The execution"}, **errors(401, 403, 404)},
 )
 def get_execution(execution_id: str, rt: RuntimeDep, _caller: Viewer, fields: FieldsDep) -> dict[str, Any]:
-    """One execution, with its action, status, parameters, result and status log."""
+    """One execution, with its action, status, parameters, result and status log; ``last``: the newest one."""
+    if execution_id == LAST:
+        newest, _total = rt.executions.search(ExecutionFilter(), limit=1)
+        if not newest:
+            raise ApiError(404, "there is no execution yet (or they all expired), so none is the last")
+        return fields.apply(execution_public(newest[0], rt.registry.current()))
     return fields.apply(execution_public(rt.executions.get(execution_id), rt.registry.current()))
+
+
+@router.get(
+    "/api/v1/executions/{execution_id}/children",
+    summary="An execution's children (a chain's tasks), depth first",
+    responses={200: {"model": list[ExecutionOut], "description": "The descendants"}, **errors(400, 401, 403, 404)},
+)
+def list_children(
+    execution_id: str, rt: RuntimeDep, _caller: Viewer, fields: FieldsDep, depth: int = -1
+) -> list[dict[str, Any]]:
+    """A chain's tasks (nested chains' too), depth first, each followed by its own; ``depth`` levels (-1: all).
+
+    What ``st2 execution get`` and ``st2 run`` read to show an action chain's tasks.
+    """
+    if depth == 0 or depth < -1:
+        raise ApiError(400, f"depth must be -1 (every level) or a number of levels from 1, not {depth}")
+    root = rt.executions.get_many([execution_id], with_children=True)
+    if not root:
+        raise ExecutionNotFoundError(execution_id)
+    tree = rt.executions.with_descendants(root, depth=depth, limit=MAX_CHILDREN + 1)
+    snapshot = rt.registry.current()
+    return fields.apply_all([execution_public(e, snapshot) for e in tree[1:]])
 
 
 @router.post(

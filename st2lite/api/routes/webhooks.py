@@ -36,7 +36,6 @@ from st2lite.api.errors import ApiError
 from st2lite.api.schemas import WebhookSt2Body
 from st2lite.api.security import caller_of
 from st2lite.exceptions import AuthenticationError, WebhookSecretMissingError
-from st2lite.executions import Execution
 from st2lite.permissions import Permission
 from st2lite.statuses import COMPLETED
 from st2lite.triggers import WEBHOOK_TRIGGER, TriggerInstance
@@ -248,7 +247,7 @@ def _results(rt: ApiRuntime, instance_ids: list[str]) -> tuple[list[dict[str, An
         if enforcement.get("execution")
     ]
     top = rt.executions.get_many(started, with_children=True)
-    tree = _with_descendants(rt, top)
+    tree = rt.executions.with_descendants(top, limit=MAX_WAIT_EXECUTIONS)
     summaries = [
         {
             "id": e.id,
@@ -263,31 +262,6 @@ def _results(rt: ApiRuntime, instance_ids: list[str]) -> tuple[list[dict[str, An
     ]
     complete = processed and len(top) == len(started) and all(e.status in COMPLETED for e in tree)
     return summaries, complete
-
-
-def _with_descendants(rt: ApiRuntime, top: list[Execution]) -> list[Execution]:
-    """``top`` in order, each followed by its subtree (depth first, children by creation).
-
-    A chain's tasks are its children (a nested chain has its own); at most
-    :data:`MAX_WAIT_EXECUTIONS` executions are read, one round trip per level.
-    """
-    found: dict[str, Execution] = {e.id: e for e in top}
-    level = top
-    while level:
-        wanted = list(dict.fromkeys(k for e in level for k in e.children if k not in found))
-        level = rt.executions.get_many(wanted[: max(0, MAX_WAIT_EXECUTIONS - len(found))], with_children=True)
-        found.update((e.id, e) for e in level)
-    ordered: list[Execution] = []
-    todo = list(reversed(top))
-    seen: set[str] = set()
-    while todo:
-        execution = todo.pop()
-        if execution.id in seen:
-            continue
-        seen.add(execution.id)
-        ordered.append(execution)
-        todo += [found[k] for k in reversed(execution.children) if k in found]
-    return ordered
 
 
 def _parse_body(raw: bytes, content_type: str) -> Any:

@@ -72,8 +72,8 @@ def test_an_answer_is_checked_against_the_schema_and_accepted_once(waiting: Wait
     assert waiting.client.zscore(keys.WAIT_DEADLINES, ask.id) is None
     assert waiting.api.http.get("/api/v1/inquiries").json() == []
     [event] = waiting.audit(AuditKind.INQUIRY_ANSWERED, ask.id)
-    assert event["data"] == {"user": "st2admin"}  # the caller (auth off: the anonymous admin)
-    assert event["actor"] == "api:st2admin"
+    assert event["data"] == {"user": "st2admin"}  # the caller: the user of the test client's API key
+    assert event["actor"] == f"api:st2admin (api key {waiting.api.admin_key_id})"
 
     again = put(f"/api/v1/inquiries/{ask.id}", json={"response": {"approved": False}})
     assert fault(again, 400) == f"inquiry '{ask.id}' was already answered; an inquiry takes one response"

@@ -103,7 +103,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A body that is not JSON or not the right shape: 422 naming each field; a bad query or path: 400."""
         problems = []
+        in_body = any(err.get("loc", ("",))[0] == "body" for err in exc.errors())
         for err in exc.errors():
             if err.get("type") == "json_invalid":
                 reason = (err.get("ctx") or {}).get("error", "")
@@ -112,7 +114,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 continue
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             problems.append(f"{where or 'body'}: {err.get('msg')}")
-        return fault(400, "invalid request: " + "; ".join(problems))
+        return fault(422 if in_body else 400, "invalid request: " + "; ".join(problems))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

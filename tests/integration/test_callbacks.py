@@ -52,9 +52,9 @@ def test_the_token_goes_to_notify_cmd_alone_and_a_callback_with_it_ends_the_task
     )
     assert fault(post(path, json={"status": "succeeded"}), 403).startswith("the token does not match")
     unknown_status = post(path, json={"token": token, "status": "done"})
-    assert fault(unknown_status, 400).startswith("invalid request: status: Input should be 'succeeded' or 'failed'")
+    assert fault(unknown_status, 422).startswith("invalid request: status: Input should be 'succeeded' or 'failed'")
     not_json = post(path, content=b"{status: succeeded", headers={"content-type": "application/json"})
-    assert fault(not_json, 400).startswith("invalid request:")
+    assert fault(not_json, 422).startswith("invalid request:")
     assert waiting.executions.get(job.id).status is ExecutionStatus.PENDING  # nothing changed
 
     done = post(path, json={"token": token, "status": "succeeded", "result": {"build": 42}})

@@ -58,7 +58,7 @@ def test_an_answer_is_checked_against_the_schema_and_accepted_once(waiting: Wait
     missing = put(f"/api/v1/inquiries/{ask.id}", json={"response": {"reason": "why not"}})
     assert "'approved' is a required property" in fault(missing, 400)
     not_an_object = put(f"/api/v1/inquiries/{ask.id}", json={"response": [True]})
-    assert fault(not_an_object, 400).startswith("invalid request: response:")
+    assert fault(not_an_object, 422).startswith("invalid request: response:")
     assert waiting.executions.get(ask.id).status is ExecutionStatus.PENDING  # nothing accepted, nothing lost
 
     answer = {"approved": True, "reason": "tested"}

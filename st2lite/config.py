@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     execution_ttl: int = Field(default=30 * DAY, ge=60)
     #: Largest webhook body or trigger payload accepted, in bytes.
     max_payload_bytes: int = Field(default=1_048_576, ge=1_024)
+    #: Largest request body of every other endpoint (run requests, rules, datastore values...), in bytes.
+    max_request_bytes: int = Field(default=4_194_304, ge=65_536)
     #: Trigger instances a rules engine reads per batch.
     engine_batch_size: int = Field(default=200, ge=1, le=10_000)
     #: Milliseconds a trigger instance may stay unacknowledged before another engine reclaims it.

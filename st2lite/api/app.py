@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from st2lite.api.deps import build_runtime
 from st2lite.api.docs_models import add_request_models
 from st2lite.api.errors import install_error_handlers
+from st2lite.api.limits import RequestSizeLimit
 from st2lite.api.routes import (
     actions,
     auth,
@@ -65,6 +66,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         app.include_router(module.router)
     add_request_models(app)
     app.add_middleware(StripTrailingSlash)
+    app.add_middleware(RequestSizeLimit, limit=settings.max_request_bytes)
     # Webhooks are the hot path: answered by this middleware without routing or dependency solving, errors
     # through the same handlers; the FastAPI route stays for the OpenAPI document (added last: outermost).
     app.add_middleware(webhooks.WebhookFastPath, handlers=app.exception_handlers)

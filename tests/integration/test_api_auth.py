@@ -302,3 +302,24 @@ def test_credentials_and_a_signature_are_alternatives_only_for_signed_webhooks(a
     assert fault(anonymous(api_server).post("/api/v1/webhooks/hello", json={}), 401) == MISSING
     stored = [orjson.loads(f["t"]) for _i, f in api_server.redis.xrange(keys.TRIGGER_STREAM)]
     assert stored == []
+
+
+# -- oversized bodies -----------------------------------------------------------------------------------
+
+
+def test_an_oversized_body_is_413_before_anything_is_stored(api_server: ApiServer) -> None:
+    limit = api_server.settings.max_request_bytes
+    big = {"action": "core.local", "parameters": {"cmd": "x" * limit}}
+    declared = api_server.http.post("/api/v1/executions", json=big)
+    message = fault(declared, 413)
+    assert message.startswith("request body of ") and f"over the limit of {limit} bytes" in message
+
+    def chunks() -> Any:  # no Content-Length: counted as it arrives
+        yield b'{"name": "k", "value": "'
+        for _ in range(limit // 65536 + 1):
+            yield b"x" * 65536
+        yield b'"}'
+
+    streamed = api_server.http.put("/api/v1/keys/k", content=chunks(), headers={"content-type": "application/json"})
+    assert "max_request_bytes" in fault(streamed, 413)
+    assert api_server.execution_ids() == [] and api_server.http.get("/api/v1/keys").json() == []

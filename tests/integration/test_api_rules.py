@@ -202,7 +202,9 @@ def test_invalid_rule_is_400_naming_the_field_and_nothing_is_stored(
     ],
     ids=["malformed", "not-an-object", "empty"],
 )
-def test_a_body_that_is_no_json_object_is_422_naming_the_problem(api_server: ApiServer, content: bytes, message: str) -> None:
+def test_a_body_that_is_no_json_object_is_422_naming_the_problem(
+    api_server: ApiServer, content: bytes, message: str
+) -> None:
     response = api_server.http.post("/api/v1/rules", content=content, headers={"content-type": "application/json"})
 
     assert fault(response, 422).startswith(message), response.text

@@ -104,7 +104,7 @@ def test_run_rejected_says_why(live_api: ApiServer, args: list[str], code: int, 
 
 
 def test_run_error_messages_quoting_square_brackets_are_printed_as_they_are(live_api: ApiServer) -> None:
-    result = ok(live_api.cli("run", "core.local", "cmd=date", "opt[/x]=1"), 1)
+    result = ok(live_api.cli("run", "core.local", "cmd=date", "opt[/x]=1"), 2)  # the API's 400: invalid input
 
     assert result.stderr.strip() == (
         "error: action 'core.local' has no parameter(s) opt[/x]; its parameters are: "
@@ -180,7 +180,7 @@ def test_trigger_send_dispatches_a_custom_trigger_type_to_the_rules_engine(live_
     [
         (
             ["examples.alrt"],
-            1,
+            2,
             "error: trigger type 'examples.alrt' is not registered; register the pack that declares it "
             "('st2lite pack register') or check the spelling (HTTP 400)",
         ),
@@ -383,7 +383,6 @@ def test_pack_register_then_list_and_run_without_restarting(live_api: ApiServer,
         "description": "Registered by a test",
         "actions": 1,
         "rules": 0,
-        "policies": 0,
     }
 
     def accepted() -> Any:
@@ -498,7 +497,7 @@ def test_an_unreachable_api_is_reported_with_its_address(live_api: ApiServer) ->
     assert message.endswith("; is 'st2lite up' running?")
 
 
-@pytest.mark.parametrize("command", [("pack", "register"), ("pack", "list")])
+@pytest.mark.parametrize("command", [("pack", "register")])  # pack list goes through the API
 def test_a_redis_that_cannot_be_reached_is_one_line_and_exit_code_2(
     live_api: ApiServer, command: tuple[str, ...]
 ) -> None:

@@ -7,7 +7,12 @@ executions and trigger instances and looks only at those.
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import select
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +60,77 @@ def test_run_exits_1_when_the_action_fails(live_api: ApiServer) -> None:
 
     assert "status: failed" in result.stdout
     assert '"return_code": 3' in result.stdout
+
+
+def test_run_exits_1_when_the_action_times_out(live_api: ApiServer) -> None:
+    result = ok(live_api.cli("run", "core.local", "cmd=sleep 5", "timeout=1"), 1)
+
+    assert "status: timeout" in result.stdout
+
+
+def test_run_piped_prints_no_spinner(live_api: ApiServer) -> None:
+    """stderr is a pipe here: nothing but the result, on stdout, and an empty stderr."""
+    result = ok(live_api.cli("run", "core.local", "cmd=sleep 0.5; echo piped"))
+
+    assert result.stderr == ""
+    assert "\x1b" not in result.stdout and "\r" not in result.stdout
+    assert result.stdout.startswith("id: ")
+    assert '"stdout": "piped"' in result.stdout
+
+
+def run_with_stderr_on_a_tty(api: ApiServer, *args: str) -> tuple[int, str, str]:
+    """Run ``st2lite ARGS`` with stderr on a pseudo-terminal and stdout on a pipe: (exit code, stdout, terminal)."""
+    master, slave = pty.openpty()
+    env = {**api.env, "TERM": "xterm", "COLUMNS": "120"}
+    env.pop("NO_COLOR", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "st2lite", *args],
+        env=env,
+        cwd=api.cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=slave,
+    )
+    os.close(slave)
+    terminal = bytearray()
+    while True:  # read until the child closes the terminal (EOF or EIO)
+        ready, _, _ = select.select([master], [], [], 30.0)
+        if not ready:
+            process.kill()
+            pytest.fail(f"st2lite {' '.join(args)} wrote nothing to its terminal for 30s")
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        terminal.extend(chunk)
+    os.close(master)
+    assert process.stdout is not None
+    stdout = process.stdout.read().decode()
+    return process.wait(timeout=30), stdout, terminal.decode(errors="replace")
+
+
+def test_run_on_a_terminal_shows_a_spinner_with_live_status_and_elapsed_time(live_api: ApiServer) -> None:
+    code, stdout, terminal = run_with_stderr_on_a_tty(live_api, "run", "core.local", "cmd=sleep 1.5; echo tty")
+
+    assert code == 0
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", terminal)  # colours and cursor moves
+    seen = re.findall(r"core\.local [0-9a-f]{24}: (\w+) \(([0-9]+\.[0-9])s\)", text)
+    assert seen, terminal
+    assert seen[0][0] == "requested" and "running" in {status for status, _ in seen}
+    assert float(seen[-1][1]) >= 1.0  # the elapsed time counts up
+    assert terminal.endswith("\x1b[2K")  # the spinner line is erased when the wait ends
+    assert "\x1b" not in stdout and "running (" not in stdout  # the spinner never reaches stdout
+    assert '"stdout": "tty"' in stdout
+
+
+def test_run_json_on_a_terminal_shows_no_spinner(live_api: ApiServer) -> None:
+    code, stdout, terminal = run_with_stderr_on_a_tty(live_api, "run", "core.local", "cmd=exit 4", "--json")
+
+    assert code == 1
+    assert terminal == ""
+    assert json.loads(stdout)["status"] == "failed"
 
 
 def test_run_json_prints_the_final_execution_as_json(live_api: ApiServer) -> None:

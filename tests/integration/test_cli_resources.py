@@ -247,9 +247,7 @@ def test_global_url_and_credentials_override_the_environment(api_server: ApiServ
     elsewhere = {"ST2LITE_API_URL": f"http://127.0.0.1:{free_port()}", "ST2LITE_API_KEY": "wrong"}
     vic = api_server.api_key("vic", Role.VIEWER)
 
-    shown = as_json(
-        ok(api_server.cli("--url", api_server.url, "--api-key", vic, "whoami", "--json", env=elsewhere))
-    )
+    shown = as_json(ok(api_server.cli("--url", api_server.url, "--api-key", vic, "whoami", "--json", env=elsewhere)))
     assert shown["username"] == "vic"
 
     token = api_server.http.post("/api/v1/apikeys", json={"user": "olga", "role": "operator"}).json()["key"]

@@ -261,8 +261,9 @@ def rule_enforcement_list(
     table.add_column("rule", no_wrap=True)
     table.add_column("trigger instance", no_wrap=True, min_width=24)
     table.add_column("execution", no_wrap=True, min_width=24)
-    for name in ("status", "enforced at", "failure reason"):
-        table.add_column(name)
+    table.add_column("status", min_width=9)
+    table.add_column("enforced at", no_wrap=True, min_width=27)
+    table.add_column("reason")
     for item in items:
         status = item.get("status", "")
         table.add_row(

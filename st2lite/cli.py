@@ -801,7 +801,10 @@ def inquiry_respond(
         list[str] | None, typer.Argument(help="Response fields as name=value (value read as JSON when it is JSON).")
     ] = None,
     response: Annotated[str | None, typer.Option("-r", "--response", help="The whole response as JSON.")] = None,
-    user: Annotated[str | None, typer.Option("-u", "--user", help="Answer as this user (default st2lite).")] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("-u", "--user", help="Answer as this user (default: you; others need user_impersonate)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer an inquiry: -r '{"continue": true}' or continue=true."""

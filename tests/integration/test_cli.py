@@ -11,6 +11,7 @@ import os
 import pty
 import re
 import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -66,6 +67,34 @@ def test_run_exits_1_when_the_action_times_out(live_api: ApiServer) -> None:
     result = ok(live_api.cli("run", "core.local", "cmd=sleep 5", "timeout=1"), 1)
 
     assert "status: timeout" in result.stdout
+
+
+def test_run_interrupted_stops_waiting_with_130_and_the_execution_goes_on(live_api: ApiServer) -> None:
+    before = set(live_api.execution_ids())
+    process = subprocess.Popen(
+        [sys.executable, "-m", "st2lite", "run", "core.local", "cmd=sleep 2; echo done"],
+        env=live_api.env,
+        cwd=live_api.cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def running() -> str | None:
+        new = [i for i in live_api.execution_ids() if i not in before]
+        return new[0] if new and live_api.execution(new[0])["status"] == "running" else None
+
+    execution_id = wait_for(running, "the execution to run")
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=15)
+
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == (
+        f"stopped waiting; execution {execution_id} goes on: st2lite execution get {execution_id}"
+    )
+    assert stdout == ""
+    assert live_api.wait_final(execution_id)["result"]["stdout"] == "done"
 
 
 def test_run_piped_prints_no_spinner(live_api: ApiServer) -> None:

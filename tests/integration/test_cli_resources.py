@@ -123,6 +123,18 @@ def test_rule_create_enable_disable_delete(api_server: ApiServer, tmp_path: Path
     assert "examples.cli_made" not in rule_refs(api_server)
 
 
+@pytest.mark.parametrize("command", ["enable", "disable", "delete"])
+def test_changing_an_unknown_rule_exits_1_with_the_api_s_message(api_server: ApiServer, command: str) -> None:
+    before = rule_refs(api_server)
+
+    result = ok(api_server.cli("rule", command, "examples.nope"), 1)
+
+    assert result.stderr.strip() == (
+        'error: Rule "examples.nope" is not found; list the rules with GET /api/v1/rules (HTTP 404)'
+    )
+    assert rule_refs(api_server) == before
+
+
 def test_a_pack_file_s_rule_can_be_disabled_but_not_deleted(api_server: ApiServer) -> None:
     cli = api_server.cli
     ok(cli("rule", "disable", "default.hello"))

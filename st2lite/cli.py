@@ -1,9 +1,11 @@
 """The ``st2lite`` command line.
 
 Services: ``up`` (everything on one host), ``api``, ``rules``, ``worker``, ``sensors``.
-Operations talk to the API (``run``, ``execution``, ``trigger send``) or to
-Redis (``pack register``, ``audit``, ``key``); content checks run locally
-(``pack validate``, ``rule test``). Every read command takes ``--json``.
+Operations talk to the API (``--url``, ``--api-key``, ``--token`` or the
+``ST2LITE_*`` settings); operator tools on the host talk to Redis (``pack
+register``, ``audit``, ``key load``); content checks run locally (``pack
+validate``, ``rule test``). Every read command takes ``--json``. Exit codes:
+0 ok, 1 not found, refused (401/403) or failed, 2 invalid input (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -40,10 +42,9 @@ app = typer.Typer(
 execution_app = typer.Typer(help="List and inspect executions.", no_args_is_help=True)
 trigger_app = typer.Typer(help="List trigger types and send trigger instances.", no_args_is_help=True)
 trigger_instance_app = typer.Typer(help="List, inspect and re-emit trigger instances.", no_args_is_help=True)
-rule_app = typer.Typer(help="Test rules.", no_args_is_help=True)
+rule_app = typer.Typer(help="List, create, enable, disable, delete and test rules.", no_args_is_help=True)
 pack_app = typer.Typer(help="Validate, register and list packs.", no_args_is_help=True)
 audit_app = typer.Typer(help="Read the audit log.", no_args_is_help=True)
-key_app = typer.Typer(help="Set, read, list and delete datastore values.", no_args_is_help=True)
 inquiry_app = typer.Typer(help="List, inspect and answer inquiries (core.ask).", no_args_is_help=True)
 sensor_app = typer.Typer(help="List sensors and their state.", no_args_is_help=True)
 timer_app = typer.Typer(help="List the timers rules create, with their next and last ticks.", no_args_is_help=True)
@@ -53,7 +54,6 @@ app.add_typer(trigger_instance_app, name="trigger-instance")
 app.add_typer(rule_app, name="rule")
 app.add_typer(pack_app, name="pack")
 app.add_typer(audit_app, name="audit")
-app.add_typer(key_app, name="key")
 app.add_typer(inquiry_app, name="inquiry")
 app.add_typer(sensor_app, name="sensor")
 app.add_typer(timer_app, name="timer")
@@ -68,6 +68,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 FINAL = {"succeeded", "failed", "timeout", "abandoned", "canceled", "pending", "paused"}
 
 
+#: Settings the root command's options override for this invocation (``--url``, ``--api-key``, ``--token``).
+_global_overrides: dict[str, Any] = {}
+
+#: API answers that mean the input was invalid (exit 2); every other error answer exits 1.
+INVALID_INPUT = frozenset({400, 409, 413, 422})
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     err.print(Text("error: ", style="red") + Text(message))
     raise typer.Exit(code)
@@ -75,7 +82,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def settings_from(**overrides: Any) -> Settings:
     try:
-        settings = load_settings(**overrides)
+        settings = load_settings(**{**_global_overrides, **overrides})
     except St2liteError as exc:
         fail(str(exc), 2)
     logging.basicConfig(
@@ -194,11 +201,7 @@ def _call(settings: Settings, method: str, path: str, *, anonymous: bool = False
     except httpx.HTTPError as exc:
         fail(f"cannot reach the st2lite API at {settings.resolved_api_url}: {exc}; is 'st2lite up' running?")
     if response.status_code >= 400:
-        try:
-            message = response.json().get("faultstring") or response.text
-        except ValueError:
-            message = response.text
-        fail(f"{message} (HTTP {response.status_code})")
+        _call_failed(response)
     return response
 
 
@@ -239,9 +242,9 @@ def run(
 def _finish_run(settings: Settings, execution: dict[str, Any], *, run_async: bool, as_json: bool) -> None:
     """Wait for ``execution`` unless ``run_async``, show it, exit 0 when it succeeded (or still runs)."""
     if not run_async:
-        while execution["status"] not in FINAL:
-            time.sleep(0.2)
-            execution = _call(settings, "GET", f"/api/v1/executions/{execution['id']}").json()
+        from st2lite.cli_wait import wait_execution
+
+        execution = wait_execution(settings, execution, spinner=not as_json and err.is_terminal)
     _show_execution(execution, as_json)
     raise typer.Exit(0 if execution["status"] in ("succeeded", "requested", "scheduled", "running") else 1)
 
@@ -459,11 +462,13 @@ def _print_output_event(data: str, as_json: bool) -> None:
 
 
 def _call_failed(response: httpx.Response) -> NoReturn:
+    """End the command with the API's ``faultstring``: exit 2 for invalid input (400, 409, 413, 422), else 1."""
     try:
-        message = response.json().get("faultstring") or response.text
+        body = response.json()
+        message = (body.get("faultstring") if isinstance(body, dict) else None) or response.text
     except ValueError:
         message = response.text
-    fail(f"{message} (HTTP {response.status_code})")
+    fail(f"{message} (HTTP {response.status_code})", 2 if response.status_code in INVALID_INPUT else 1)
 
 
 # -- triggers ---------------------------------------------------------------------------------------
@@ -666,33 +671,28 @@ def pack_register(paths: PathsArg = None, as_json: JsonOpt = False) -> None:
 
 @pack_app.command("list")
 def pack_list(as_json: JsonOpt = False) -> None:
-    """The registered packs."""
-    from st2lite.redisdb import connect
-    from st2lite.registry import RegistryStore
-    from st2lite.services import redis_url_for
-
+    """The registered packs, with how many actions and rules each has (through the API)."""
     settings = settings_from()
-    url = _redis_url(settings, redis_url_for)
-    with _redis_reachable(url):
-        content = RegistryStore(connect(url)).load().content
-    rows = []
-    for ref, pack in sorted(content.packs.items()):
-        rows.append(
-            {
-                "ref": ref,
-                "version": pack.version,
-                "description": pack.description,
-                "actions": sum(1 for a in content.actions.values() if a.pack == ref),
-                "rules": sum(1 for r in content.rules.values() if r.pack == ref),
-                "policies": sum(1 for p in content.policies.values() if p.pack == ref),
-            }
-        )
+    packs = _call(settings, "GET", "/api/v1/packs").json()
+    attrs = {"include_attributes": "pack"}
+    actions = _call(settings, "GET", "/api/v1/actions", params=attrs).json()
+    rules_ = _call(settings, "GET", "/api/v1/rules", params=attrs).json()
+    rows = [
+        {
+            "ref": pack["ref"],
+            "version": pack.get("version", ""),
+            "description": pack.get("description", ""),
+            "actions": sum(1 for a in actions if a.get("pack") == pack["ref"]),
+            "rules": sum(1 for r in rules_ if r.get("pack") == pack["ref"]),
+        }
+        for pack in sorted(packs, key=lambda p: str(p["ref"]))
+    ]
     if as_json:
         print_json(rows)
         return
-    table = Table("pack", "version", "actions", "rules", "policies", "description")
+    table = Table("pack", "version", "actions", "rules", "description")
     for row in rows:
-        table.add_row(*(str(row[k]) for k in ("ref", "version", "actions", "rules", "policies", "description")))
+        table.add_row(*(str(row[k]) for k in ("ref", "version", "actions", "rules", "description")))
     out.print(table)
 
 
@@ -751,153 +751,6 @@ def audit_export(
         sys.stdout.write(event.model_dump_json(exclude_none=True) + "\n")
 
 
-# -- datastore --------------------------------------------------------------------------------------
-
-ScopeOpt = Annotated[str, typer.Option("--scope", "-s", help="system or user (st2kv.system, st2kv.user).")]
-UserOpt = Annotated[str | None, typer.Option("--user", "-u", help="Owner of a user-scoped value (default: st2lite).")]
-
-
-@contextlib.contextmanager
-def _datastore(settings: Settings) -> Iterator[Any]:
-    """The datastore on Redis; its errors end the command (1: not found, 2: anything else)."""
-    from st2lite.datastore import KeyValueStore
-    from st2lite.exceptions import KeyValueNotFoundError
-    from st2lite.redisdb import connect, translate_errors
-    from st2lite.services import redis_url_for
-
-    url = _redis_url(settings, redis_url_for)
-    try:
-        with translate_errors(url):
-            yield KeyValueStore.for_settings(connect(url), settings, actor="cli")
-    except KeyValueNotFoundError as exc:
-        fail(str(exc), 1)
-    except St2liteError as exc:
-        fail(str(exc), 2)
-
-
-def _show_pair(item: Any, as_json: bool) -> None:
-    public = item.public()
-    if as_json:
-        print_json(public)
-        return
-    for name in ("name", "value", "scope", "user", "secret", "encrypted", "ttl", "expire_timestamp"):
-        if name in public:
-            value = public[name]
-            out.print(f"{name}: {str(value).lower() if isinstance(value, bool) else value}")
-
-
-@key_app.command("set")
-def key_set(
-    name: Annotated[str, typer.Argument(help="Name of the value.")],
-    value: Annotated[str, typer.Argument(help="The value (a string; serialise structures to JSON).")],
-    encrypt: Annotated[bool, typer.Option("--encrypt", "-e", help="Store it encrypted, as a secret.")] = False,
-    scope: ScopeOpt = "system",
-    user: UserOpt = None,
-    ttl: Annotated[int | None, typer.Option("--ttl", "-l", help="Seconds until it expires.")] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Create or replace a value (secret values are shown masked)."""
-    settings = settings_from()
-    with _datastore(settings) as store:
-        item = store.set(name, value, scope=scope, user=user, secret=encrypt, ttl=ttl)
-    _show_pair(item, as_json)
-
-
-@key_app.command("get")
-def key_get(
-    name: Annotated[str, typer.Argument(help="Name of the value.")],
-    decrypt: Annotated[bool, typer.Option("--decrypt", "-d", help="Show a secret in clear.")] = False,
-    scope: ScopeOpt = "system",
-    user: UserOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """One value; exit 1 when there is none."""
-    settings = settings_from()
-    with _datastore(settings) as store:
-        item = store.get(name, scope=scope, user=user, decrypt=decrypt)
-    _show_pair(item, as_json)
-
-
-@key_app.command("list")
-def key_list(
-    prefix: Annotated[str, typer.Option("--prefix", "-p", help="Only names starting with this.")] = "",
-    decrypt: Annotated[bool, typer.Option("--decrypt", "-d", help="Show secrets in clear.")] = False,
-    scope: Annotated[str, typer.Option("--scope", "-s", help="system, user or all.")] = "all",
-    user: UserOpt = None,
-    last: Annotated[int, typer.Option("-n", "--last", help="How many (by name).")] = 50,
-    as_json: JsonOpt = False,
-) -> None:
-    """Values ordered by name: system ones, then the user's."""
-    settings = settings_from()
-    with _datastore(settings) as store:
-        items, total = store.query(
-            scope=scope, user=user, prefix=prefix, decrypt=decrypt, limit=None if last < 0 else last
-        )
-    if as_json:
-        print_json([item.public() for item in items])
-        return
-    table = Table("name", "value", "secret", "scope", "user", "expire_timestamp")
-    for item in items:
-        table.add_row(
-            item.name, item.value, str(item.secret).lower(), item.scope, item.user or "", item.expire_timestamp or ""
-        )
-    out.print(table)
-    if total > len(items):
-        err.print(f"Note: only the first {len(items)} of {total} values are shown; use -n for more.")
-
-
-@key_app.command("delete")
-def key_delete(
-    name: Annotated[str, typer.Argument(help="Name of the value.")],
-    scope: ScopeOpt = "system",
-    user: UserOpt = None,
-) -> None:
-    """Delete a value; exit 1 when there is none."""
-    settings = settings_from()
-    with _datastore(settings) as store:
-        item = store.delete(name, scope=scope, user=user)
-    out.print(f"deleted {item.name} ({item.scope}{' of ' + item.user if item.user else ''})")
-
-
-@key_app.command("load")
-def key_load(
-    file: Annotated[Path, typer.Argument(help="JSON or YAML list of {name, value, secret?, ttl?, scope?, user?}.")],
-    convert: Annotated[
-        bool, typer.Option("--convert", "-c", help="Store values that are not strings as JSON.")
-    ] = False,
-    as_json: JsonOpt = False,
-) -> None:
-    """Set every value of a file, as 'st2 key load'; one bad entry loads nothing (exit 2) and is named."""
-    from st2lite.datastore_load import load_file
-
-    settings = settings_from()
-    with _datastore(settings) as store:
-        items = load_file(store, file, convert=convert)
-    if as_json:
-        print_json([item.public() for item in items])
-        return
-    for item in items:
-        out.print(f"{item.name}: {item.value} ({item.scope})")
-    out.print(f"loaded {len(items)} values from {file}")
-
-
-@key_app.command("generate-key")
-def key_generate_key(
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an existing key (its secrets become unreadable).")
-    ] = False,
-) -> None:
-    """Write a new key for datastore secrets to datastore_key_file (default <home>/keys/datastore.key), mode 0600."""
-    from st2lite.encryption import generate_key_file
-
-    settings = settings_from()
-    try:
-        path = generate_key_file(settings.datastore_key_path, force=force)
-    except St2liteError as exc:
-        fail(str(exc), 2)
-    out.print(f"wrote a new datastore key to {path}; keep a copy somewhere safe: secrets cannot be read without it")
-
-
 # -- inquiries --------------------------------------------------------------------------------------
 
 
@@ -948,7 +801,10 @@ def inquiry_respond(
         list[str] | None, typer.Argument(help="Response fields as name=value (value read as JSON when it is JSON).")
     ] = None,
     response: Annotated[str | None, typer.Option("-r", "--response", help="The whole response as JSON.")] = None,
-    user: Annotated[str | None, typer.Option("-u", "--user", help="Answer as this user (default st2lite).")] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("-u", "--user", help="Answer as this user (default: you; others need user_impersonate)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer an inquiry: -r '{"continue": true}' or continue=true."""
@@ -1020,7 +876,24 @@ def _json_or_text(value: str) -> Any:
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    url: Annotated[
+        str | None, typer.Option("--url", metavar="URL", help="The API's base URL (overrides ST2LITE_API_URL).")
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", metavar="KEY", help="API key to send (overrides the environment).")
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", metavar="TOKEN", help="Auth token to send (overrides everything else).")
+    ] = None,
 ) -> None:
+    """Event-driven automation in the style of StackStorm, on Redis alone."""
+    _global_overrides.clear()
+    if url is not None:
+        _global_overrides["api_url"] = url
+    if api_key is not None:
+        _global_overrides.update(api_key=api_key, auth_token="")  # a key given here beats ST2LITE_AUTH_TOKEN
+    if token is not None:
+        _global_overrides["auth_token"] = token
     if version:
         out.print(f"st2lite {__version__}")
         raise typer.Exit(0)
@@ -1033,10 +906,17 @@ def main() -> None:
 def _add_command_groups() -> None:
     """Command groups that live in their own modules (they import this module's helpers)."""
     from st2lite.cli_auth import apikey_app, auth_app, user_app
+    from st2lite.cli_keys import key_app
+    from st2lite.cli_resources import action_app, rule_enforcement_app, runner_app, whoami
 
+    app.add_typer(key_app, name="key")
+    app.add_typer(action_app, name="action")
+    app.add_typer(runner_app, name="runner")
+    app.add_typer(rule_enforcement_app, name="rule-enforcement")
     app.add_typer(user_app, name="user")
     app.add_typer(auth_app, name="auth")
     app.add_typer(apikey_app, name="apikey")
+    app.command("whoami")(whoami)
 
 
 _add_command_groups()

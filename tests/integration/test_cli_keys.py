@@ -1,4 +1,4 @@
-"""``st2lite key ...`` as a subprocess on the test Redis (the datastore commands talk to Redis directly)."""
+"""``st2lite key ...`` as a subprocess: set/get/list/delete through the API, load and generate-key on the host."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from conftest import ApiServer
 
 from st2lite import keys
 from st2lite.datastore import KeyValueStore
+from st2lite.permissions import Role
 
 pytestmark = pytest.mark.redis
 
@@ -65,11 +66,11 @@ def test_generate_key_then_a_secret_is_masked_unless_decrypted(api_server: ApiSe
 
 
 def test_a_secret_without_key_file_says_to_generate_one(api_server: ApiServer, key_path: Path) -> None:
-    result = ok(api_server.cli("key", "set", "pw", SECRET, "-e"), 2)
+    result = ok(api_server.cli("key", "set", "pw", SECRET, "-e"), 1)  # the API's 500: its key file is missing
 
     assert result.stderr.strip() == (
         f"error: no datastore key file at {key_path}, so secrets cannot be encrypted or decrypted; run 'st2lite key "
-        "generate-key' (or set datastore_key_file / ST2LITE_DATASTORE_KEY_FILE to the key file)"
+        "generate-key' (or set datastore_key_file / ST2LITE_DATASTORE_KEY_FILE to the key file) (HTTP 500)"
     )
     assert store(api_server).query() == ([], 0)
 
@@ -96,7 +97,7 @@ def test_set_get_list_delete_with_scopes_and_ttl(api_server: ApiServer) -> None:
     missing = ok(cli("key", "get", "app.region"), 1)
     assert missing.stderr.strip() == (
         'error: Key Value Pair "app.region" is not found (st2kv.system); '
-        "check the name and scope, or list the stored names with 'st2lite key list'"
+        "check the name and scope, or list the stored names with 'st2lite key list' (HTTP 404)"
     )
     assert [i.name for i in kv.query()[0]] == ["db.host"]
 
@@ -119,3 +120,38 @@ def test_load_with_a_bad_entry_in_the_middle_loads_nothing(api_server: ApiServer
     loaded = as_json(ok(api_server.cli("key", "load", str(path), "--convert", "--json")))
     assert [(i["name"], i["value"]) for i in loaded] == [("a", "after"), ("n", "7")]
     assert [(i.name, i.value) for i in kv.query()[0]] == [("a", "after"), ("n", "7")]
+
+
+def test_user_scope_defaults_to_the_caller(api_server: ApiServer) -> None:
+    """The API's user scope is the caller's: the test CLI's key belongs to st2admin."""
+    cli = api_server.cli
+    shown = as_json(ok(cli("key", "set", "session", "abc", "--scope", "user", "--json")))
+    assert (shown["scope"], shown["user"]) == ("st2kv.user", "st2admin")
+    assert store(api_server).get("session", scope="user", user="st2admin").value == "abc"
+    assert "value: abc" in ok(cli("key", "get", "session", "-s", "user")).stdout
+    ok(cli("key", "delete", "session", "-s", "user"))
+    assert store(api_server).query(scope="user", user="st2admin") == ([], 0)
+
+
+def test_a_viewer_may_read_but_not_set_and_nothing_changes(api_server: ApiServer) -> None:
+    kv = store(api_server)
+    kv.set("region", "eu")
+    viewer = {"ST2LITE_API_KEY": api_server.api_key("vic", Role.VIEWER)}
+
+    refused = ok(api_server.cli("key", "set", "region", "us", env=viewer), 1)
+    gone = ok(api_server.cli("key", "delete", "region", env=viewer), 1)
+
+    assert "vic (role viewer) lacks the permission 'key_value_pair_set'" in refused.stderr
+    assert "(HTTP 403)" in refused.stderr and "(HTTP 403)" in gone.stderr
+    assert "value: eu" in ok(api_server.cli("key", "get", "region", env=viewer)).stdout
+    assert kv.get("region").value == "eu"
+
+
+def test_invalid_input_from_the_api_exits_2(api_server: ApiServer) -> None:
+    result = ok(api_server.cli("key", "set", "k", "v", "--scope", "everywhere"), 2)
+
+    assert result.stderr.strip() == (
+        "error: scope 'everywhere' is not a datastore scope; use system or user (st2kv.system and st2kv.user also "
+        "work) (HTTP 400)"
+    )
+    assert store(api_server).query() == ([], 0)

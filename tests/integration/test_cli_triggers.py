@@ -60,5 +60,5 @@ def test_trigger_instance_errors_say_what_to_do(api_server: ApiServer) -> None:
     missing = ok(api_server.cli("trigger-instance", "get", "nope"), 1)
     assert "trigger instance 'nope' not found" in missing.stderr and "(HTTP 404)" in missing.stderr
     assert "(HTTP 404)" in ok(api_server.cli("trigger-instance", "re-emit", "nope"), 1).stderr
-    bad = ok(api_server.cli("trigger-instance", "list", "--status", "done"), 1)
+    bad = ok(api_server.cli("trigger-instance", "list", "--status", "done"), 2)
     assert "status must be one of" in bad.stderr

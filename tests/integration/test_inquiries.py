@@ -134,7 +134,7 @@ def test_the_cli_lists_shows_and_answers_inquiries(waiting: Waiting) -> None:
     bad_json = api.cli("inquiry", "respond", ask.id, "-r", "{approved")
     assert bad_json.returncode == 2 and "-r is not valid JSON" in bad_json.stderr
     rejected = api.cli("inquiry", "respond", ask.id, "approved=maybe")
-    assert rejected.returncode == 1
+    assert rejected.returncode == 2
     assert "'maybe' is not of type 'boolean'" in rejected.stderr and "(HTTP 400)" in rejected.stderr
 
     answered = api.cli("inquiry", "respond", ask.id, "approved=true", "reason=looks good")

@@ -14,6 +14,7 @@ import binascii
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -72,10 +73,14 @@ class Caller(BaseModel):
             raise PermissionDeniedError(self.user, self.role.value, permission.value, what)
 
 
-class Credential(BaseModel):
-    """One credential found in a request."""
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """One credential found in a request.
 
-    model_config = ConfigDict(frozen=True)
+    A plain frozen dataclass, not a pydantic model: it is built by this module
+    from strings, never parsed from input, once per request on the hot path
+    (validation cost ~1.3 µs, a third of the whole check).
+    """
 
     #: ``token``, ``api_key``, or ``bearer`` (either: tried as a token, then as a key).
     kind: Literal["token", "api_key", "bearer"]

@@ -21,6 +21,10 @@ keeps ``CONNECTIONS`` connections each sending one request after the other for
   "core.noop"}``. Check: every answer is 201, and afterwards exactly that many
   more executions exist, all ``requested``.
 
+Auth is on (the default): the benchmark creates an admin API key in its Redis
+and every request carries it as ``St2-Api-Key``, as a real client's would
+(health is open and ignores it; the two executions routes check it).
+
 Each throughput figure has p50/p99 latency under that load. The machine has 2
 cores: load generator, API and Redis share them (the CPU each used per request
 is in the details).
@@ -39,6 +43,7 @@ from typing import Any
 import httpx
 
 from bench.common import (
+    API_KEY_HEADER,
     PYTHON,
     REPO,
     RESULTS_DIR,
@@ -47,6 +52,7 @@ from bench.common import (
     Lab,
     Process,
     cpu_seconds,
+    create_api_key,
     format_profile,
     lab,
     register_packs,
@@ -76,10 +82,21 @@ def _healthy(url: str, proc: Process) -> bool:
         return False
 
 
-def load(port: int, path: str, *, method: str, seconds: float, body: str = "", answers: bool = False) -> dict[str, Any]:
+def load(
+    port: int,
+    path: str,
+    *,
+    method: str,
+    seconds: float,
+    body: str = "",
+    answers: bool = False,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run :mod:`bench.loadgen` against 127.0.0.1:``port``; its JSON result."""
     argv = [PYTHON, "-m", "bench.loadgen", "--port", str(port), "--path", path, "--method", method, "--body", body]
     argv += ["--connections", str(CONNECTIONS), "--seconds", str(seconds), "--warmup", str(WARMUP)]
+    for name, value in (headers or {}).items():
+        argv += ["--header", f"{name}: {value}"]
     if answers:
         argv += ["--answers", "--answer-header", "X-Total-Count"]
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=seconds + WARMUP + 60, check=False)
@@ -134,30 +151,51 @@ LOADS = ("health", "list", "create")
 
 
 def measure(
-    seconds: float, stored: int, *, loads: tuple[str, ...] = LOADS, profile_dir: Path | None = None
+    seconds: float,
+    stored: int,
+    *,
+    loads: tuple[str, ...] = LOADS,
+    profile_dir: Path | None = None,
+    auth: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """``loads`` one after the other on one API process; each result with its ``check_failures``."""
+    """``loads`` one after the other on one API process; each result with its ``check_failures``.
+
+    ``auth=False`` (not part of the suite; for comparisons) starts the API with
+    ``ST2LITE_AUTH_ENABLED=false``; the requests carry the key either way.
+    """
     results: dict[str, dict[str, Any]] = {}
     with lab() as env:
         register_packs(env.client)
         populate(env, stored)
         store = ExecutionStore.for_settings(env.client, env.settings, actor="bench")
+        headers = {API_KEY_HEADER: create_api_key(env.client)}
         port = free_port()
-        api = start_api(env, port, profile_dir=profile_dir)
+        api = start_api(env, port, profile_dir=profile_dir, auth=auth)
         try:
             wait_for(lambda: _healthy(f"http://127.0.0.1:{port}/api/v1/health", api), timeout=60, what="the API")
             if "health" in loads:
-                health = _loaded(env, api, port, "/api/v1/health", method="GET", seconds=seconds)
+                health = _loaded(env, api, port, "/api/v1/health", method="GET", seconds=seconds, headers=headers)
                 health["check_failures"] = _check_statuses(health, "200")
                 results["health"] = health
             if "list" in loads:
-                listing = _loaded(env, api, port, LIST_PATH, method="GET", seconds=seconds, answers=True)
+                listing = _loaded(
+                    env, api, port, LIST_PATH, method="GET", seconds=seconds, answers=True, headers=headers
+                )
                 listing["stored"] = stored
                 listing["check_failures"] = _check_statuses(listing, "200") + _check_list(listing, stored)
                 results["list"] = listing
             if "create" in loads:
                 before = _count(store)
-                create = _loaded(env, api, port, "/api/v1/executions", method="POST", seconds=seconds, body=CREATE_BODY)
+                create = _loaded(
+                    env,
+                    api,
+                    port,
+                    "/api/v1/executions",
+                    method="POST",
+                    seconds=seconds,
+                    body=CREATE_BODY,
+                    headers=headers,
+                )
                 created, requested = _count(store) - before, _count(store, "requested")
                 answered = create["all_statuses"].get("201", 0)
                 create.update(created_executions=created, requested_executions=requested)
@@ -170,6 +208,8 @@ def measure(
         finally:
             # uvicorn re-raises the signal it stopped on: SIGINT becomes KeyboardInterrupt, so a profile is written.
             api.stop(signal.SIGINT if profile_dir is not None else signal.SIGTERM)
+    for result in results.values():
+        result["auth"] = "on: St2-Api-Key of an admin key" if auth else "off (ST2LITE_AUTH_ENABLED=false)"
     return results
 
 

@@ -25,10 +25,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import st2lite
+from st2lite.apikeys import ApiKeyStore
 from st2lite.audit import AuditLog
 from st2lite.config import Settings
 from st2lite.embedded_redis import EmbeddedRedis
 from st2lite.packs import PackSource, load_all
+from st2lite.permissions import Role
 from st2lite.redisdb import Redis, connect
 from st2lite.registry import RegistryStore
 
@@ -38,12 +40,14 @@ __all__ = [
     "PYTHON",
     "REPO",
     "RESULTS_DIR",
+    "API_KEY_HEADER",
     "Context",
     "Figure",
     "Lab",
     "Process",
     "lab",
     "percentile",
+    "create_api_key",
     "profile_call",
     "register_packs",
     "cpu_seconds",
@@ -143,6 +147,20 @@ def register_packs(client: Redis, *pack_dirs: Path) -> int:
         raise RuntimeError("bench packs do not load: " + "; ".join(str(p) for p in report.problems))
     RegistryStore(client).register(report.content, audit=AuditLog(client, maxlen=10_000), actor="bench")
     return len(report.content.enabled_rules())
+
+
+#: The header a client sends its API key in (docs/auth.md); the ``st2`` CLI sends ``ST2_API_KEY`` in it.
+API_KEY_HEADER = "St2-Api-Key"
+
+
+def create_api_key(client: Redis) -> str:
+    """A new admin API key for ``st2admin`` in the lab's Redis, made as ``st2lite apikey create`` makes one.
+
+    The API checks it like any client's key (auth is on by default): the
+    benchmarks that talk HTTP send it as ``St2-Api-Key`` on every request.
+    """
+    _, secret = ApiKeyStore(client, AuditLog(client, maxlen=10_000)).create("st2admin", Role.ADMIN, actor="bench")
+    return secret
 
 
 # -- processes -----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Same processes as :mod:`bench.e2e` (rules engine + scheduler, two workers),
 plus the HTTP API when this checkout has it: then each event is a real
-``POST /api/v1/webhooks/bench``; without it, events are dispatched directly
+``POST /api/v1/webhooks/bench`` carrying an admin API key (``St2-Api-Key``: auth
+is on, as by default); without it, events are dispatched directly
 (:func:`bench.e2e.dispatch_webhook`); the figure's details say which. Events are sent on a fixed schedule
 (event k at t0 + k/100 s) for ~10 s. "Accepted" is the trigger instance's
 ``occurred_at``, stamped by the API (or the dispatcher) as it accepts the
@@ -20,7 +21,19 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.common import PACKS_DIR, Context, Figure, Lab, Process, lab, percentile, register_packs, wait_for
+from bench.common import (
+    API_KEY_HEADER,
+    PACKS_DIR,
+    Context,
+    Figure,
+    Lab,
+    Process,
+    create_api_key,
+    lab,
+    percentile,
+    register_packs,
+    wait_for,
+)
 from bench.e2e import WORKERS, dispatch_webhook
 from bench.procs import api_available, start_api, start_rules, start_worker
 from st2lite import keys
@@ -45,10 +58,14 @@ class _Sender:
             api = start_api(env, port)
             procs.append(api)
             self.url = f"http://127.0.0.1:{port}/api/v1/webhooks/bench"
-            self.client = httpx.Client(timeout=10)
+            # Auth is on (the default): every webhook carries an admin API key, as a real client's would.
+            self.client = httpx.Client(timeout=10, headers={API_KEY_HEADER: create_api_key(env.client)})
             health = f"http://127.0.0.1:{port}/api/v1/health"
             wait_for(lambda: self._healthy(health, api), timeout=60, what="the API to answer /api/v1/health")
-            self.mode = "http: POST /api/v1/webhooks/bench; accepted = occurred_at stamped by the API"
+            self.mode = (
+                "http: POST /api/v1/webhooks/bench with St2-Api-Key (auth on); "
+                "accepted = occurred_at stamped by the API"
+            )
         else:
             self.dispatcher = TriggerDispatcher(env.settings, env.client)
             self.mode = (

@@ -82,8 +82,14 @@ def api_available() -> bool:
     return hasattr(services, "run_api")
 
 
-def start_api(env: Lab, port: int, *, profile_dir: Path | None = None) -> Process:
-    """The HTTP API (uvicorn) on 127.0.0.1:``port``."""
+def start_api(env: Lab, port: int, *, profile_dir: Path | None = None, auth: bool = True) -> Process:
+    """The HTTP API (uvicorn) on 127.0.0.1:``port``.
+
+    Auth is on, as by default: every request but ``GET /api/v1/health`` needs a
+    credential (:func:`bench.common.create_api_key`). ``auth=False`` starts it with
+    ``ST2LITE_AUTH_ENABLED=false``, to measure what auth costs.
+    """
+    extra = {} if auth else {"ST2LITE_AUTH_ENABLED": "false"}
     return _start(
         env,
         "api",
@@ -92,4 +98,5 @@ def start_api(env: Lab, port: int, *, profile_dir: Path | None = None) -> Proces
         profile_dir,
         ST2LITE_API_HOST="127.0.0.1",
         ST2LITE_API_PORT=str(port),
+        **extra,
     )

@@ -60,6 +60,8 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], list[Figure]], tuple[str, ...]]]
             "webhook_rps",
             "webhook_rps_p50_ms",
             "webhook_rps_p99_ms",
+            "webhook_rps_auth_off",
+            "webhook_auth_cost",
             "starlette_xadd_rps",
             "loadgen_ceiling_rps",
             "xadd_rps",

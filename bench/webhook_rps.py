@@ -10,6 +10,13 @@ second. Figures: accepted (202) requests/s in the window, and p50/p99 latency
 under that load. Check: every 202 the client got (warm-up and tail included) is
 one trigger instance on the trigger stream, no more, no less; no other status.
 
+Auth is on (the default): the benchmark creates an admin API key in its Redis
+and the load generator sends it as ``St2-Api-Key`` on every request, as a real
+client does. ``webhook_auth_cost`` shows what that costs: the same requests
+(key included) against the same API started with ``ST2LITE_AUTH_ENABLED=false``
+in the same run (``webhook_rps_auth_off``); value = requests/s with auth, ratio
+= with / without; the details hold the API's CPU per request of both.
+
 Baselines, same run, same machine, same load generator and settings:
 
 * ``starlette_xadd_rps``: :mod:`bench.bare_webhook`, a bare Starlette endpoint
@@ -41,6 +48,7 @@ import httpx
 import orjson
 
 from bench.common import (
+    API_KEY_HEADER,
     PACKS_DIR,
     PYTHON,
     REPO,
@@ -50,6 +58,7 @@ from bench.common import (
     Lab,
     Process,
     cpu_seconds,
+    create_api_key,
     format_profile,
     lab,
     register_packs,
@@ -69,18 +78,22 @@ BODY = '{"seq": 1, "source": "bench", "items": [1, 2, 3]}'
 RAW_XADDS = 20_000
 
 
-def _healthy(url: str, proc: Process) -> bool:
+def _healthy(url: str, proc: Process, headers: dict[str, str] | None = None) -> bool:
     proc.check_alive()
     try:
-        return httpx.post(url, content=BODY, timeout=5).status_code in (200, 202)
+        return httpx.post(url, content=BODY, headers=headers, timeout=5).status_code in (200, 202)
     except httpx.TransportError:
         return False
 
 
-def load(port: int, path: str, *, seconds: float, warmup: float = WARMUP) -> dict[str, Any]:
+def load(
+    port: int, path: str, *, seconds: float, warmup: float = WARMUP, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run :mod:`bench.loadgen` against 127.0.0.1:``port`` in its own process; its JSON result."""
     argv = [PYTHON, "-m", "bench.loadgen", "--port", str(port), "--path", path, "--body", BODY]
     argv += ["--connections", str(CONNECTIONS), "--seconds", str(seconds), "--warmup", str(warmup)]
+    for name, value in (headers or {}).items():
+        argv += ["--header", f"{name}: {value}"]
     done = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=seconds + warmup + 60, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"bench.loadgen failed ({done.returncode}): {done.stderr[-1500:]}")
@@ -88,11 +101,13 @@ def load(port: int, path: str, *, seconds: float, warmup: float = WARMUP) -> dic
     return result
 
 
-def _loaded(env: Lab, proc: Process, port: int, path: str, seconds: float) -> dict[str, Any]:
+def _loaded(
+    env: Lab, proc: Process, port: int, path: str, seconds: float, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Load ``proc`` (serving ``path`` on ``port``); the result plus the CPU the server and Redis used."""
     redis_pid = int(env.client.info("server")["process_id"])
     before = {"server": cpu_seconds(proc.pid), "redis": cpu_seconds(redis_pid)}
-    result = load(port, path, seconds=seconds)
+    result = load(port, path, seconds=seconds, headers=headers)
     proc.check_alive()
     handled = result["all_requests"]
     result["cpu_ms_per_request"] = {
@@ -103,16 +118,20 @@ def _loaded(env: Lab, proc: Process, port: int, path: str, seconds: float) -> di
     return result
 
 
-def measure_st2lite(seconds: float, *, profile_dir: Path | None = None) -> dict[str, Any]:
+def measure_st2lite(seconds: float, *, profile_dir: Path | None = None, auth: bool = True) -> dict[str, Any]:
+    """``auth=False``: the API runs with ``ST2LITE_AUTH_ENABLED=false``; the requests still carry the key."""
     with lab() as env:
         register_packs(env.client, PACKS_DIR / "bench_webhook")
+        # The same request bytes either way: with auth off the API ignores the key (and never copies it
+        # into the payload), so the two runs differ only by the server's check.
+        headers = {API_KEY_HEADER: create_api_key(env.client)}
         port = free_port()
-        api = start_api(env, port, profile_dir=profile_dir)
+        api = start_api(env, port, profile_dir=profile_dir, auth=auth)
         try:
             url = f"http://127.0.0.1:{port}/api/v1/webhooks/bench"
-            wait_for(lambda: _healthy(url, api), timeout=60, what="the API to accept webhooks")
+            wait_for(lambda: _healthy(url, api, headers), timeout=60, what="the API to accept webhooks")
             before = int(env.client.xlen(keys.TRIGGER_STREAM))
-            result = _loaded(env, api, port, "/api/v1/webhooks/bench", seconds)
+            result = _loaded(env, api, port, "/api/v1/webhooks/bench", seconds, headers)
             published = int(env.client.xlen(keys.TRIGGER_STREAM)) - before
         finally:
             # uvicorn re-raises the signal it stopped on: SIGINT becomes KeyboardInterrupt, so a profile is written.
@@ -125,6 +144,7 @@ def measure_st2lite(seconds: float, *, profile_dir: Path | None = None) -> dict[
         failures.append(f"statuses {result['all_statuses']}, errors {result['errors'][:3]}")
     result["published_instances"] = published
     result["check_failures"] = failures
+    result["auth"] = "on: St2-Api-Key of an admin key" if auth else "off (ST2LITE_AUTH_ENABLED=false)"
     return result
 
 
@@ -191,26 +211,34 @@ def _figure(name: str, result: dict[str, Any], baseline: str | None = None) -> F
 
 def run(ctx: Context) -> list[Figure]:
     seconds = max(2.0, SECONDS * ctx.scale)
-    if ctx.profile:
-        with tempfile.TemporaryDirectory(prefix="webhook-prof-") as tmp:
-            measure_st2lite(seconds, profile_dir=Path(tmp))
-            path = Path(tmp) / "api.prof"
-            if path.is_file():
-                text = format_profile(pstats.Stats(str(path)), top=45)
-                (RESULTS_DIR / "profile_webhook_api.txt").write_text(text)
+    if ctx.profile:  # with auth (profile_webhook_api.txt) and without (profile_webhook_api_auth_off.txt)
+        for auth, suffix in ((True, ""), (False, "_auth_off")):
+            with tempfile.TemporaryDirectory(prefix="webhook-prof-") as tmp:
+                measure_st2lite(seconds, profile_dir=Path(tmp), auth=auth)
+                path = Path(tmp) / "api.prof"
+                if path.is_file():
+                    text = format_profile(pstats.Stats(str(path)), top=45)
+                    (RESULTS_DIR / f"profile_webhook_api{suffix}.txt").write_text(text)
         return []
     ours = measure_st2lite(seconds)
+    off = measure_st2lite(seconds, auth=False)  # right after, so that both see the machine alike
     common = {"connections": CONNECTIONS, "window_s": seconds}
+    rps, rps_off = (float(r["statuses"].get("202", 0)) / r["seconds"] for r in (ours, off))
+    cpu, cpu_off = (r["cpu_ms_per_request"]["server"] for r in (ours, off))
+    cost = {
+        "api_cpu_ms_per_request": {"auth_on": cpu, "auth_off": cpu_off},
+        "api_cpu_us_added_per_request": round((cpu - cpu_off) * 1000, 1),
+        "p50_ms": {"auth_on": round(ours["p50_ms"], 3), "auth_off": round(off["p50_ms"], 3)},
+        "p99_ms": {"auth_on": round(ours["p99_ms"], 3), "auth_off": round(off["p99_ms"], 3)},
+        "method": "webhook_rps (API key checked) against webhook_rps_auth_off (same requests, key included, "
+        "API with ST2LITE_AUTH_ENABLED=false), measured one after the other in this run",
+    }
     figures = [
-        Figure(
-            "webhook_rps",
-            float(ours["statuses"].get("202", 0)) / ours["seconds"],
-            "requests/s",
-            baseline="starlette_xadd_rps",
-            details={**ours, **common},
-        ),
+        Figure("webhook_rps", rps, "requests/s", baseline="starlette_xadd_rps", details={**ours, **common}),
         Figure("webhook_rps_p50_ms", float(ours["p50_ms"]), "ms", details=common),
         Figure("webhook_rps_p99_ms", float(ours["p99_ms"]), "ms", details=common),
+        Figure("webhook_rps_auth_off", rps_off, "requests/s", details={**off, **common}),
+        Figure("webhook_auth_cost", rps, "requests/s", baseline="webhook_rps_auth_off", details={**cost, **common}),
     ]
     for name, measure in (("starlette_xadd_rps", measure_bare), ("loadgen_ceiling_rps", measure_ceiling)):
         try:

@@ -14,6 +14,7 @@ import binascii
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -24,7 +25,15 @@ from st2lite.permissions import Permission, Role, allowed, role_at_most
 from st2lite.tokens import TokenStore, secret_hash
 from st2lite.users import User, UsersFile
 
-__all__ = ["Authenticator", "Caller", "Credential", "basic_credentials", "find_credentials"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "Authenticator",
+    "Caller",
+    "Credential",
+    "basic_credentials",
+    "find_credentials",
+    "header_credentials",
+]
 
 #: How the caller proved who it is: an auth token, an API key, a webhook's own signature, or nothing
 #: because auth is switched off (``auth_enabled: false``).
@@ -64,15 +73,48 @@ class Caller(BaseModel):
             raise PermissionDeniedError(self.user, self.role.value, permission.value, what)
 
 
-class Credential(BaseModel):
-    """One credential found in a request."""
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """One credential found in a request.
 
-    model_config = ConfigDict(frozen=True)
+    A plain frozen dataclass, not a pydantic model: it is built by this module
+    from strings, never parsed from input, once per request on the hot path
+    (validation cost ~1.3 µs, a third of the whole check).
+    """
 
     #: ``token``, ``api_key``, or ``bearer`` (either: tried as a token, then as a key).
     kind: Literal["token", "api_key", "bearer"]
     secret: str
     location: Literal["header", "query", "cookie"]
+
+
+#: The request headers (lower case) that may hold a credential; the ``cookie`` header may too.
+CREDENTIAL_HEADERS = ("x-auth-token", "st2-api-key", "authorization")
+
+
+def _add(
+    found: list[Credential],
+    kind: Literal["token", "api_key", "bearer"],
+    value: str | None,
+    where: Literal["header", "query", "cookie"],
+) -> None:
+    if value and value.strip():
+        found.append(Credential(kind=kind, secret=value.strip(), location=where))
+
+
+def header_credentials(headers: Mapping[str, str]) -> list[Credential]:
+    """The credentials in the request's headers (lower-case names): the first part of :func:`find_credentials`.
+
+    When there is one, it comes before anything in the query or a cookie, so it alone
+    decides whether the request's answer is remembered (:meth:`Authenticator.remembered`).
+    """
+    found: list[Credential] = []
+    _add(found, "token", headers.get("x-auth-token"), "header")
+    _add(found, "api_key", headers.get("st2-api-key"), "header")
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        _add(found, "bearer", value, "header")
+    return found
 
 
 def find_credentials(
@@ -85,22 +127,10 @@ def find_credentials(
     ``Authorization: Basic`` is not a credential here (the ``st2`` CLI's
     ``--basic-auth`` sends it for a proxy in front); only ``POST /auth/v1/tokens`` reads it.
     """
-    found: list[Credential] = []
-
-    def add(
-        kind: Literal["token", "api_key", "bearer"], value: str | None, where: Literal["header", "query", "cookie"]
-    ) -> None:
-        if value and value.strip():
-            found.append(Credential(kind=kind, secret=value.strip(), location=where))
-
-    add("token", headers.get("x-auth-token"), "header")
-    add("api_key", headers.get("st2-api-key"), "header")
-    scheme, _, value = headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer":
-        add("bearer", value, "header")
-    add("token", query.get("x-auth-token"), "query")
-    add("api_key", query.get("st2-api-key"), "query")
-    add("token", cookies.get("auth-token"), "cookie")
+    found = header_credentials(headers)
+    _add(found, "token", query.get("x-auth-token"), "query")
+    _add(found, "api_key", query.get("st2-api-key"), "query")
+    _add(found, "token", cookies.get("auth-token"), "cookie")
     return found
 
 

@@ -27,7 +27,7 @@ from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from st2lite.authentication import Authenticator, Caller, find_credentials
+from st2lite.authentication import CREDENTIAL_HEADERS, Authenticator, Caller, find_credentials, header_credentials
 from st2lite.exceptions import AuthenticationError
 from st2lite.permissions import Permission, Role
 from st2lite.redisdb import UNAVAILABLE
@@ -43,6 +43,9 @@ PUBLIC_PATHS = frozenset(
 #: Task callbacks carry the per-task token they were given (docs/actions.md, callback runner).
 CALLBACK_PREFIX = "/api/v1/callbacks/"
 WEBHOOK_PREFIX = "/api/v1/webhooks/"
+
+#: The only request headers the middleware reads (ASGI gives their names in lower case).
+_READ_HEADERS = frozenset(name.encode() for name in (*CREDENTIAL_HEADERS, "cookie"))
 
 #: The caller when auth is switched off: every request acts as this admin.
 ANONYMOUS_ADMIN = Caller(user="st2admin", role=Role.ADMIN, method="none")
@@ -66,14 +69,23 @@ class AuthMiddleware:
         if bare in PUBLIC_PATHS or path.startswith(CALLBACK_PREFIX):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
-        cookies = _cookies(headers.get("cookie", ""))
-        credentials = find_credentials(headers, query, cookies)
+        headers: dict[str, str] = {}  # the last of a repeated header counts
+        for name, value in scope["headers"]:
+            name = name.lower()
+            if name in _READ_HEADERS:
+                headers[name.decode("latin-1")] = value.decode("latin-1")
+        # The hot path: a credential in a header comes first, so when its answer is remembered neither the
+        # query string nor the cookies can change the outcome and are not parsed (one SHA-256, one dict read).
+        in_headers = header_credentials(headers)
+        caller = self.authenticator.remembered(in_headers)
         try:
-            caller = self._cached(credentials)
             if caller is None:
-                caller = await run_in_threadpool(self._authenticate, credentials, scope)
+                query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+                credentials = find_credentials(headers, query, _cookies(headers.get("cookie", "")))
+                if not in_headers:  # the first credential is in the query or a cookie: it may be remembered too
+                    caller = self.authenticator.remembered(credentials)
+                if caller is None:
+                    caller = await run_in_threadpool(self._authenticate, credentials, scope)
         except AuthenticationError as exc:
             await _send_fault(send, 401, str(exc), {"www-authenticate": 'Bearer realm="st2lite"'})
             return
@@ -82,10 +94,6 @@ class AuthMiddleware:
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)
-
-    def _cached(self, credentials: Any) -> Caller | None:
-        """The answer without I/O when every credential tried so far is remembered (the hot path)."""
-        return self.authenticator.remembered(credentials)
 
     def _authenticate(self, credentials: Any, scope: Scope) -> Caller:
         try:

@@ -188,6 +188,33 @@ def test_an_api_key_is_shown_once_and_stored_as_a_hash(api_server: ApiServer) ->
     assert audit_actors(api_server, "api_key.created") == ["test", f"api:{ADMIN} (api key {api_server.admin_key_id})"]
 
 
+def test_the_first_valid_credential_counts_whether_remembered_or_not(api_server: ApiServer) -> None:
+    """The middleware reads the query string and cookies only when a header credential is not remembered."""
+    api_server.user("vic", Role.VIEWER, PASSWORD)
+    key, viewer_key = api_server.api_key(ADMIN, Role.ADMIN), api_server.api_key("vic", Role.VIEWER)
+    client = anonymous(api_server)
+
+    def who(**kwargs: Any) -> tuple[str, str]:
+        response = client.get("/api/v1/user", **kwargs)
+        assert response.status_code == 200, (kwargs, response.text)
+        return response.json()["username"], response.json()["authentication"]["location"]
+
+    for _ in range(2):  # the second time every good answer is remembered
+        # A good header key wins over a key in the query and a malformed cookie header.
+        assert who(
+            headers={"St2-Api-Key": key, "Cookie": "auth-token=x; ;;=="}, params={"st2-api-key": viewer_key}
+        ) == (ADMIN, "header")
+        # A wrong header key falls through to the query's key, then to the cookie's token.
+        assert who(headers={"St2-Api-Key": "wrong"}, params={"st2-api-key": viewer_key}) == ("vic", "query")
+        assert who(params={"st2-api-key": viewer_key}) == ("vic", "query")
+    token = login(api_server, "vic", PASSWORD).json()["token"]
+    for _ in range(2):
+        assert who(headers={"X-Auth-Token": "wrong", "Cookie": f"auth-token={token}"}) == ("vic", "cookie")
+    assert fault(client.get("/api/v1/user", headers={"St2-Api-Key": "wrong"}, params={"st2-api-key": "no"}), 401) == (
+        INVALID
+    )
+
+
 def test_a_disabled_or_deleted_key_stops_working(api_server: ApiServer) -> None:
     created = api_server.http.post("/api/v1/apikeys", json={"user": "ci", "role": "operator"}).json()
     client = as_key(api_server, created["key"])

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from st2lite.authentication import Caller, basic_credentials, find_credentials
+from st2lite.authentication import Caller, basic_credentials, find_credentials, header_credentials
 from st2lite.exceptions import PermissionDeniedError
 from st2lite.permissions import ROLE_GRANTS, Permission, Role, allowed, role_at_most
 
@@ -54,6 +54,18 @@ def test_credentials_in_stackstorm_order_of_precedence() -> None:
         ("api_key", "QK", "query"),
         ("token", "C", "cookie"),
     ]
+
+
+def test_header_credentials_are_the_first_part_of_the_request_credentials() -> None:
+    headers = {"authorization": "Bearer B", "st2-api-key": " K ", "x-auth-token": "T"}
+    found = header_credentials(headers)
+    assert [(c.kind, c.secret, c.location) for c in found] == [
+        ("token", "T", "header"),
+        ("api_key", "K", "header"),
+        ("bearer", "B", "header"),
+    ]
+    assert find_credentials(headers, {"st2-api-key": "QK"}, {})[:3] == found
+    assert header_credentials({"cookie": "auth-token=C"}) == []
 
 
 def test_basic_auth_and_blank_values_are_not_credentials() -> None:

@@ -75,11 +75,12 @@ class Supervisor:
         # the other services once it answers: on a small machine they would otherwise slow its start
         # down, and what the API accepts in between waits durably in the streams.
         registration = self._start_command("pack", "register")
-        # The first admin and the CLI's API key, created (and printed once) on the first start.
-        auth_init = self._start_command("auth", "init") if settings.auth_enabled else None
         self._spawn(self._add(Child("api", [*SERVICES, "api"])))
         url = settings.resolved_api_url
         self._wait_ready(url)
+        # The first admin and the CLI's API key, created (and printed once) on the first start; after the API
+        # answers, so its bcrypt hash does not slow the API's start on a small machine.
+        auth_init = self._start_command("auth", "init") if settings.auth_enabled else None
         self._spawn_rest()
         code = registration.wait()
         if code not in (0, 1):  # 1: some content had problems (reported above); the rest is registered

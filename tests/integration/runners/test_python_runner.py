@@ -239,11 +239,9 @@ def redis_url() -> Iterator[str]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.mark.redis
-def test_action_service_datastore(tmp_path: Path, redis_url: str) -> None:
-    client = connect(redis_url)
-    key_file = generate_key_file(tmp_path / "keys" / "datastore.key")
-    store = KeyValueStore(
+def _kv_store(client: redis.Redis, key_file: Path) -> KeyValueStore:
+    """The datastore a test checks an action's changes in (the action builds its own in its process)."""
+    return KeyValueStore(
         client,
         key=DatastoreKey(key_file),
         actor="test",
@@ -251,6 +249,13 @@ def test_action_service_datastore(tmp_path: Path, redis_url: str) -> None:
         audit_maxlen=10_000,
         max_value_bytes=4096,
     )
+
+
+@pytest.mark.redis
+def test_action_service_datastore(tmp_path: Path, redis_url: str) -> None:
+    client = connect(redis_url)
+    key_file = generate_key_file(tmp_path / "keys" / "datastore.key")
+    store = _kv_store(client, key_file)
     store.set("shared", "global")
     entry = _action(
         tmp_path,
@@ -306,14 +311,7 @@ def test_action_service_datastore(tmp_path: Path, redis_url: str) -> None:
 def test_action_service_user_scope_is_the_execution_users(tmp_path: Path, redis_url: str) -> None:
     client = connect(redis_url)
     key_file = generate_key_file(tmp_path / "keys" / "datastore.key")
-    store = KeyValueStore(
-        client,
-        key=DatastoreKey(key_file),
-        actor="test",
-        trigger_maxlen=10_000,
-        audit_maxlen=10_000,
-        max_value_bytes=4096,
-    )
+    store = _kv_store(client, key_file)
     store.set("token", "olga's", scope="user", user="olga")
     store.set("token", "bob's", scope="user", user="bob")
     entry = _action(

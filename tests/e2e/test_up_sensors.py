@@ -88,11 +88,25 @@ def test_timers_files_and_pack_sensors_run_actions_under_up(procs: Procs, site: 
     beats = wait_for(lambda: stdout_of("on_beat"), what="the pack sensor's beat to run its rule")
     assert beats[0].startswith("beat ")
 
+    wait_for(
+        lambda: (
+            {s["ref"]: s["state"] for s in up.get("/api/v1/sensors").json()}.get("core.FileWatchSensor") == "running"
+        ),
+        what="the file sensor to run",
+    )
     inbox.mkdir()
     (inbox / "skip.txt").write_text("not a csv")
-    (inbox / "orders.csv").write_text("id,total\n1,9.5\n")
-    landed = wait_for(lambda: stdout_of("file_landed"), what="the file landing to run its rule")
-    assert landed == ["landed orders.csv"]
+    # A file already in the folder when the sensor starts watching it is not news (as in StackStorm): on a loaded
+    # machine the sensor may take its trigger a moment after it runs, so new files land until one is seen.
+    landed: list[str] = []
+    for attempt in range(4):
+        (inbox / f"orders-{attempt}.csv").write_text("id,total\n1,9.5\n")
+        try:
+            landed = wait_for(lambda: stdout_of("file_landed"), what="the file landing to run its rule", timeout=5)
+            break
+        except AssertionError:
+            continue
+    assert landed and set(landed) <= {f"landed orders-{i}.csv" for i in range(4)}, landed
 
     sensors = {s["ref"]: s for s in up.get("/api/v1/sensors").json()}
     assert sensors["default.BeatSensor"]["state"] == "running", sensors

@@ -11,13 +11,14 @@ owner's current role (docs/auth.md).
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from st2lite import keys
-from st2lite.audit import AuditKind, AuditLog, encode_event, now_iso
+from st2lite.audit import AuditKind, AuditLog, encode_event, iso_z
 from st2lite.exceptions import ApiKeyNotFoundError
 from st2lite.ids import new_id
 from st2lite.permissions import Role
@@ -25,10 +26,6 @@ from st2lite.redisdb import Redis
 from st2lite.tokens import secret_hash
 
 __all__ = ["ApiKey", "ApiKeyStore"]
-
-
-def _iso_z(timestamp: str) -> str:
-    return timestamp[:-6] + "Z" if timestamp.endswith("+00:00") else timestamp
 
 
 class ApiKey(BaseModel):
@@ -42,7 +39,8 @@ class ApiKey(BaseModel):
     key_hash: str
     metadata: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
-    created_at: str = Field(default_factory=now_iso)
+    #: ISO 8601 UTC with a ``Z``, as StackStorm answers.
+    created_at: str = Field(default_factory=lambda: iso_z(datetime.now(UTC)))
 
     def public(self) -> dict[str, Any]:
         """StackStorm's shape (``key_hash``, never the key), plus st2lite's ``role``."""
@@ -54,7 +52,7 @@ class ApiKey(BaseModel):
             "key_hash": self.key_hash,
             "metadata": self.metadata,
             "enabled": self.enabled,
-            "created_at": _iso_z(self.created_at),
+            "created_at": self.created_at,
         }
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from st2lite import keys
 from st2lite.redisdb import Pipeline, Redis
 
-__all__ = ["AuditEvent", "AuditKind", "AuditLog", "encode_event", "now_iso"]
+__all__ = ["AuditEvent", "AuditKind", "AuditLog", "encode_event", "iso_z", "now_iso"]
 
 
 class AuditKind(StrEnum):
@@ -52,6 +52,11 @@ class AuditKind(StrEnum):
     API_KEY_CREATED = "api_key.created"
     API_KEY_UPDATED = "api_key.updated"
     API_KEY_DELETED = "api_key.deleted"
+
+
+def iso_z(moment: datetime) -> str:
+    """``moment`` in UTC as StackStorm's clients parse it: ``2026-11-22T17:00:00.000000Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def now_iso() -> str:

@@ -9,10 +9,7 @@ missing and telling the caller what it made so it can be shown once.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from st2lite.audit import AuditLog
 from st2lite.config import Settings
 from st2lite.exceptions import ConfigError
 from st2lite.permissions import Role
+from st2lite.private_files import write_private_file
 from st2lite.redisdb import Redis
 from st2lite.users import UsersFile
 
@@ -61,18 +59,8 @@ def read_api_key(path: Path) -> str | None:
 
 def write_credentials(path: Path, *, api_key: str, user: str, url: str) -> None:
     """Write the credentials file atomically with mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = _HEADER + yaml.safe_dump({"api_key": api_key, "user": user, "url": url}, sort_keys=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_private_file(path, text.encode("utf-8"))
 
 
 def ensure_admin(settings: Settings, client: Redis) -> Bootstrap | None:

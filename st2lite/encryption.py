@@ -13,13 +13,13 @@ pick it up.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
 from st2lite.exceptions import EncryptionKeyError
+from st2lite.private_files import write_private_file
 
 __all__ = ["DatastoreKey", "generate_key_file", "looks_encrypted"]
 
@@ -115,12 +115,7 @@ def generate_key_file(path: Path, *, force: bool = False) -> Path:
         )
     key = Fernet.generate_key()
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(key + b"\n")
-        os.replace(temporary, path)
+        write_private_file(path, key + b"\n")
     except OSError as exc:
         raise EncryptionKeyError(
             f"cannot write the datastore key file {path}: {exc.strerror or exc}; "

@@ -17,7 +17,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from st2lite import keys
-from st2lite.audit import AuditKind, AuditLog, encode_event
+from st2lite.audit import AuditKind, AuditLog, encode_event, iso_z
 from st2lite.ids import new_id
 from st2lite.redisdb import Redis
 
@@ -27,10 +27,6 @@ __all__ = ["Token", "TokenStore", "secret_hash"]
 def secret_hash(secret: str) -> str:
     """The SHA-256 (hex) under which a token or API key is stored and looked up."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def _iso_z(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Token(BaseModel):
@@ -65,7 +61,7 @@ class TokenStore:
         token = Token(
             id=new_id(),
             user=user,
-            expiry=_iso_z(datetime.now(UTC) + timedelta(seconds=ttl)),
+            expiry=iso_z(datetime.now(UTC) + timedelta(seconds=ttl)),
             metadata=metadata or {},
         )
         with self._client.pipeline(transaction=True) as pipe:

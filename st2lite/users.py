@@ -20,9 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
-import os
 import re
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from st2lite.exceptions import UsersFileError
 from st2lite.permissions import Role
+from st2lite.private_files import write_private_file
 
 __all__ = ["BCRYPT_ROUNDS", "User", "UsersFile", "check_password", "check_user_name", "hash_password"]
 
@@ -220,14 +219,4 @@ class UsersFile:
         data: dict[str, Any] = {
             "users": {u.name: {"role": u.role.value, "password": u.password} for u in users.values()}
         }
-        text = _HEADER + yaml.safe_dump(data, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        write_private_file(self.path, (_HEADER + yaml.safe_dump(data, sort_keys=True)).encode("utf-8"))

@@ -11,7 +11,8 @@ Every :attr:`Placement.interval` (a third of the lease) a container:
 
 1. renews its heartbeat and counts the live containers;
 2. renews its leases with a fenced script (``sensor_leases.lua``): a lease that
-   expired and was claimed by another container is *lost*, never renewed back;
+   expired and was claimed by another container is *lost*, never renewed back
+   (one that expired unclaimed, because the loop ran late, is taken back);
 3. gives up the leases of sensors no longer wanted (disabled, removed) and,
    when more containers joined, those above its fair share
    (:func:`fair_share`): ``ceil(sensors / live containers)``;
@@ -175,8 +176,16 @@ class Placement:
         names = sorted(refs)
         if not names:
             return set()
-        results = self._leases(keys=[keys.sensor_lease(r) for r in names], args=[self.token, self.lease_ms])
-        return {ref for ref, ok in zip(names, results, strict=True) if not int(ok)}
+        replies = self._leases(keys=[keys.sensor_lease(r) for r in names], args=[self.token, self.lease_ms])
+        results = dict(zip(names, (int(r) for r in replies), strict=True))
+        late = [ref for ref, result in results.items() if result == 2]
+        if late:
+            log.warning(
+                "Sensor placement: the leases of %s expired before renewal (this container's loop ran late);"
+                " nobody had claimed them, so they were taken back",
+                ", ".join(late),
+            )
+        return {ref for ref, result in results.items() if result == 0}
 
     def _claim(self, candidates: Iterable[str], room: int) -> set[str]:
         claimed: set[str] = set()

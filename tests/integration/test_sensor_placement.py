@@ -51,6 +51,17 @@ def test_a_lost_lease_is_neither_renewed_nor_released(redis_client: Redis) -> No
     assert redis_client.pttl(keys.sensor_lease("pack.S0")) > 20_000
 
 
+def test_a_lease_that_expired_unclaimed_is_taken_back(redis_client: Redis) -> None:
+    a = Placement(redis_client, "a", lease_seconds=30)
+    a.step(["pack.S0", "pack.S1"])
+    # The container's loop ran late: one lease expired and nobody claimed it meanwhile.
+    redis_client.delete(keys.sensor_lease("pack.S0"))
+    step = a.step(["pack.S0", "pack.S1"])
+    assert step.lost == set() and step.run == {"pack.S0", "pack.S1"}
+    assert redis_client.get(keys.sensor_lease("pack.S0")) == a.token
+    assert redis_client.pttl(keys.sensor_lease("pack.S0")) > 20_000
+
+
 def test_a_dead_placements_sensors_move_after_its_lease(redis_client: Redis) -> None:
     a = Placement(redis_client, "a", lease_seconds=0.5)
     b = Placement(redis_client, "b", lease_seconds=0.5)

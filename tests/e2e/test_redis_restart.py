@@ -111,7 +111,7 @@ def test_redis_killed_under_up_loses_no_accepted_webhook(procs: Procs, site: Pat
         finished = [e for e in executions if e.status in FINAL]
         return [str(e.status) for e in finished] if len(finished) == ACCEPTED == len(executions) else []
 
-    statuses = wait_for(all_finished, what=f"all {ACCEPTED} accepted webhooks to end", timeout=30)
+    statuses = wait_for(all_finished, what=f"all {ACCEPTED} accepted webhooks to end", timeout=90)
     by_instance = Counter(e.trigger_instance for e in again.executions())
     assert by_instance == Counter(instances)  # one execution per accepted webhook, none lost, none doubled
     # Only what the one worker held when Redis died can end up abandoned (its result could not be written).

@@ -87,7 +87,9 @@ class Aws:
         )["TargetGroups"][0]["TargetGroupArn"]
 
     def instance(self, instance_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        found: dict[str, Any] = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][
+            0
+        ]
         return found
 
     def instances_named(self, name: str) -> list[dict[str, Any]]:
@@ -99,7 +101,8 @@ class Aws:
 
     def a_record(self, name: str) -> dict[str, Any] | None:
         listed = self.route53.list_resource_record_sets(HostedZoneId=self.zone_id)["ResourceRecordSets"]
-        return logic.find_record(listed, f"{name}.{ZONE}.", "A")  # type: ignore[no-any-return]
+        record: dict[str, Any] | None = logic.find_record(listed, f"{name}.{ZONE}.", "A")
+        return record
 
     def targets(self) -> dict[str, str]:
         described = self.elbv2.describe_target_health(TargetGroupArn=self.target_group)["TargetHealthDescriptions"]
@@ -274,7 +277,9 @@ def test_load_balancer_failure_rolls_back_dns_then_instance(up: Up, aws: Aws) ->
 
     assert chain["status"] == "failed"
     assert_ran_in_order(
-        up, chain, ["run_instance", "upsert_dns", "register_target", "delete_dns", "terminate_instance", "provision_failed"]
+        up,
+        chain,
+        ["run_instance", "upsert_dns", "register_target", "delete_dns", "terminate_instance", "provision_failed"],
     )
     instance_id = chain["result"]["published"]["vm_id"]
     report = failure_of(chain)
@@ -283,8 +288,9 @@ def test_load_balancer_failure_rolls_back_dns_then_instance(up: Up, aws: Aws) ->
     assert report["error"].startswith(
         "provisioning 'web-b' failed at step register_target (load balancer (ELBv2 RegisterTargets)): RegisterTargets"
     )
-    assert f"rolled back: delete_dns (deleted web-b.{ZONE}.), terminate_instance (terminated {instance_id})" in (
-        report["error"]
+    assert (
+        f"rolled back: delete_dns (deleted web-b.{ZONE}.), terminate_instance (terminated {instance_id})"
+        in (report["error"])
     )
     assert report["rollback_failed"] == []
     assert aws.instance(instance_id)["State"]["Name"] == "terminated"
@@ -405,8 +411,9 @@ def test_report_names_rollback_steps_that_failed() -> None:
     assert report["rolled_back"] == []
     assert [r["step"] for r in report["rollback_failed"]] == ["delete_dns", "terminate_instance"]
     assert "ROLLBACK INCOMPLETE, clean up by hand: delete_dns (delete the A record) failed: " in report["error"]
-    assert "terminate_instance (terminate the instance) failed: the action exited with 1: KeyError: 'x'" in (
-        report["error"]
+    assert (
+        "terminate_instance (terminate the instance) failed: the action exited with 1: KeyError: 'x'"
+        in (report["error"])
     )
 
 

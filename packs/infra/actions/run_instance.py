@@ -8,6 +8,9 @@ from typing import Any
 from infra_aws import InfraAction, aws_errors, waiter_config
 from infra_logic import StepFailed
 
+#: States of an instance that still holds its name.
+_ALIVE = ("pending", "running", "stopping", "stopped")
+
 
 class RunInstance(InfraAction):
     def perform(
@@ -46,6 +49,8 @@ class RunInstance(InfraAction):
         if key:
             request["KeyName"] = key
         ec2 = self.client("ec2")
+        if self.config.get("unique_names", True):
+            self._refuse_taken_name(ec2, name)
         with aws_errors("RunInstances", f"image {image}, type {kind}", self.config):
             launched = ec2.run_instances(**request)["Instances"][0]
         instance_id = str(launched["InstanceId"])
@@ -64,6 +69,23 @@ class RunInstance(InfraAction):
             "instance_type": kind,
             "subnet_id": found.get("SubnetId") or "",
         }
+
+    def _refuse_taken_name(self, ec2: Any, name: str) -> None:
+        """Fail when an instance that is not terminated already has the Name tag ``name`` (a repeated request)."""
+        filters = [
+            {"Name": "tag:Name", "Values": [name]},
+            {"Name": "instance-state-name", "Values": list(_ALIVE)},
+        ]
+        with aws_errors("DescribeInstances", f"instances named {name}", self.config):
+            reservations = ec2.describe_instances(Filters=filters)["Reservations"]
+        taken = [f"{i['InstanceId']} ({i['State']['Name']})" for r in reservations for i in r["Instances"]]
+        if taken:
+            raise StepFailed(
+                f"an instance named {name} already exists: {', '.join(taken)}; nothing was launched. Pick another "
+                "name, terminate that instance first (infra.terminate_instance), or set unique_names: false in "
+                "configs/infra.yaml to allow several instances with one name",
+                "NameInUse",
+            )
 
     def _wait_running(self, ec2: Any, instance_id: str) -> None:
         """Wait until ``instance_id`` runs; if it does not, terminate it (nothing of ours is left) and fail."""

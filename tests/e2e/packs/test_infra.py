@@ -313,6 +313,8 @@ def test_dns_failure_terminates_the_instance(up: Up, aws: Aws) -> None:
 
 
 def test_same_name_waits_while_another_name_runs_at_once(up: Up, aws: Aws) -> None:
+    """A ticket sent twice: the second provisioning of web-d waits for the first (the policy), then finds the
+    name taken and launches nothing; web-e, another name, runs alongside the first."""
     bodies = [
         {"name": "web-d", "zone": ZONE, "target_group_arn": aws.target_group},
         {"name": "web-d", "zone": ZONE, "target_group_arn": aws.target_group},
@@ -321,18 +323,25 @@ def test_same_name_waits_while_another_name_runs_at_once(up: Up, aws: Aws) -> No
     accepted = [request_server(up, body) for body in bodies]
     assert [r.status_code for r in accepted] == [202, 202, 202], [r.text for r in accepted]
     first, second, other = (chain_of(up, r.json()["id"]) for r in accepted)
-    assert [first["status"], second["status"], other["status"]] == ["succeeded"] * 3
 
-    same = sorted([first, second], key=lambda e: logged(e, "running") or when(e["end_timestamp"]))
-    early, late = same
+    early, late = sorted([first, second], key=lambda e: logged(e, "running") or when(e["end_timestamp"]))
+    assert early["status"] == "succeeded" and other["status"] == "succeeded"
     assert logged(early, "delayed") is None
     assert logged(late, "delayed") is not None, late["log"]  # the policy held the second web-d back...
-    assert logged(late, "running") >= when(early["end_timestamp"])  # ...until the first one had ended
+    assert logged(late, "running") >= when(early["end_timestamp"])  # ...until the first one had ended,
+    report = failure_of(late)  # ...so it saw the first one's instance and launched nothing
+    assert late["status"] == "failed" and report["failed_step"] == "run_instance"
+    web_d = early["result"]["published"]["vm_id"]
+    assert f"an instance named web-d already exists: {web_d} (running); nothing was launched" in report["error"]
+    assert report["error"].endswith("; nothing to roll back")
+    assert task_names(late) == ["run_instance", "provision_failed"]
     # web-e was not held back: it ran while the first web-d ran.
     assert logged(other, "delayed") is None
     assert logged(other, "running") < when(early["end_timestamp"])
     assert when(other["end_timestamp"]) > logged(early, "running")
-    assert len(aws.instances_named("web-d")) == 2 and len(aws.instances_named("web-e")) == 1
+    assert [i["InstanceId"] for i in aws.instances_named("web-d")] == [web_d]
+    assert len(aws.instances_named("web-e")) == 1
+    assert aws.a_record("web-d")["ResourceRecords"] == [{"Value": aws.instance(web_d)["PrivateIpAddress"]}]
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib.util
+import importlib
+import re
 import sys
 from collections.abc import Iterator
 from datetime import datetime
@@ -46,18 +47,16 @@ MISSING_TG = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/mi
 CHAIN_DEADLINE = 60.0
 
 
-def _logic() -> ModuleType:
-    """The pack's pure logic module (packs/infra/actions/lib/infra_logic.py), imported by path."""
-    path = PACKS / "infra" / "actions" / "lib" / "infra_logic.py"
-    spec = importlib.util.spec_from_file_location("infra_logic_under_test", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def _pack_lib(name: str) -> ModuleType:
+    """A module of the pack's ``actions/lib`` (on ``sys.path`` as the Python runner puts it there)."""
+    lib = str(PACKS / "infra" / "actions" / "lib")
+    if lib not in sys.path:
+        sys.path.append(lib)
+    return importlib.import_module(name)
 
 
-logic = _logic()
+logic = _pack_lib("infra_logic")
+aws_lib = _pack_lib("infra_aws")
 
 
 # -- the stand-in AWS and the st2lite under test ----------------------------------------------------
@@ -386,6 +385,19 @@ def test_unsigned_or_badly_signed_requests_are_refused(up: Up, aws: Aws) -> None
     assert (_trigger_count(up), len(up.executions()), aws.instance_count()) == before
 
 
+def test_bad_parameters_through_the_api_are_refused(up: Up, aws: Aws) -> None:
+    """`st2lite run` / POST /api/v1/executions check the chain's parameters too: nothing is created."""
+    before = (len(up.executions()), aws.instance_count())
+    parameters = {"name": "web-x", "zone": ZONE, "target_group_arn": "not-an-arn"}
+
+    response = up.post("/api/v1/executions", json={"action": "infra.provision_server", "parameters": parameters})
+
+    assert response.status_code == 400, response.text
+    assert "target_group_arn" in response.json()["faultstring"]
+    assert "does not match '^arn:aws[a-z-]*:elasticloadbalancing:'" in response.json()["faultstring"]
+    assert (len(up.executions()), aws.instance_count()) == before
+
+
 def _trigger_count(up: Up) -> int:
     client = connect(up.redis_url)
     try:
@@ -433,6 +445,32 @@ def test_report_when_the_first_step_failed() -> None:
         "provisioning 'web' failed at step run_instance (instance (EC2 RunInstances)): "
         "Action failed to complete in 600 seconds; nothing to roll back"
     )
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({}, "the pack config has no region; set region in configs/infra.yaml"),
+        (
+            {"region": REGION, "aws_access_key_id": "AKIA1", "aws_secret_access_key": ""},
+            "only one of aws_access_key_id and aws_secret_access_key is set; set aws_secret_access_key",
+        ),
+    ],
+)
+def test_config_mistakes_are_explained(config: dict[str, Any], message: str) -> None:
+    with pytest.raises(aws_lib.StepFailed, match=re.escape(message)):
+        aws_lib.make_client("ec2", config)
+
+
+def test_unreachable_endpoint_is_explained() -> None:
+    config = {"region": REGION, "endpoint_url": f"http://127.0.0.1:{free_port()}", "max_attempts": 1}
+    client = aws_lib.make_client("ec2", {**config, "aws_access_key_id": "a", "aws_secret_access_key": "b"})
+
+    with pytest.raises(aws_lib.StepFailed) as caught, aws_lib.aws_errors("DescribeInstances", "", config):
+        client.describe_instances()
+
+    assert f"DescribeInstances: cannot reach {config['endpoint_url']}" in str(caught.value)
+    assert "check endpoint_url and region in configs/infra.yaml" in str(caught.value)
 
 
 @pytest.mark.parametrize(

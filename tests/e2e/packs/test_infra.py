@@ -32,6 +32,7 @@ from st2lite.encryption import generate_key_file
 from st2lite.redisdb import connect
 
 from ..conftest import FINAL, Procs, Up, wait_for
+from .standin_aws import FaultyAws, Refusal, faulty_aws
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -138,7 +139,14 @@ def aws(procs: Procs) -> Aws:
 
 
 @pytest.fixture(scope="module")
-def up(procs: Procs, aws: Aws) -> Iterator[Up]:
+def proxy(aws: Aws) -> Iterator[FaultyAws]:
+    """What the pack's config points at: moto behind a proxy that can refuse chosen calls."""
+    with faulty_aws(aws.endpoint) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def up(procs: Procs, aws: Aws, proxy: FaultyAws) -> Iterator[Up]:
     """``st2lite up`` with the bundled packs, the infra config in a temporary configs folder, keys in the datastore."""
     root = procs.cwd.parent
     home, site, configs = root / "home", root / "site", root / "configs"
@@ -147,7 +155,7 @@ def up(procs: Procs, aws: Aws) -> Iterator[Up]:
     key_file = generate_key_file(home / "keys" / "datastore.key")
     config = {
         "region": REGION,
-        "endpoint_url": aws.endpoint,
+        "endpoint_url": proxy.url,
         "aws_access_key_id": "{{ st2kv.system.aws_access_key_id }}",
         "aws_secret_access_key": "{{ st2kv.system.aws_secret_access_key }}",
         "image_id": aws.image,
@@ -295,6 +303,38 @@ def test_load_balancer_failure_rolls_back_dns_then_instance(up: Up, aws: Aws) ->
     assert aws.instance(instance_id)["State"]["Name"] == "terminated"
     assert aws.a_record("web-b") is None
     assert instance_id not in aws.targets()
+
+
+def test_a_failed_rollback_step_is_reported_and_the_others_still_run(up: Up, aws: Aws, proxy: FaultyAws) -> None:
+    """The credentials may not delete records: the DNS rollback fails, the instance is still terminated, and the
+    reason says the rollback is incomplete and what to clean up."""
+    denied = "User: arn:aws:iam::123456789012:user/st2 is not authorized to perform: route53:ChangeResourceRecordSets"
+    refusal = Refusal("/rrset", (b"<Action>DELETE</Action>", b"web-f.infra.test."), 403, "AccessDenied", denied)
+    proxy.refusals.append(refusal)
+    try:
+        chain = provision(up, {"name": "web-f", "zone": ZONE, "target_group_arn": MISSING_TG})
+    finally:
+        proxy.refusals.remove(refusal)
+
+    assert chain["status"] == "failed"
+    assert [(task["name"], task["state"]) for task in chain["result"]["tasks"]] == [
+        ("run_instance", "succeeded"),
+        ("upsert_dns", "succeeded"),
+        ("register_target", "failed"),
+        ("delete_dns", "failed"),
+        ("terminate_instance", "succeeded"),
+        ("provision_failed", "failed"),
+    ]
+    assert len(proxy.refused) >= 1 and all("/rrset" in call for call in proxy.refused)
+    instance_id = chain["result"]["published"]["vm_id"]
+    report = failure_of(chain)
+    assert report["failed_step"] == "register_target"
+    assert report["rolled_back"] == [{"step": "terminate_instance", "done": f"terminated {instance_id}"}]
+    assert [r["step"] for r in report["rollback_failed"]] == ["delete_dns"]
+    assert "ROLLBACK INCOMPLETE, clean up by hand: delete_dns (delete the A record) failed: " in report["error"]
+    assert f"failed with AccessDenied: {denied}; allow route53:ChangeResourceRecordSets" in report["error"]
+    assert aws.instance(instance_id)["State"]["Name"] == "terminated"
+    assert aws.a_record("web-f") is not None  # left behind, as the reason says
 
 
 def test_dns_failure_terminates_the_instance(up: Up, aws: Aws) -> None:

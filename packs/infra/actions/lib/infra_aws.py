@@ -10,7 +10,7 @@ person) can read why without a traceback.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from infra_logic import StepFailed, error_message
@@ -109,6 +109,9 @@ def aws_errors(operation: str, subject: str = "", config: Mapping[str, Any] | No
 class InfraAction(Action):
     """Base of the pack's actions: ``perform()`` does the work; failures become ``(False, {ok, error, code})``."""
 
+    #: Each action's own work, with its own parameters: returns the result, raises StepFailed.
+    perform: Callable[..., dict[str, Any]]
+
     def run(self, **parameters: Any) -> tuple[bool, dict[str, Any]]:
         try:
             result = self.perform(**parameters)
@@ -116,9 +119,6 @@ class InfraAction(Action):
             self.logger.error("%s", exc)
             return False, {"ok": False, "error": str(exc), "code": exc.code}
         return True, {"ok": True, **result}
-
-    def perform(self, **parameters: Any) -> dict[str, Any]:
-        raise NotImplementedError
 
     def client(self, service: str) -> Any:
         return make_client(service, self.config)

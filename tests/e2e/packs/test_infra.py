@@ -13,8 +13,11 @@ import hashlib
 import hmac
 import importlib
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
@@ -79,7 +82,9 @@ class Aws:
         self.elbv2 = boto3.client("elbv2", **options)
         vpc = self.ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
         self.subnet = self.ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
-        self.image = self.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        self.image = self.ec2.register_image(Name="web-base", Architecture="x86_64", RootDeviceName="/dev/xvda")[
+            "ImageId"
+        ]
         zone = self.route53.create_hosted_zone(Name=ZONE, CallerReference="infra-e2e")["HostedZone"]
         self.zone_id = zone["Id"].rsplit("/", 1)[-1]
         self.target_group = self.elbv2.create_target_group(
@@ -87,9 +92,8 @@ class Aws:
         )["TargetGroups"][0]["TargetGroupArn"]
 
     def instance(self, instance_id: str) -> dict[str, Any]:
-        found: dict[str, Any] = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][
-            0
-        ]
+        reservations = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        found: dict[str, Any] = reservations[0]["Instances"][0]
         return found
 
     def instances_named(self, name: str) -> list[dict[str, Any]]:
@@ -116,16 +120,8 @@ def procs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Procs]:
     harness.cleanup()
 
 
-@pytest.fixture(scope="module")
-def aws(procs: Procs) -> Aws:
-    """``moto_server`` on a free port of 127.0.0.1, with a VPC, a subnet, a hosted zone and a target group."""
-    port = free_port()
-    server = procs.start(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        env={"PATH": str(Path(sys.executable).parent)},
-        name="moto",
-    )
-    endpoint = f"http://127.0.0.1:{port}"
+def _moto_ready(procs: Procs, server: subprocess.Popen[bytes], endpoint: str) -> Aws:
+    """Wait until ``moto_server`` answers, then set up the VPC, subnet, image, hosted zone and target group."""
 
     def answering() -> bool:
         assert server.poll() is None, f"moto_server exited:\n{procs.output(server)}"
@@ -138,54 +134,83 @@ def aws(procs: Procs) -> Aws:
     return Aws(endpoint)
 
 
-@pytest.fixture(scope="module")
-def proxy(aws: Aws) -> Iterator[FaultyAws]:
-    """What the pack's config points at: moto behind a proxy that can refuse chosen calls."""
-    with faulty_aws(aws.endpoint) as server:
-        yield server
+@dataclass
+class Stack:
+    up: Up
+    aws: Aws
+    proxy: FaultyAws
 
 
 @pytest.fixture(scope="module")
-def up(procs: Procs, aws: Aws, proxy: FaultyAws) -> Iterator[Up]:
-    """``st2lite up`` with the bundled packs, the infra config in a temporary configs folder, keys in the datastore."""
+def stack(procs: Procs) -> Iterator[Stack]:
+    """``moto_server`` on a free port of 127.0.0.1 behind the fault-injecting proxy, and ``st2lite up`` with the
+    bundled packs, the infra config (pointing at the proxy) in a temporary configs folder and the keys in the
+    datastore. AWS is set up while st2lite starts; the config reads the subnet and image ids from the datastore."""
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    moto = procs.start(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        env={"PATH": str(Path(sys.executable).parent), "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"},
+        name="moto",
+    )
     root = procs.cwd.parent
     home, site, configs = root / "home", root / "site", root / "configs"
     site.mkdir()
     configs.mkdir()
     key_file = generate_key_file(home / "keys" / "datastore.key")
-    config = {
-        "region": REGION,
-        "endpoint_url": proxy.url,
-        "aws_access_key_id": "{{ st2kv.system.aws_access_key_id }}",
-        "aws_secret_access_key": "{{ st2kv.system.aws_secret_access_key }}",
-        "image_id": aws.image,
-        "instance_type": "t3.micro",
-        "subnet_id": aws.subnet,
-        "tags": {"team": "web"},
-        "waiter_delay": 0.2,
-        "waiter_max_attempts": 25,
-        "max_attempts": 2,
-    }
-    (configs / "infra.yaml").write_text(yaml.safe_dump(config))
-    server = Up.start(
-        procs,
-        home,
-        site,
-        workers=2,
-        ST2LITE_PACKS_PATH=PACKS,
-        ST2LITE_CONFIGS_DIR=configs,
-        ST2LITE_DATASTORE_KEY_FILE=key_file,
-    )
-    for name, value, secret in (
-        ("aws_access_key_id", ACCESS_KEY, False),
-        ("aws_secret_access_key", SECRET_KEY, True),
-        ("infra_webhook_secret", WEBHOOK_SECRET, True),
-    ):
-        body = {"name": name, "scope": "system", "value": value, "secret": secret}
-        response = server._http.put(f"{server.api_url}/api/v1/keys/{name}", json=body)
-        assert response.status_code == 200, response.text
-    yield server
-    server.stop()
+    with faulty_aws(endpoint) as proxy, ThreadPoolExecutor(max_workers=1) as pool:
+        config = {
+            "region": REGION,
+            "endpoint_url": proxy.url,
+            "aws_access_key_id": "{{ st2kv.system.aws_access_key_id }}",
+            "aws_secret_access_key": "{{ st2kv.system.aws_secret_access_key }}",
+            "image_id": "{{ st2kv.system.infra_test_image }}",
+            "instance_type": "t3.micro",
+            "subnet_id": "{{ st2kv.system.infra_test_subnet }}",
+            "tags": {"team": "web"},
+            "waiter_delay": 0.2,
+            "waiter_max_attempts": 25,
+            "max_attempts": 2,
+        }
+        (configs / "infra.yaml").write_text(yaml.safe_dump(config))
+        setting_up = pool.submit(_moto_ready, procs, moto, endpoint)
+        up = Up.start(
+            procs,
+            home,
+            site,
+            workers=2,
+            ST2LITE_PACKS_PATH=PACKS,
+            ST2LITE_CONFIGS_DIR=configs,
+            ST2LITE_DATASTORE_KEY_FILE=key_file,
+        )
+        aws = setting_up.result(timeout=60)
+        for name, value, secret in (
+            ("aws_access_key_id", ACCESS_KEY, False),
+            ("aws_secret_access_key", SECRET_KEY, True),
+            ("infra_webhook_secret", WEBHOOK_SECRET, True),
+            ("infra_test_image", aws.image, False),
+            ("infra_test_subnet", aws.subnet, False),
+        ):
+            body = {"name": name, "scope": "system", "value": value, "secret": secret}
+            response = up._http.put(f"{up.api_url}/api/v1/keys/{name}", json=body)
+            assert response.status_code == 200, response.text
+        yield Stack(up, aws, proxy)
+        up.stop()
+
+
+@pytest.fixture(scope="module")
+def up(stack: Stack) -> Up:
+    return stack.up
+
+
+@pytest.fixture(scope="module")
+def aws(stack: Stack) -> Aws:
+    return stack.aws
+
+
+@pytest.fixture(scope="module")
+def proxy(stack: Stack) -> FaultyAws:
+    return stack.proxy
 
 
 # -- helpers --------------------------------------------------------------------------------------

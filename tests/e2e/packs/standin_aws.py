@@ -9,6 +9,7 @@ that lack a permission. Everything else passes through, so boto3 and the pack's 
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 
 __all__ = ["FaultyAws", "Refusal", "faulty_aws"]
 
+#: The access key id in a SigV4 ``Authorization`` header.
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
 #: Headers that describe one hop, not the message (RFC 9110 section 7.6.1).
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"})
 
@@ -51,6 +54,8 @@ class FaultyAws:
     url: str
     refusals: list[Refusal] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    #: The access key ids the requests were signed with (SigV4's ``Credential=<key id>/...``).
+    access_keys: set[str] = field(default_factory=set)
 
 
 def _handler(upstream: str, state: FaultyAws) -> type[BaseHTTPRequestHandler]:
@@ -62,6 +67,9 @@ def _handler(upstream: str, state: FaultyAws) -> type[BaseHTTPRequestHandler]:
         def _forward(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
+            signed = _CREDENTIAL.search(self.headers.get("Authorization", ""))
+            if signed:
+                state.access_keys.add(signed.group(1))
             for refusal in list(state.refusals):
                 if refusal.matches(self.path, body):
                     state.refused.append(f"{self.command} {self.path}")

@@ -140,6 +140,8 @@ def _render_order(values: Mapping[str, Any], known: set[str], unset: set[str]) -
     for name in sorted(values):
         depends_on = []
         for variable in sorted(_references(name, values[name])):
+            if variable == name and variable in known:
+                continue  # ``x: "{{ x }}"`` in a chain task reads the chain's ``x``, not itself
             if variable in values:
                 depends_on.append(variable)
             elif variable not in known and variable not in unset:
@@ -167,7 +169,9 @@ def render_parameters(specs: Specs, supplied: Mapping[str, Any], context: Mappin
     is exactly ``use_none``'s output becomes ``None``. Dicts and lists render
     recursively, a whole-value ``"{{ x }}"`` inside them keeping the type of ``x``.
     A declared parameter without a value reads as ``None``. A parameter with a
-    value shadows a context variable of the same name.
+    value shadows a context variable of the same name for the other parameters;
+    in its own value that name is the context variable (``name: "{{ name }}"`` in
+    a chain task passes the chain's ``name`` on, as in StackStorm).
 
     Args:
         specs: the action's (merged) parameter specs.

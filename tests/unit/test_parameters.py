@@ -173,6 +173,13 @@ def test_self_reference_is_a_cycle() -> None:
     )
 
 
+def test_own_name_reads_the_context_variable_of_that_name() -> None:
+    # A chain task passing its input on: ``name: "{{ name }}"``; other parameters see the rendered value.
+    supplied = {"name": "{{ name }}-1", "label": "{{ name }}!"}
+    rendered = render_parameters(specs(name={}, label={}), supplied, context(name="web"))
+    assert rendered == {"name": "web-1", "label": "web-1!"}
+
+
 def test_unknown_variable_is_rejected() -> None:
     assert error_of(render_parameters, ECHO, {"message": "{{ mesage }}"}, context(config_context={})) == (
         "parameter 'message' references 'mesage', which is neither a parameter of the action nor a "

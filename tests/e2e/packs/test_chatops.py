@@ -1,0 +1,226 @@
+"""The chatops pack end to end: a CSV posted in Slack runs one ``kubectl create job`` per row.
+
+Real parts: ``st2lite up`` (API, rules engine, workers, Redis), the pack as shipped in packs/chatops, slack-sdk
+talking to a stand-in Slack server (tests/e2e/packs/standin_slack.py), and a stand-in ``kubectl`` on the
+workers' PATH that records its argv and the time it ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..conftest import Procs, Up, wait_for
+from .standin_slack import StandinSlack
+
+REPO = Path(__file__).resolve().parents[3]
+PACKS = REPO / "packs"
+LIB = PACKS / "chatops" / "actions" / "lib"
+TOKEN = "xoxb-test-bot-token"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+CHANNEL = "C0DATA"
+IMAGE = "registry.example.com/row-job:1.4"
+NAMESPACE = "data-jobs"
+HOSTILE = "$(touch /tmp/chatops-pwned); rm -rf ~ `id` {{ 7 * 7 }} 'quoted' \"double\""
+#: The chain's fixed `concurrency` (packs/chatops/actions/workflows/csv_jobs.yaml).
+CONCURRENCY = 5
+
+#: The stand-in kubectl: one JSON line per run (argv, start, end); exits 3 for argv holding FAIL.
+KUBECTL = """#!{python} -IS
+import fcntl, json, sys, time
+start = time.time()
+time.sleep(0.03)
+line = json.dumps({{"argv": sys.argv[1:], "start": start, "end": time.time()}}) + "\\n"
+with open({log!r}, "a") as out:
+    fcntl.flock(out, fcntl.LOCK_EX)
+    out.write(line)
+if any("FAIL" in a for a in sys.argv[1:]):
+    sys.stderr.write("error: jobs.batch is forbidden (stand-in failure)\\n")
+    sys.exit(3)
+"""
+
+
+# -- the setting ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def slack() -> Iterator[StandinSlack]:
+    server = StandinSlack(token=TOKEN).start()
+    yield server
+    server.stop()
+
+
+class Kubectl:
+    """The stand-in kubectl's bin folder and what it recorded."""
+
+    def __init__(self, folder: Path) -> None:
+        self.bin = folder / "bin"
+        self.bin.mkdir(parents=True)
+        self.log = folder / "kubectl.jsonl"
+        script = self.bin / "kubectl"
+        script.write_text(KUBECTL.format(python=sys.executable, log=str(self.log)))
+        script.chmod(0o755)
+
+    def runs(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text().splitlines()]
+
+    def max_overlap(self) -> int:
+        """The most runs that were going on at the same moment."""
+        edges = sorted((t, d) for run in self.runs() for t, d in ((run["start"], 1), (run["end"], -1)))
+        most = current = 0
+        for _t, delta in edges:
+            current += delta
+            most = max(most, current)
+        return most
+
+
+@pytest.fixture
+def kubectl(tmp_path: Path) -> Kubectl:
+    return Kubectl(tmp_path / "kubectl")
+
+
+def write_config(site: Path, slack: StandinSlack, **extra: Any) -> None:
+    configs = site / "configs"
+    configs.mkdir(parents=True, exist_ok=True)
+    config = {
+        "slack_api_url": slack.api_url,
+        "bot_token": "{{ st2kv.system.slack_bot_token }}",
+        "image": IMAGE,
+        "namespace": NAMESPACE,
+        "required_columns": ["customer_id", "region"],
+        "max_rows": 1000,
+        "max_bytes": 200_000,
+        **extra,
+    }
+    (configs / "chatops.yaml").write_text(json.dumps(config))
+
+
+def start_up(procs: Procs, tmp_path: Path, site: Path, kubectl: Kubectl, *, workers: int = 6) -> Up:
+    path = f"{kubectl.bin}{os.pathsep}{os.environ.get('PATH', '')}"
+    # Up.launch sets ST2LITE_PACKS_PATH to <cwd>/no-packs (a value given too would clash): point that at packs/.
+    (procs.cwd / "no-packs").symlink_to(PACKS, target_is_directory=True)
+    home = tmp_path / "home"
+    subprocess.run(
+        [sys.executable, "-m", "st2lite", "key", "generate-key"], env={**os.environ, "ST2LITE_HOME": str(home)},
+        check=True, capture_output=True,
+    )  # fmt: skip
+    up = Up.start(procs, home, site, workers=workers, PATH=path)
+    for name, value in (("slack_bot_token", TOKEN), ("slack_signing_secret", SIGNING_SECRET)):
+        response = up._http.put(
+            f"{up.api_url}/api/v1/keys/{name}", json={"name": name, "scope": "system", "value": value, "secret": True}
+        )
+        assert response.status_code == 200, response.text
+    return up
+
+
+def csv_bytes(rows: list[list[str]], header: tuple[str, ...] = ("customer_id", "region", "note")) -> bytes:
+    lines = [",".join(header)] + [",".join(_quote(v) for v in row) for row in rows]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"' if any(c in value for c in ',"\n') else value
+
+
+def run_chain(up: Up, file_id: str, job: str = "reindex") -> str:
+    response = up.post(
+        "/api/v1/executions",
+        json={"action": "chatops.csv_jobs", "parameters": {"csv_file": file_id, "job": job, "channel": CHANNEL}},
+    )
+    assert response.status_code == 201, response.text
+    execution_id: str = response.json()["id"]
+    return execution_id
+
+
+def job_args(run: dict[str, Any]) -> list[str]:
+    argv: list[str] = run["argv"]
+    return argv[argv.index("--") + 1 :]
+
+
+# -- the chain ------------------------------------------------------------------------------------
+
+
+def test_chain_runs_one_job_per_row_and_posts_one_summary(
+    procs: Procs, tmp_path: Path, site: Path, slack: StandinSlack, kubectl: Kubectl
+) -> None:
+    rows = [[f"cust-{i:04d}", ["eu", "us", "ap"][i % 3], f"note {i}"] for i in range(500)]
+    rows[7][2] = HOSTILE
+    rows[41][2] = "FAIL please"
+    rows[333][2] = "FAIL again"
+    slack.add_file("F0ROWS", "customers.csv", csv_bytes(rows))
+    write_config(site, slack)
+    up = start_up(procs, tmp_path, site, kubectl)
+
+    started = time.monotonic()
+    chain_id = run_chain(up, "F0ROWS")
+    chain = up.wait_status(chain_id, {"succeeded", "failed", "timeout", "abandoned"}, timeout=120)
+    took = time.monotonic() - started
+    print(f"500 rows: chain {chain['status']} in {took:.1f}s")
+
+    runs = kubectl.runs()
+    assert len(runs) == 500, chain["result"]
+    names = [run["argv"][2] for run in runs]
+    assert len(set(names)) == 500, "every row ran exactly once"
+    by_row = {int(run["argv"][2].rsplit("-", 1)[1]): run for run in runs}
+    assert sorted(by_row) == list(range(2, 502))  # spreadsheet rows: the header is row 1
+    for number, run in by_row.items():
+        row = rows[number - 2]
+        assert run["argv"][:2] == ["create", "job"]
+        assert run["argv"][2] == f"reindex-{chain_id[-12:]}-{number}"
+        assert run["argv"][3:6] == [f"--namespace={NAMESPACE}", f"--image={IMAGE}", "--"]
+        assert job_args(run) == row
+    assert job_args(by_row[9])[2] == HOSTILE  # one literal argument, nothing evaluated
+    assert not Path("/tmp/chatops-pwned").exists()
+    assert 2 <= kubectl.max_overlap() <= CONCURRENCY
+
+    messages = slack.messages(CHANNEL)
+    assert len(messages) == 1, messages
+    text = messages[0]["text"]
+    assert "498 of 500 job(s) started, 2 failed" in text
+    assert "row 43 (cust-0041, ap, FAIL please): exit 3: error: jobs.batch is forbidden" in text
+    assert "row 335 (cust-0333" in text
+    assert chain["status"] == "failed"  # two rows failed: the run says so
+    summary = chain["result"]["tasks"][-1]
+    assert summary["name"] == "summary"
+
+
+def test_bad_rows_post_the_reason_and_start_no_job(
+    procs: Procs, tmp_path: Path, site: Path, slack: StandinSlack, kubectl: Kubectl
+) -> None:
+    slack.add_file("F0BAD", "bad.csv", b"customer_id,region,note\r\nc1,eu,ok\r\nc2,,missing region\r\nc3,us\r\n")
+    slack.add_file("F0NOCOL", "nocol.csv", b"customer_id,note\r\nc1,x\r\n")
+    slack.add_file("F0PNG", "chart.png", b"\x89PNG\r\n\x1a\n", mimetype="image/png")
+    slack.add_file("F0BIG", "big.csv", b"customer_id,region\r\n" + b"c,eu\r\n" * 60_000)
+    write_config(site, slack)
+    up = start_up(procs, tmp_path, site, kubectl, workers=2)
+
+    cases = {
+        "F0BAD": "'bad.csv' has 2 problem(s): row 3, column 'region' is empty; "
+        "row 4 has 2 values, the header has 3 columns. Fix the file and post it again",
+        "F0NOCOL": "row 1 (header) lacks the required column(s) region; it has: customer_id, note",
+        "F0PNG": "'chart.png' is not a CSV file (Slack says its type is png); post a .csv file",
+        "F0BIG": "'big.csv' is 360020 bytes, over the limit of 200000 bytes",
+        "F0GONE": "Slack has no file F0GONE; post the CSV again",
+    }
+    ids = {file_id: run_chain(up, file_id) for file_id in cases}
+    for file_id, expected in cases.items():
+        chain = up.wait_status(ids[file_id], {"succeeded", "failed"}, timeout=60)
+        assert chain["status"] == "failed"
+        assert [t["name"] for t in chain["result"]["tasks"]] == ["load_csv", "report_error"]
+        posted = [m["text"] for m in slack.messages(CHANNEL) if file_id in m["text"]]
+        assert len(posted) == 1, posted
+        assert posted[0].startswith(f":x: `reindex` was not started for file {file_id}: ")
+        assert expected in posted[0]
+        assert posted[0].endswith("No job ran.")
+    assert kubectl.runs() == []
+    assert not slack.downloads() or all(d.headers["authorization"] == f"Bearer {TOKEN}" for d in slack.downloads())

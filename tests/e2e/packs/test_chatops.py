@@ -224,3 +224,70 @@ def test_bad_rows_post_the_reason_and_start_no_job(
         assert posted[0].endswith("No job ran.")
     assert kubectl.runs() == []
     assert not slack.downloads() or all(d.headers["authorization"] == f"Bearer {TOKEN}" for d in slack.downloads())
+
+
+# -- the pack's pure logic (actions/lib), without processes --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lib() -> Iterator[Any]:
+    sys.path.insert(0, str(LIB))
+    try:
+        import csvrows
+        import summary
+
+        yield type("Lib", (), {"csvrows": csvrows, "summary": summary})
+    finally:
+        sys.path.remove(str(LIB))
+
+
+def test_csv_rows_keep_values_literally_and_skip_blank_lines(lib: Any) -> None:
+    content = b'\xef\xbb\xbfcustomer_id,region,note\r\nc1,eu,"a, b ""c"""\r\n\r\nc2,us,$(id)\r\n'
+
+    table = lib.csvrows.parse_csv(content, name="x.csv", required_columns=["region"], max_rows=2, max_bytes=1000)
+
+    assert table.columns == ["customer_id", "region", "note"]
+    assert table.rows == [["c1", "eu", 'a, b "c"'], ["c2", "us", "$(id)"]]
+
+
+@pytest.mark.parametrize(
+    ("content", "limits", "message"),
+    [
+        (b"a,b\n1,2\n3,4\n", {"max_rows": 1}, "'x.csv' has 2 data rows, over the limit of 1 (max_rows in the chatops"),
+        (b"a,b\n1,2\n", {"max_bytes": 5}, "'x.csv' is 8 bytes, over the limit of 5 bytes"),
+        (b"a,b\n", {}, "'x.csv' has a header but no data rows; add one row per job"),
+        (b"\n\n", {}, "'x.csv' is empty; it needs a header row and at least one data row"),
+        (b"a,\xff\n", {}, "'x.csv' is not UTF-8 text (byte 2); export it as 'CSV UTF-8' and post it again"),
+        (b"a,a\n1,2\n", {}, "row 1 (header): column 'a' appears twice"),
+        (b"a,b\n1,\"x\ny\"\n", {}, "row 2, column 'b' holds a line break, tab or other control character"),
+        (b'a,b\n1,"open\n', {}, "'x.csv' is not valid CSV: unexpected end of data"),
+        (
+            b"a,b\n" + b"1,\n" * 12,
+            {},
+            "'x.csv' has 12 problem(s): row 2, column 'b' is empty; row 3, column 'b' is empty;",
+        ),
+    ],
+    ids=["rows", "bytes", "no-rows", "empty", "not-utf8", "duplicate", "newline", "unclosed-quote", "many"],
+)
+def test_csv_problems_name_the_row_and_column(lib: Any, content: bytes, limits: dict[str, int], message: str) -> None:
+    arguments = {"max_rows": 100, "max_bytes": 1000, **limits}
+    with pytest.raises(lib.csvrows.CsvError) as raised:
+        lib.csvrows.parse_csv(content, name="x.csv", **arguments)
+    assert message in str(raised.value)
+    if "12 problem" in message:
+        assert str(raised.value).endswith("; and 2 more problem(s). Fix the file and post it again")
+
+
+def test_the_summary_counts_failures_including_items_that_never_ran(lib: Any) -> None:
+    rows = [["c1", "eu"], ["c2", "us"], ["c3", "ap"]]
+    results = [{"succeeded": True}, {"succeeded": False, "return_code": 1, "stderr": "x\nquota exceeded\n"}]
+
+    done = lib.summary.summarize("reindex", "c.csv", rows, results)
+
+    assert done.succeeded == 1
+    assert [f["row"] for f in done.failed] == [3, 4]
+    assert done.text.splitlines() == [
+        ":warning: `reindex` for `c.csv`: 1 of 3 job(s) started, 2 failed",
+        "• row 3 (c2, us): exit 1: quota exceeded",
+        "• row 4 (c3, ap): did not run",
+    ]

@@ -475,13 +475,6 @@ def test_trigger_type_and_sensor_problems(in_tmp: Path) -> None:
     ]
 
 
-def test_aliases_are_kept_raw_with_a_note(in_tmp: Path) -> None:
-    source = write_pack("p", {"aliases/hi.yaml": "name: hi\naction_ref: p.echo\nformats: ['hi {{who}}']\n"})
-    load = load_pack(source)
-    assert load.aliases == {"aliases/hi.yaml": {"name": "hi", "action_ref": "p.echo", "formats": ["hi {{who}}"]}}
-    assert load.notes == ["p/aliases/hi.yaml: action aliases are kept as written but ChatOps is not supported yet"]
-
-
 # --- cross references ------------------------------------------------------------------------------
 
 

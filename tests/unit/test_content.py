@@ -211,5 +211,6 @@ def test_repr_counts_definitions(content: ContentSet) -> None:
     trigger_types = len(BUILTIN_TRIGGER_TYPES) + 1  # the fixture declares one of its own
     assert (
         repr(content)
-        == f"ContentSet(packs=2, actions=2, rules=4, trigger_types={trigger_types}, sensors=1, policies=0, webhooks=0, aliases=0)"
+        == f"ContentSet(packs=2, actions=2, rules=4, trigger_types={trigger_types}, sensors=1, policies=0, "
+        "webhooks=0, aliases=0)"
     )

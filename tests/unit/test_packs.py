@@ -233,6 +233,7 @@ def test_examples_pack_loads_every_definition(in_fixtures: Path) -> None:
     trigger_types = {t.ref: t for t in load.trigger_types}
     assert sorted(trigger_types) == ["examples.alert", "examples.queue_depth_high"]
     # StackStorm's draft-3 style `required: true` becomes draft 4's list.
+    assert sorted(a.full_ref for a in load.aliases) == ["examples.greet", "examples.hello"]
     assert trigger_types["examples.alert"].parameters_schema == {
         "type": "object",
         "properties": {"source": {"type": "string"}},

@@ -12,14 +12,16 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from ..conftest import Procs, Up, wait_for
-from .standin_slack import StandinSlack
+from ..conftest import FINAL, Procs, Up, wait_for
+from .standin_slack import StandinSlack, sign
 
 REPO = Path(__file__).resolve().parents[3]
 PACKS = REPO / "packs"
@@ -132,6 +134,7 @@ def _quote(value: str) -> str:
 
 
 def run_chain(up: Up, file_id: str, job: str = "reindex") -> str:
+    """Start chatops.csv_jobs through the API (as an operator would, without Slack)."""
     response = up.post(
         "/api/v1/executions",
         json={"action": "chatops.csv_jobs", "parameters": {"csv_file": file_id, "job": job, "channel": CHANNEL}},
@@ -146,10 +149,84 @@ def job_args(run: dict[str, Any]) -> list[str]:
     return argv[argv.index("--") + 1 :]
 
 
-# -- the chain ------------------------------------------------------------------------------------
+# -- what Slack sends -----------------------------------------------------------------------------
+
+EVENTS = "/api/v1/webhooks/chatops/slack/events"
+COMMAND = "/api/v1/webhooks/chatops/slack/command"
 
 
-def test_chain_runs_one_job_per_row_and_posts_one_summary(
+def event(text: str, file_id: str | None, *, kind: str = "app_mention", user: str = "U0ANALYST") -> bytes:
+    """An Events API ``event_callback`` body as Slack sends it (a message with a file shared)."""
+    inner: dict[str, Any] = {
+        "type": kind, "user": user, "text": text, "ts": "1733540000.000100", "channel": CHANNEL,
+        "event_ts": "1733540000.000100", "team": "T0STANDIN",
+    }  # fmt: skip
+    if file_id is not None:
+        inner["files"] = [{"id": file_id, "name": f"{file_id}.csv", "filetype": "csv", "mode": "hosted"}]
+        if kind == "message":
+            inner["subtype"] = "file_share"
+    body = {
+        "token": "legacy-verification-token", "team_id": "T0STANDIN", "api_app_id": "A0CSV", "event": inner,
+        "type": "event_callback", "event_id": f"Ev{time.time_ns()}", "event_time": int(time.time()),
+    }  # fmt: skip
+    return json.dumps(body).encode()
+
+
+def slash(text: str) -> bytes:
+    """A slash command's form body as Slack sends it."""
+    fields = {
+        "token": "legacy-verification-token", "team_id": "T0STANDIN", "team_domain": "standin",
+        "channel_id": CHANNEL, "channel_name": "data", "user_id": "U0ANALYST", "user_name": "ana",
+        "command": "/csvjobs", "text": text, "api_app_id": "A0CSV",
+        "response_url": "https://hooks.slack.com/commands/T0STANDIN/1/abc", "trigger_id": "1.2.abc",
+    }  # fmt: skip
+    return urllib.parse.urlencode(fields).encode()
+
+
+def send(
+    up: Up,
+    path: str,
+    body: bytes,
+    *,
+    form: bool = False,
+    secret: str = SIGNING_SECRET,
+    age: int = 0,
+    headers: dict[str, str] | None = None,
+    wait: float | None = None,
+) -> httpx.Response:
+    """POST as Slack does: signed with the signing secret, no st2lite credentials (``wait``: ``?wait=``)."""
+    sent = {"Content-Type": "application/x-www-form-urlencoded" if form else "application/json", **(headers or {})}
+    sent.update(sign(secret, body, int(time.time()) - age))
+    params = {} if wait is None else {"wait": wait}
+    return httpx.post(up.api_url + path, content=body, headers=sent, params=params, timeout=(wait or 0) + 10)
+
+
+def executions_of(up: Up, action: str) -> list[Any]:
+    return [e for e in up.executions() if e.action == action]
+
+
+def finished(up: Up, action: str, count: int = 1, timeout: float = 60) -> list[Any]:
+    """The ``count`` executions of ``action`` once they all ended."""
+
+    def ended() -> list[Any] | None:
+        found = executions_of(up, action)
+        return found if len(found) >= count and all(e.status in FINAL for e in found) else None
+
+    return wait_for(ended, what=f"{count} execution(s) of {action} to end", timeout=timeout)
+
+
+def messages_with(slack: StandinSlack, needle: str, count: int = 1) -> list[str]:
+    def posted() -> list[str] | None:
+        texts = [m["text"] for m in slack.messages(CHANNEL) if needle in m["text"]]
+        return texts if len(texts) >= count else None
+
+    return wait_for(posted, what=f"{count} message(s) with {needle!r} in {CHANNEL}", timeout=60)
+
+
+# -- scenarios --------------------------------------------------------------------------------------
+
+
+def test_a_signed_mention_with_500_rows_runs_500_jobs_and_posts_one_summary(
     procs: Procs, tmp_path: Path, site: Path, slack: StandinSlack, kubectl: Kubectl
 ) -> None:
     rows = [[f"cust-{i:04d}", ["eu", "us", "ap"][i % 3], f"note {i}"] for i in range(500)]
@@ -161,44 +238,125 @@ def test_chain_runs_one_job_per_row_and_posts_one_summary(
     up = start_up(procs, tmp_path, site, kubectl)
 
     started = time.monotonic()
-    chain_id = run_chain(up, "F0ROWS")
-    chain = up.wait_status(chain_id, {"succeeded", "failed", "timeout", "abandoned"}, timeout=120)
+    accepted = send(up, EVENTS, event("<@U0BOT> run reindex for each row", "F0ROWS"))
+    assert accepted.status_code == 202, accepted.text
+    [chain] = finished(up, "chatops.csv_jobs", timeout=180)
     took = time.monotonic() - started
-    print(f"500 rows: chain {chain['status']} in {took:.1f}s")
-
     runs = kubectl.runs()
-    assert len(runs) == 500, chain["result"]
-    window = max(r["end"] for r in runs) - min(r["start"] for r in runs)
-    print(f"kubectl window {window:.1f}s, overlap {kubectl.max_overlap()}")
-    names = [run["argv"][2] for run in runs]
-    assert len(set(names)) == 500, "every row ran exactly once"
+    window = max(r["end"] for r in runs) - min(r["start"] for r in runs) if runs else 0.0
+    print(f"\n500 rows: chain {chain.status} {took:.1f}s after the event; kubectl window {window:.1f}s")  # noqa: T201
+
+    assert chain.parameters["csv_file"] == "F0ROWS"
+    assert chain.parameters["job"] == "reindex"
+    assert chain.parameters["channel"] == CHANNEL  # from the alias execution's source_channel
+    assert chain.parameters["user"] == "U0ANALYST"
+    assert len(runs) == 500, chain.result
+    assert len({run["argv"][2] for run in runs}) == 500, "every row ran exactly once"
     by_row = {int(run["argv"][2].rsplit("-", 1)[1]): run for run in runs}
     assert sorted(by_row) == list(range(2, 502))  # spreadsheet rows: the header is row 1
     for number, run in by_row.items():
-        row = rows[number - 2]
-        assert run["argv"][:2] == ["create", "job"]
-        assert run["argv"][2] == f"reindex-{chain_id[-12:]}-{number}"
+        assert run["argv"][:3] == ["create", "job", f"reindex-{chain.id[-12:]}-{number}"]
         assert run["argv"][3:6] == [f"--namespace={NAMESPACE}", f"--image={IMAGE}", "--"]
-        assert job_args(run) == row
+        assert job_args(run) == rows[number - 2]
     assert job_args(by_row[9])[2] == HOSTILE  # one literal argument, nothing evaluated
     assert not Path("/tmp/chatops-pwned").exists()
-    assert 2 <= kubectl.max_overlap() <= CONCURRENCY
+    assert 2 <= kubectl.max_overlap() <= CONCURRENCY  # 6 workers could run 6 at once: the chain holds it to 5
 
-    messages = slack.messages(CHANNEL)
-    assert len(messages) == 1, messages
-    text = messages[0]["text"]
-    assert "498 of 500 job(s) started, 2 failed" in text
-    assert "row 43 (cust-0041, ap, FAIL please): exit 3: error: jobs.batch is forbidden" in text
-    assert "row 335 (cust-0333" in text
-    assert chain["status"] == "failed"  # two rows failed: the run says so
-    summary = chain["result"]["tasks"][-1]
-    assert summary["name"] == "summary"
+    [summary] = messages_with(slack, "job(s) started")
+    assert summary.startswith(":warning: `reindex` for `customers.csv`: 498 of 500 job(s) started, 2 failed")
+    assert "• row 43 (cust-0041, ap, FAIL please): exit 3: error: jobs.batch is forbidden" in summary
+    assert "• row 335 (cust-0333, eu, FAIL again): exit 3" in summary
+    [ack] = messages_with(slack, "Starting `reindex`")
+    assert f"(execution {chain.id})" in ack
+    assert len(slack.messages(CHANNEL)) == 2  # the ack and the one summary
+    assert chain.status == "failed"  # two rows failed: the run says so
+    downloads = slack.downloads()
+    assert len(downloads) == 1
+    assert downloads[0].headers["authorization"] == f"Bearer {TOKEN}"
 
 
-def test_bad_rows_post_the_reason_and_start_no_job(
+def test_slack_requests_verification_signatures_slash_command_and_bad_csvs(
     procs: Procs, tmp_path: Path, site: Path, slack: StandinSlack, kubectl: Kubectl
 ) -> None:
+    slack.add_file("F0GOOD", "three.csv", csv_bytes([["c1", "eu", "a b"], ["c2", "us", "--flag=x"], ["c3", "ap", "z"]]))
     slack.add_file("F0BAD", "bad.csv", b"customer_id,region,note\r\nc1,eu,ok\r\nc2,,missing region\r\nc3,us\r\n")
+    write_config(site, slack)
+    up = start_up(procs, tmp_path, site, kubectl, workers=2)
+
+    # Slack checks the Events API url: the challenge comes back, nothing is dispatched.
+    challenge = json.dumps({"token": "t", "challenge": "3eZbrw1aBm2rZgRN", "type": "url_verification"}).encode()
+    verified = send(up, EVENTS, challenge)
+    assert verified.status_code == 200, verified.text
+    assert verified.json() == {"challenge": "3eZbrw1aBm2rZgRN"}
+
+    # Forged, stale or unsigned: 401 with the reason, nothing run.
+    body = event("<@U0BOT> run reindex for each row", "F0GOOD")
+    forged = send(up, EVENTS, body, secret="not-the-signing-secret")
+    stale = send(up, EVENTS, body, age=600)
+    unsigned = httpx.post(up.api_url + EVENTS, content=body, headers={"Content-Type": "application/json"})
+    forged_command = send(up, COMMAND, slash("run reindex for each row csv_file=F0GOOD"), form=True, secret="x")
+    assert forged.status_code == 401
+    assert forged.json()["faultstring"] == (
+        "X-Slack-Signature does not match the request body; sign the exact body with the webhook's shared secret"
+    )
+    assert stale.status_code == 401
+    assert stale.json()["faultstring"].startswith("X-Slack-Request-Timestamp is 600 s old, over the limit of 300 s")
+    assert unsigned.status_code == 401
+    assert unsigned.json()["faultstring"].startswith("the X-Slack-Signature header is missing")
+    assert forged_command.status_code == 401
+
+    # A slash command with a pasted file link runs the three rows.
+    link = "<https://standin.slack.com/files/U0ANALYST/F0GOOD/three.csv>"
+    accepted = send(up, COMMAND, slash(f"run reindex for each row {link}"), form=True)
+    assert accepted.status_code == 202, accepted.text
+    [summary] = messages_with(slack, "job(s) started")
+    assert summary == ":white_check_mark: `reindex` for `three.csv`: 3 of 3 job(s) started, 0 failed"
+    [chain] = finished(up, "chatops.csv_jobs")
+    assert chain.status == "succeeded"
+    assert sorted(job_args(r) for r in kubectl.runs()) == [
+        ["c1", "eu", "a b"],
+        ["c2", "us", "--flag=x"],
+        ["c3", "ap", "z"],
+    ]
+    assert len(executions_of(up, "core.alias_execute")) == 1  # the forged requests started nothing
+
+    # A message (no mention) with a bad CSV: the reason is posted, no job starts.
+    accepted = send(up, EVENTS, event("run reindex for each row", "F0BAD", kind="message"))
+    assert accepted.status_code == 202, accepted.text
+    [refused] = messages_with(slack, "was not started")
+    assert refused == (
+        ":x: `reindex` was not started for file F0BAD: 'bad.csv' has 2 problem(s): row 3, column 'region' is "
+        "empty; row 4 has 2 values, the header has 3 columns. Fix the file and post it again. No job ran."
+    )
+    chains = finished(up, "chatops.csv_jobs", count=2)
+    assert sorted(c.status for c in chains) == ["failed", "succeeded"]
+    assert len(kubectl.runs()) == 3
+
+    # A command no alias matches: the channel is told, nothing runs.
+    accepted = send(up, COMMAND, slash("run reindex for all the rows csv_file=F0GOOD"), form=True)
+    assert accepted.status_code == 202, accepted.text
+    [unmatched] = messages_with(slack, ":x: ", count=2)[1:]
+    assert "run reindex for all the rows" in unmatched
+    assert len(executions_of(up, "chatops.csv_jobs")) == 2
+
+    # The bot's own messages, and Slack's redeliveries, are not commands (the rules engine decides, then ?wait
+    # answers with what the instance started: nothing).
+    own = json.loads(event("run reindex for each row", "F0GOOD", kind="message"))
+    own["event"]["bot_id"] = "B0BOT"
+    ignored = send(up, EVENTS, json.dumps(own).encode(), wait=20)
+    retried = send(
+        up, EVENTS, event("<@U0BOT> run reindex for each row", "F0GOOD"), headers={"X-Slack-Retry-Num": "1"}, wait=20
+    )
+    for answer in (ignored, retried):
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["complete"] is True
+        assert answer.json()["executions"] == []
+    assert len(executions_of(up, "core.alias_execute")) == 3
+
+
+def test_files_the_chain_refuses_post_the_reason_and_start_no_job(
+    procs: Procs, tmp_path: Path, site: Path, slack: StandinSlack, kubectl: Kubectl
+) -> None:
     slack.add_file("F0NOCOL", "nocol.csv", b"customer_id,note\r\nc1,x\r\n")
     slack.add_file("F0PNG", "chart.png", b"\x89PNG\r\n\x1a\n", mimetype="image/png")
     slack.add_file("F0BIG", "big.csv", b"customer_id,region\r\n" + b"c,eu\r\n" * 60_000)
@@ -206,8 +364,6 @@ def test_bad_rows_post_the_reason_and_start_no_job(
     up = start_up(procs, tmp_path, site, kubectl, workers=2)
 
     cases = {
-        "F0BAD": "'bad.csv' has 2 problem(s): row 3, column 'region' is empty; "
-        "row 4 has 2 values, the header has 3 columns. Fix the file and post it again",
         "F0NOCOL": "row 1 (header) lacks the required column(s) region; it has: customer_id, note",
         "F0PNG": "'chart.png' is not a CSV file (Slack says its type is png); post a .csv file",
         "F0BIG": "'big.csv' is 360020 bytes, over the limit of 200000 bytes",
@@ -215,16 +371,15 @@ def test_bad_rows_post_the_reason_and_start_no_job(
     }
     ids = {file_id: run_chain(up, file_id) for file_id in cases}
     for file_id, expected in cases.items():
-        chain = up.wait_status(ids[file_id], {"succeeded", "failed"}, timeout=60)
+        chain = up.wait_status(ids[file_id], FINAL, timeout=60)
         assert chain["status"] == "failed"
         assert [t["name"] for t in chain["result"]["tasks"]] == ["load_csv", "report_error"]
-        posted = [m["text"] for m in slack.messages(CHANNEL) if file_id in m["text"]]
-        assert len(posted) == 1, posted
-        assert posted[0].startswith(f":x: `reindex` was not started for file {file_id}: ")
-        assert expected in posted[0]
-        assert posted[0].endswith("No job ran.")
+        [posted] = messages_with(slack, f"for file {file_id}:")
+        assert posted.startswith(f":x: `reindex` was not started for file {file_id}: ")
+        assert expected in posted
+        assert posted.endswith("No job ran.")
     assert kubectl.runs() == []
-    assert not slack.downloads() or all(d.headers["authorization"] == f"Bearer {TOKEN}" for d in slack.downloads())
+    assert slack.downloads() == []  # each was refused from files.info, before any download
 
 
 # -- the pack's pure logic (actions/lib), without processes --------------------------------------
@@ -260,7 +415,7 @@ def test_csv_rows_keep_values_literally_and_skip_blank_lines(lib: Any) -> None:
         (b"\n\n", {}, "'x.csv' is empty; it needs a header row and at least one data row"),
         (b"a,\xff\n", {}, "'x.csv' is not UTF-8 text (byte 2); export it as 'CSV UTF-8' and post it again"),
         (b"a,a\n1,2\n", {}, "row 1 (header): column 'a' appears twice"),
-        (b"a,b\n1,\"x\ny\"\n", {}, "row 2, column 'b' holds a line break, tab or other control character"),
+        (b'a,b\n1,"x\ny"\n', {}, "row 2, column 'b' holds a line break, tab or other control character"),
         (b'a,b\n1,"open\n', {}, "'x.csv' is not valid CSV: unexpected end of data"),
         (
             b"a,b\n" + b"1,\n" * 12,

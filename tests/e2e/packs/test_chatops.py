@@ -379,7 +379,8 @@ def test_files_the_chain_refuses_post_the_reason_and_start_no_job(
         assert expected in posted
         assert posted.endswith("No job ran.")
     assert kubectl.runs() == []
-    assert slack.downloads() == []  # each was refused from files.info, before any download
+    # The type, size and missing file are refused from files.info, before any download.
+    assert [d.path for d in slack.downloads()] == ["/files-pri/T0STANDIN-F0NOCOL/download/nocol.csv"]
 
 
 # -- the pack's pure logic (actions/lib), without processes --------------------------------------

@@ -57,6 +57,9 @@ class SlackFile:
     content: bytes
     mimetype: str = "text/csv"
     filetype: str = "csv"
+    #: False: the download redirects to the sign-in page even with the bot token (as Slack does when the app
+    #: lacks files:read or cannot see the file's conversation).
+    downloadable: bool = True
 
 
 @dataclass
@@ -99,9 +102,11 @@ class StandinSlack:
 
     # -- content and records ----------------------------------------------------------------------
 
-    def add_file(self, file_id: str, name: str, content: bytes, *, mimetype: str = "text/csv") -> SlackFile:
+    def add_file(
+        self, file_id: str, name: str, content: bytes, *, mimetype: str = "text/csv", downloadable: bool = True
+    ) -> SlackFile:
         filetype = name.rsplit(".", 1)[-1] if "." in name else "text"
-        added = SlackFile(file_id, name, content, mimetype, filetype)
+        added = SlackFile(file_id, name, content, mimetype, filetype, downloadable)
         self.files[file_id] = added
         return added
 
@@ -210,16 +215,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _download(self, path: str, headers: dict[str, str]) -> str:
         token = _bearer(headers)
-        if not token or not hmac.compare_digest(token, self.owner.token):
+        parts = path.split("/")  # /files-pri/<team>-<id>/download/<name>
+        file_id = parts[2].split("-", 1)[-1] if len(parts) > 2 else ""
+        found = self.owner.files.get(file_id)
+        allowed = found is None or found.downloadable
+        if not token or not hmac.compare_digest(token, self.owner.token) or not allowed:
             # Slack sends a browser without a session to its sign-in page.
             self.send_response(302)
             self.send_header("Location", f"{self.owner.url}/?redir={urllib.parse.quote(path)}")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return "unauthorized"
-        parts = path.split("/")  # /files-pri/<team>-<id>/download/<name>
-        file_id = parts[2].split("-", 1)[-1] if len(parts) > 2 else ""
-        found = self.owner.files.get(file_id)
         if found is None:
             self._send(404, b"file not found", "text/plain")
             return "not_found"

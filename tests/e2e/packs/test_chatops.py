@@ -360,6 +360,7 @@ def test_files_the_chain_refuses_post_the_reason_and_start_no_job(
     slack.add_file("F0NOCOL", "nocol.csv", b"customer_id,note\r\nc1,x\r\n")
     slack.add_file("F0PNG", "chart.png", b"\x89PNG\r\n\x1a\n", mimetype="image/png")
     slack.add_file("F0BIG", "big.csv", b"customer_id,region\r\n" + b"c,eu\r\n" * 60_000)
+    slack.add_file("F0HIDDEN", "hidden.csv", b"customer_id,region\r\nc1,eu\r\n", downloadable=False)
     write_config(site, slack)
     up = start_up(procs, tmp_path, site, kubectl, workers=2)
 
@@ -368,6 +369,8 @@ def test_files_the_chain_refuses_post_the_reason_and_start_no_job(
         "F0PNG": "'chart.png' is not a CSV file (Slack says its type is png); post a .csv file",
         "F0BIG": "'big.csv' is 360020 bytes, over the limit of 200000 bytes",
         "F0GONE": "Slack has no file F0GONE; post the CSV again",
+        "F0HIDDEN": "Slack sent the download of 'hidden.csv' to its sign-in page: the bot token may not read this "
+        "file; give the app the files:read scope, reinstall it and invite the bot to the channel",
     }
     ids = {file_id: run_chain(up, file_id) for file_id in cases}
     for file_id, expected in cases.items():
@@ -380,7 +383,39 @@ def test_files_the_chain_refuses_post_the_reason_and_start_no_job(
         assert posted.endswith("No job ran.")
     assert kubectl.runs() == []
     # The type, size and missing file are refused from files.info, before any download.
-    assert [d.path for d in slack.downloads()] == ["/files-pri/T0STANDIN-F0NOCOL/download/nocol.csv"]
+    assert sorted(d.path for d in slack.downloads()) == [
+        "/files-pri/T0STANDIN-F0HIDDEN/download/hidden.csv",
+        "/files-pri/T0STANDIN-F0NOCOL/download/nocol.csv",
+    ]
+
+
+# -- the stand-in speaks Slack's wire format to slack-sdk ------------------------------------------
+
+
+def test_the_stand_in_answers_slack_sdk_and_checks_the_token(slack: StandinSlack) -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    slack.add_file("F0ONE", "one.csv", b"a,b\r\n1,2\r\n")
+    client = WebClient(token=TOKEN, base_url=slack.api_url)
+
+    assert client.auth_test()["user_id"] == "U0BOT"
+    posted = client.chat_postMessage(channel=CHANNEL, text="hello")
+    info = client.files_info(file="F0ONE")["file"]
+    with pytest.raises(SlackApiError) as refused:
+        WebClient(token="xoxb-wrong", base_url=slack.api_url).chat_postMessage(channel=CHANNEL, text="no")
+    form = httpx.post(slack.api_url + "chat.postMessage", data={"token": TOKEN, "channel": CHANNEL, "text": "form"})
+    anonymous = httpx.get(info["url_private_download"])
+    download = httpx.get(info["url_private_download"], headers={"Authorization": f"Bearer {TOKEN}"})
+
+    assert posted["ok"] is True
+    assert refused.value.response["error"] == "invalid_auth"
+    assert form.json()["ok"] is True
+    assert [m["text"] for m in slack.messages(CHANNEL)] == ["hello", "form"]
+    assert info["url_private_download"].startswith(slack.url + "/files-pri/")
+    assert (anonymous.status_code, anonymous.headers["location"].startswith(slack.url + "/?redir=")) == (302, True)
+    assert download.content == b"a,b\r\n1,2\r\n"
+    assert slack.calls_to("chat.postMessage")[0].headers["authorization"] == f"Bearer {TOKEN}"
 
 
 # -- the pack's pure logic (actions/lib), without processes --------------------------------------

@@ -275,11 +275,15 @@ def test_a_signed_mention_with_500_rows_runs_500_jobs_and_posts_one_summary(
     assert downloads[0].headers["authorization"] == f"Bearer {TOKEN}"
 
 
-def test_slack_requests_verification_signatures_slash_command_and_bad_csvs(
+def test_verification_signatures_slash_command_and_every_refused_csv(
     procs: Procs, tmp_path: Path, site: Path, slack: StandinSlack, kubectl: Kubectl
 ) -> None:
     slack.add_file("F0GOOD", "three.csv", csv_bytes([["c1", "eu", "a b"], ["c2", "us", "--flag=x"], ["c3", "ap", "z"]]))
     slack.add_file("F0BAD", "bad.csv", b"customer_id,region,note\r\nc1,eu,ok\r\nc2,,missing region\r\nc3,us\r\n")
+    slack.add_file("F0NOCOL", "nocol.csv", b"customer_id,note\r\nc1,x\r\n")
+    slack.add_file("F0PNG", "chart.png", b"\x89PNG\r\n\x1a\n", mimetype="image/png")
+    slack.add_file("F0BIG", "big.csv", b"customer_id,region\r\n" + b"c,eu\r\n" * 60_000)
+    slack.add_file("F0HIDDEN", "hidden.csv", b"customer_id,region\r\nc1,eu\r\n", downloadable=False)
     write_config(site, slack)
     up = start_up(procs, tmp_path, site, kubectl, workers=2)
 
@@ -353,17 +357,7 @@ def test_slack_requests_verification_signatures_slash_command_and_bad_csvs(
         assert answer.json()["executions"] == []
     assert len(executions_of(up, "core.alias_execute")) == 3
 
-
-def test_files_the_chain_refuses_post_the_reason_and_start_no_job(
-    procs: Procs, tmp_path: Path, site: Path, slack: StandinSlack, kubectl: Kubectl
-) -> None:
-    slack.add_file("F0NOCOL", "nocol.csv", b"customer_id,note\r\nc1,x\r\n")
-    slack.add_file("F0PNG", "chart.png", b"\x89PNG\r\n\x1a\n", mimetype="image/png")
-    slack.add_file("F0BIG", "big.csv", b"customer_id,region\r\n" + b"c,eu\r\n" * 60_000)
-    slack.add_file("F0HIDDEN", "hidden.csv", b"customer_id,region\r\nc1,eu\r\n", downloadable=False)
-    write_config(site, slack)
-    up = start_up(procs, tmp_path, site, kubectl, workers=2)
-
+    # Files the chain refuses (started through the API, as an operator would): the reason is posted, no job.
     cases = {
         "F0NOCOL": "row 1 (header) lacks the required column(s) region; it has: customer_id, note",
         "F0PNG": "'chart.png' is not a CSV file (Slack says its type is png); post a .csv file",
@@ -381,9 +375,11 @@ def test_files_the_chain_refuses_post_the_reason_and_start_no_job(
         assert posted.startswith(f":x: `reindex` was not started for file {file_id}: ")
         assert expected in posted
         assert posted.endswith("No job ran.")
-    assert kubectl.runs() == []
+    assert len(kubectl.runs()) == 3  # the slash command's rows only
     # The type, size and missing file are refused from files.info, before any download.
     assert sorted(d.path for d in slack.downloads()) == [
+        "/files-pri/T0STANDIN-F0BAD/download/bad.csv",
+        "/files-pri/T0STANDIN-F0GOOD/download/three.csv",
         "/files-pri/T0STANDIN-F0HIDDEN/download/hidden.csv",
         "/files-pri/T0STANDIN-F0NOCOL/download/nocol.csv",
     ]

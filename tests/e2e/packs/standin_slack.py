@@ -67,6 +67,8 @@ class StandinSlack:
     """The server (a thread); ``token`` is the only bot token it accepts."""
 
     token: str = "xoxb-standin-token"
+    #: 0: a free port.
+    port: int = 0
     files: dict[str, SlackFile] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
@@ -80,7 +82,7 @@ class StandinSlack:
         class Handler(_Handler):
             owner = standin
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="standin-slack", daemon=True).start()
         return self

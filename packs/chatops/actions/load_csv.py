@@ -6,6 +6,7 @@ from typing import Any
 
 from csvrows import CsvError, parse_csv
 from slackfiles import fetch_csv, slack_client
+
 from st2common.runners.base_action import Action
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from slackfiles import slack_client
+
 from st2common.runners.base_action import Action
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from slackfiles import slack_client
-from st2common.runners.base_action import Action
 from summary import summarize
+
+from st2common.runners.base_action import Action
 
 
 class PostSummaryAction(Action):

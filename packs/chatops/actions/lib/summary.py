@@ -22,7 +22,7 @@ class Summary:
 
 def summarize(job: str, file: str, rows: Sequence[Sequence[str]], results: Sequence[Any]) -> Summary:
     """Counts and the failed rows; row numbers as in a spreadsheet (header = row 1)."""
-    failed = []
+    failed: list[dict[str, Any]] = []
     for index, row in enumerate(rows):
         result = results[index] if index < len(results) else None
         if isinstance(result, Mapping) and result.get("succeeded") is True:

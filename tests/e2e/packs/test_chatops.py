@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,12 +78,22 @@ class Kubectl:
 
     def max_overlap(self) -> int:
         """The most runs that were going on at the same moment."""
-        edges = sorted((t, d) for run in self.runs() for t, d in ((run["start"], 1), (run["end"], -1)))
-        most = current = 0
-        for _t, delta in edges:
-            current += delta
-            most = max(most, current)
-        return most
+        return most_at_once([(run["start"], run["end"]) for run in self.runs()])
+
+
+def _epoch(iso: str | None) -> float:
+    assert iso, "an execution without the time asked for"
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def most_at_once(spans: list[tuple[Any, Any]]) -> int:
+    """The most ``(start, end)`` spans open at one moment (an end before a start at the same time)."""
+    edges = sorted((t, d) for start, end in spans for t, d in ((start, 1), (end, -1)))
+    most = current = 0
+    for _t, delta in edges:
+        current += delta
+        most = max(most, current)
+    return most
 
 
 @pytest.fixture
@@ -106,7 +117,7 @@ def write_config(site: Path, slack: StandinSlack, **extra: Any) -> None:
     (configs / "chatops.yaml").write_text(json.dumps(config))
 
 
-def start_up(procs: Procs, tmp_path: Path, site: Path, kubectl: Kubectl, *, workers: int = 6) -> Up:
+def start_up(procs: Procs, tmp_path: Path, site: Path, kubectl: Kubectl, *, workers: int) -> Up:
     path = f"{kubectl.bin}{os.pathsep}{os.environ.get('PATH', '')}"
     # Up.launch sets ST2LITE_PACKS_PATH to <cwd>/no-packs (a value given too would clash): point that at packs/.
     (procs.cwd / "no-packs").symlink_to(PACKS, target_is_directory=True)
@@ -235,7 +246,7 @@ def test_a_signed_mention_with_500_rows_runs_500_jobs_and_posts_one_summary(
     rows[333][2] = "FAIL again"
     slack.add_file("F0ROWS", "customers.csv", csv_bytes(rows))
     write_config(site, slack)
-    up = start_up(procs, tmp_path, site, kubectl)
+    up = start_up(procs, tmp_path, site, kubectl, workers=4)
 
     started = time.monotonic()
     accepted = send(up, EVENTS, event("<@U0BOT> run reindex for each row", "F0ROWS"))
@@ -260,7 +271,12 @@ def test_a_signed_mention_with_500_rows_runs_500_jobs_and_posts_one_summary(
         assert job_args(run) == rows[number - 2]
     assert job_args(by_row[9])[2] == HOSTILE  # one literal argument, nothing evaluated
     assert not Path("/tmp/chatops-pwned").exists()
-    assert 2 <= kubectl.max_overlap() <= CONCURRENCY  # 6 workers could run 6 at once: the chain holds it to 5
+    # The chain holds at most 5 row executions in flight (created, not ended), and does reach 5; the 4 workers
+    # run 4 of them at a time.
+    jobs = [e for e in up.executions() if e.action == "chatops.run_job" and e.parent == chain.id]
+    assert len(jobs) == 500
+    assert most_at_once([(_epoch(e.created_at), _epoch(e.end_timestamp)) for e in jobs]) == CONCURRENCY
+    assert 2 <= kubectl.max_overlap() <= 4
 
     [summary] = messages_with(slack, "job(s) started")
     assert summary.startswith(":warning: `reindex` for `customers.csv`: 498 of 500 job(s) started, 2 failed")

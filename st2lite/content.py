@@ -1,4 +1,5 @@
-"""The registry of definitions: packs, actions, rules, trigger types, sensors and policies, in memory.
+"""The registry of definitions: packs, actions, rules, trigger types, sensors, policies, webhooks and action
+aliases, in memory.
 
 A :class:`ContentSet` is immutable and pure: :mod:`st2lite.packs` builds one
 from files on disk, the lead stores it in a Redis hash through
@@ -27,6 +28,7 @@ from pydantic import (
 )
 
 from st2lite.actions import Action
+from st2lite.aliases import ActionAlias
 from st2lite.exceptions import ContentError, UnknownRefError
 from st2lite.policies import Policy
 from st2lite.refs import PACK_NAME
@@ -187,6 +189,10 @@ def _webhook_ref(webhook: Webhook) -> str:
     return webhook.full_ref
 
 
+def _alias_ref(alias: ActionAlias) -> str:
+    return alias.full_ref
+
+
 def _index(items: Iterable[_Def], ref_of: Callable[[_Def], str], kind: str) -> dict[str, _Def]:
     out: dict[str, _Def] = {}
     for item in items:
@@ -206,6 +212,7 @@ _KINDS: dict[str, tuple[type[BaseModel], Callable[[Any], str]]] = {
     "sensor": (SensorMeta, _sensor_ref),
     "policy": (Policy, _policy_ref),
     "webhook": (Webhook, _webhook_ref),
+    "alias": (ActionAlias, _alias_ref),
 }
 
 
@@ -219,7 +226,7 @@ class ContentSet:
         ContentError: (constructor) two definitions of one kind share a ref.
     """
 
-    __slots__ = ("_actions", "_packs", "_policies", "_rules", "_sensors", "_trigger_types", "_webhooks")
+    __slots__ = ("_actions", "_aliases", "_packs", "_policies", "_rules", "_sensors", "_trigger_types", "_webhooks")
 
     def __init__(
         self,
@@ -231,6 +238,7 @@ class ContentSet:
         sensors: Iterable[SensorMeta] = (),
         policies: Iterable[Policy] = (),
         webhooks: Iterable[Webhook] = (),
+        aliases: Iterable[ActionAlias] = (),
     ) -> None:
         self._packs = _index(packs, _pack_ref, "pack")
         self._actions = _index(actions, _action_ref, "action")
@@ -239,6 +247,7 @@ class ContentSet:
         self._sensors = _index(sensors, _sensor_ref, "sensor")
         self._policies = _index(policies, _policy_ref, "policy")
         self._webhooks = _index(webhooks, _webhook_ref, "webhook")
+        self._aliases = _index(aliases, _alias_ref, "action alias")
 
     # -- views ---------------------------------------------------------------------------------
 
@@ -270,6 +279,11 @@ class ContentSet:
     def webhooks(self) -> Mapping[str, Webhook]:
         """Declared webhooks (``webhooks/*.yaml``), keyed by ``pack.name``."""
         return MappingProxyType(self._webhooks)
+
+    @property
+    def aliases(self) -> Mapping[str, ActionAlias]:
+        """Action aliases (``aliases/*.yaml``), keyed by ``pack.name``."""
+        return MappingProxyType(self._aliases)
 
     # -- lookups -------------------------------------------------------------------------------
 
@@ -315,6 +329,7 @@ class ContentSet:
             sensors={**kept._sensors, **other._sensors}.values(),
             policies={**kept._policies, **other._policies}.values(),
             webhooks={**kept._webhooks, **other._webhooks}.values(),
+            aliases={**kept._aliases, **other._aliases}.values(),
         )
 
     def with_rules(self, rules: Iterable[Rule]) -> ContentSet:
@@ -327,6 +342,7 @@ class ContentSet:
             sensors=self._sensors.values(),
             policies=self._policies.values(),
             webhooks=self._webhooks.values(),
+            aliases=self._aliases.values(),
         )
 
     def without_packs(self, refs: Iterable[str]) -> ContentSet:
@@ -340,6 +356,7 @@ class ContentSet:
             sensors=[s for s in self._sensors.values() if s.pack not in gone],
             policies=[p for p in self._policies.values() if p.pack not in gone],
             webhooks=[w for w in self._webhooks.values() if w.pack not in gone],
+            aliases=[a for a in self._aliases.values() if a.pack not in gone],
         )
 
     # -- storage -------------------------------------------------------------------------------
@@ -358,6 +375,7 @@ class ContentSet:
             "sensor": self._sensors,
             "policy": self._policies,
             "webhook": self._webhooks,
+            "alias": self._aliases,
         }
         return {
             f"{kind}:{ref}": item.model_dump_json(exclude_unset=True)
@@ -406,13 +424,14 @@ class ContentSet:
             sensors=buckets["sensor"],
             policies=buckets["policy"],
             webhooks=buckets["webhook"],
+            aliases=buckets["alias"],
         )
 
     def __repr__(self) -> str:
         return (
             f"ContentSet(packs={len(self._packs)}, actions={len(self._actions)}, rules={len(self._rules)}, "
             f"trigger_types={len(self._trigger_types)}, sensors={len(self._sensors)}, "
-            f"policies={len(self._policies)}, webhooks={len(self._webhooks)})"
+            f"policies={len(self._policies)}, webhooks={len(self._webhooks)}, aliases={len(self._aliases)})"
         )
 
 

@@ -20,7 +20,7 @@ chain, for ``transition.lua``) and ``chain`` (a running chain's
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -545,7 +545,7 @@ class ExecutionStore:
         *,
         fields: Mapping[str, Any] | None = None,
         allowed_from: Iterable[ExecutionStatus] | None = None,
-        emit: TriggerInstance | None = None,
+        emit: TriggerInstance | Sequence[TriggerInstance] | None = None,
         lease_until: float | None = None,
         message: str | None = None,
         actor: str | None = None,
@@ -556,8 +556,8 @@ class ExecutionStore:
 
         Raises :class:`InvalidTransitionError` when the lifecycle (or
         ``allowed_from``) forbids it, :class:`ExecutionNotFoundError` when it
-        does not exist. ``emit`` is appended to the trigger stream in the same
-        step; ``lease_until`` (epoch seconds) keeps a running execution's lease; ``retry_at`` (epoch
+        does not exist. ``emit`` (one trigger instance or several) is appended to the trigger stream in the
+        same step; ``lease_until`` (epoch seconds) keeps a running execution's lease; ``retry_at`` (epoch
         seconds) queues its retry (``action.retry``) when it reaches ``target``; ``note`` is one more
         audit event (from :func:`~st2lite.audit.encode_event`) appended only if the move happens.
         """
@@ -647,7 +647,7 @@ class ExecutionStore:
         target: ExecutionStatus,
         fields: Mapping[str, Any] | None,
         allowed_from: Iterable[ExecutionStatus] | None,
-        emit: TriggerInstance | None,
+        emit: TriggerInstance | Sequence[TriggerInstance] | None,
         lease_until: float | None,
         message: str | None,
         actor: str | None,
@@ -658,6 +658,8 @@ class ExecutionStore:
         values: dict[str, str] = {}
         for name, value in (fields or {}).items():
             values[name] = value if isinstance(value, str) else orjson.dumps(value).decode()
+        # Several instances go one per line (orjson never writes a raw newline inside a document).
+        emitted = [] if emit is None else [emit] if isinstance(emit, TriggerInstance) else list(emit)
         audit = encode_event(
             AuditKind.EXECUTION_STATUS,
             actor or self._actor,
@@ -674,13 +676,13 @@ class ExecutionStore:
             now,
             orjson.dumps(values),
             audit,
-            orjson.dumps(emit.model_dump(mode="json")) if emit is not None else "",
+            b"\n".join(orjson.dumps(instance.model_dump(mode="json")) for instance in emitted),
             self._audit_maxlen,
             self._trigger_maxlen,
             keys.execution_index("status", ""),
             "" if lease_until is None else f"{lease_until:.3f}",
             "1" if target in COMPLETED else "0",
-            _received_event(emit, actor or self._actor) if emit is not None else "",
+            b"\n".join(_received_event(instance, actor or self._actor) for instance in emitted),
             "0",
             "",
             actor or self._actor,

@@ -6,12 +6,12 @@ Three steps, each usable on its own:
   the site's own content (top-level ``rules/``, ``actions/``, ``sensors/``,
   loaded as the pack ``default``);
 * :func:`load_pack` reads one pack: ``pack.yaml``, ``actions/``, ``rules/``,
-  ``triggers/``, ``sensors/``, ``policies/`` (and keeps ``aliases/`` as
-  written). Each file is validated on its own; a broken file becomes
+  ``triggers/``, ``sensors/``, ``policies/``, ``webhooks/``, ``aliases/``.
+  Each file is validated on its own; a broken file becomes
   :class:`Problem` entries and never stops the other files from loading;
 * :func:`validate_references` checks what only the whole registry can tell:
   a rule's trigger type and action exist and its parameters fit them (a
-  policy's action and attributes are checked by :func:`load_all`).
+  policy's action and attributes, and an alias's action, are checked by :func:`load_all`).
 
 :func:`load_all` runs them together and keeps only valid definitions.
 """
@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from st2lite.actions import OVERRIDABLE, Action, ParameterSpec, merge_parameters
+from st2lite.aliases import ActionAlias, FormatError, compile_format
 from st2lite.chains.spec import load_chain, parse_chain
 from st2lite.content import ContentSet, PackMeta, SensorMeta
 from st2lite.criteria import compile_criteria
@@ -142,8 +143,7 @@ class PackLoad(BaseModel):
     sensors: list[SensorMeta] = Field(default_factory=list)
     policies: list[Policy] = Field(default_factory=list)
     webhooks: list[Webhook] = Field(default_factory=list)
-    #: Action aliases, as written (pack-relative path -> mapping); ChatOps is not supported yet.
-    aliases: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    aliases: list[ActionAlias] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     #: Ordered by file, then line.
     problems: list[Problem] = Field(default_factory=list)
@@ -153,6 +153,8 @@ class PackLoad(BaseModel):
     policy_files: dict[str, YamlDoc] = Field(default_factory=dict)
     #: Each valid webhook's parsed file, for locating a url declared twice.
     webhook_files: dict[str, YamlDoc] = Field(default_factory=dict)
+    #: Each valid alias's parsed file, for locating an unknown action_ref.
+    alias_files: dict[str, YamlDoc] = Field(default_factory=dict)
 
 
 class LoadReport(BaseModel):
@@ -235,7 +237,8 @@ class _PackReader:
         self.webhooks: dict[str, Webhook] = {}
         self.webhook_files: dict[str, YamlDoc] = {}
         self.policy_files: dict[str, YamlDoc] = {}
-        self.aliases: dict[str, dict[str, Any]] = {}
+        self.aliases: dict[str, ActionAlias] = {}
+        self.alias_files: dict[str, YamlDoc] = {}
         self.notes: list[str] = []
         self.problems: list[Problem] = []
         self.rejected: dict[str, str] = {}
@@ -295,7 +298,8 @@ class _PackReader:
             policies=list(self.policies.values()),
             webhooks=list(self.webhooks.values()),
             webhook_files=self.webhook_files,
-            aliases=self.aliases,
+            aliases=list(self.aliases.values()),
+            alias_files=self.alias_files,
             notes=self.notes,
             problems=sorted(self.problems, key=_problem_order),
             rejected=self.rejected,
@@ -339,7 +343,15 @@ def load_pack(source: PackSource) -> PackLoad:
             doc = _read_mapping(reader, path)
             if doc is not None:
                 load_file(reader, doc, dict(doc.data))
-    found = (reader.actions, reader.rules, reader.trigger_types, reader.sensors, reader.policies, reader.webhooks)
+    found = (
+        reader.actions,
+        reader.rules,
+        reader.trigger_types,
+        reader.sensors,
+        reader.policies,
+        reader.webhooks,
+        reader.aliases,
+    )
     if pack is None and any(found):
         reader.notes.append(f"{source.path}: nothing from this pack is registered until its pack.yaml is fixed")
     return reader.result(pack)
@@ -728,12 +740,40 @@ def _load_webhook(reader: _PackReader, doc: YamlDoc, data: dict[str, Any]) -> No
     reader.webhook_files[webhook.full_ref] = doc
 
 
-def _keep_raw(kind: str, store: Callable[[_PackReader], dict[str, dict[str, Any]]], why: str) -> _FileLoader:
-    def load(reader: _PackReader, doc: YamlDoc, data: dict[str, Any]) -> None:
-        store(reader)[reader.relative(doc)] = data
-        reader.notes.append(f"{doc.path}: {kind} are kept as written but {why}")
+def _load_alias(reader: _PackReader, doc: YamlDoc, data: dict[str, Any]) -> None:
+    """An action alias: fields, at least one format, every format compiles (its action is checked by
+    :func:`load_all`)."""
+    problems = reader.claim(doc, data)
+    data["metadata_file"] = reader.relative(doc)
+    alias, errors = _validate(ActionAlias, data, doc)
+    problems += errors
+    if alias is not None:
+        if not alias.representations():
+            problems.append(_problem(doc, "formats", "an alias needs at least one format, like 'restart {{unit}}'"))
+        for field, text in _format_fields(alias):
+            try:
+                compile_format(text)
+            except FormatError as exc:
+                problems.append(_problem(doc, field, f"format '{text}' does not compile: {exc}"))
+        problems += reader.unique(doc, "alias", alias.full_ref)
+    if problems or alias is None:
+        reader.reject(doc, "alias", data.get("name"), problems)
+        return
+    reader.aliases[alias.full_ref] = alias
+    reader.alias_files[alias.full_ref] = doc
 
-    return load
+
+def _format_fields(alias: ActionAlias) -> list[tuple[str, str]]:
+    """Each format text of ``alias`` with its field path (``formats.0``, ``formats.1.representation.0``)."""
+    out = []
+    for index, item in enumerate(alias.formats):
+        if isinstance(item, str):
+            out.append((f"formats.{index}", item))
+        elif item.representation:
+            out += [(f"formats.{index}.representation.{i}", text) for i, text in enumerate(item.representation)]
+        elif item.display:
+            out.append((f"formats.{index}.display", item.display))
+    return out
 
 
 _FileLoader = Callable[[_PackReader, YamlDoc, dict[str, Any]], None]
@@ -746,7 +786,7 @@ _FOLDER_LOADERS: Final[dict[str, _FileLoader]] = {
     "rules": _load_rule,
     "policies": _load_policy,
     "webhooks": _load_webhook,
-    "aliases": _keep_raw("action aliases", lambda r: r.aliases, "ChatOps is not supported yet"),
+    "aliases": _load_alias,
 }
 
 
@@ -1062,6 +1102,7 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
     rule_files: dict[str, YamlDoc] = {}
     policy_files: dict[str, YamlDoc] = {}
     webhook_files: dict[str, YamlDoc] = {}
+    alias_files: dict[str, YamlDoc] = {}
     for source in sources:
         load = load_pack(source)
         problems += load.problems
@@ -1077,6 +1118,7 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
         rule_files.update(load.rule_files)
         policy_files.update(load.policy_files)
         webhook_files.update(load.webhook_files)
+        alias_files.update(load.alias_files)
     loads = list(kept.values())
     actions = [a for load in loads for a in load.actions]
     every_action = {a.full_ref for a in actions} | set(base.actions if base is not None else ())
@@ -1116,6 +1158,15 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
         [w for load in loads for w in load.webhooks], base, set(kept), webhook_files
     )
     problems += webhook_problems
+    good_aliases = []
+    for load in loads:
+        for alias in load.aliases:
+            if alias.action_ref in scope.actions:
+                good_aliases.append(alias)
+                continue
+            hint = "point action_ref at an action defined in a pack's actions/ folder"
+            message = _missing_ref("action", alias.action_ref, scope.actions, rejected, hint)
+            problems.append(_problem(alias_files[alias.full_ref], "action_ref", message))
     valid = ContentSet(
         packs=content.packs.values(),
         actions=content.actions.values(),
@@ -1124,6 +1175,7 @@ def load_all(sources: Iterable[PackSource], base: ContentSet | None = None) -> L
         sensors=content.sensors.values(),
         policies=good_policies,
         webhooks=good_webhooks,
+        aliases=good_aliases,
     )
     problems.sort(key=_problem_order)
     return LoadReport(content=valid, problems=problems, notes=notes)

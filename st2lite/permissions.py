@@ -25,6 +25,9 @@ class Permission(StrEnum):
 
     ACTION_VIEW = "action_view"
     ACTION_EXECUTE = "action_execute"
+    ACTION_ALIAS_VIEW = "action_alias_view"
+    #: Match a command to an action alias (read only: running it needs ``action_execute``).
+    ACTION_ALIAS_MATCH = "action_alias_match"
     EXECUTION_VIEW = "execution_view"
     EXECUTION_STOP = "execution_stop"
     EXECUTION_RERUN = "execution_rerun"
@@ -72,6 +75,8 @@ class Role(StrEnum):
 _READ = frozenset(
     {
         Permission.ACTION_VIEW,
+        Permission.ACTION_ALIAS_VIEW,
+        Permission.ACTION_ALIAS_MATCH,
         Permission.EXECUTION_VIEW,
         Permission.RULE_VIEW,
         Permission.RULE_ENFORCEMENT_VIEW,

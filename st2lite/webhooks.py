@@ -33,6 +33,7 @@ __all__ = [
     "check_signature",
     "schema_problem",
     "github_signature",
+    "slack_challenge",
     "slack_signature",
 ]
 
@@ -149,6 +150,20 @@ def _header(headers: Mapping[str, str], key: str, name: str, shape: str) -> str:
     if not value:
         raise WebhookSignatureError(f"the {name} header is missing; this webhook needs it: {shape}")
     return value
+
+
+def slack_challenge(webhook: Webhook, body: Any) -> str | None:
+    """The ``challenge`` to echo when ``body`` is Slack's ``url_verification`` to a Slack-signed webhook.
+
+    Slack sends it once when an app's Events API request URL is set, signed like any event, and expects the
+    challenge back with a 200. Only asked after the signature passed; the request dispatches nothing.
+    """
+    if webhook.signature is None or webhook.signature.type is not SignatureType.SLACK or not isinstance(body, dict):
+        return None
+    challenge = body.get("challenge")
+    if body.get("type") != "url_verification" or not isinstance(challenge, str):
+        return None
+    return challenge
 
 
 # -- body -------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 RQ calls :func:`run_job` with the execution id. The worker moves the
 execution ``scheduled -> running`` (atomically, so a job delivered twice runs
 once), holds a heartbeat lease while the runner works, then writes the
-result and the final status and emits ``core.st2.generic.actiontrigger`` in
+result and the final status and emits ``core.st2.generic.actiontrigger`` (and
+the execution's own ``notify`` triggers, see :mod:`st2lite.execution_notify``) in
 the same step. A worker that dies stops renewing its leases; the
 :class:`Reaper` (run by every worker and rules engine) marks such
 executions ``abandoned`` once their lease ends.
@@ -25,6 +26,7 @@ from st2lite.audit import now_iso
 from st2lite.cancel import CANCELED_MESSAGE
 from st2lite.config import Settings
 from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError, St2liteError
+from st2lite.execution_notify import NOTIFY_CONTEXT_KEY, notify_triggers
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import run_worker
 from st2lite.output import OutputRecorder
@@ -251,16 +253,18 @@ def _finish(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None
     if outcome.status is ExecutionStatus.PENDING and outcome.wait is not None:
         _park(rt, execution, outcome)
         return
-    emit = None
+    emit = []
     if watched(rt.settings, rt.registry.current()):
-        emit = action_trigger(rt.settings, execution, outcome.status, outcome.result)
+        emit.append(action_trigger(rt.settings, execution, outcome.status, outcome.result))
+    if execution.context.get(NOTIFY_CONTEXT_KEY):  # its notify (an alias run for chat): in the same step
+        emit += notify_triggers(execution, outcome.status, outcome.result, end_timestamp=end)
     try:
         rt.executions.transition(
             execution.id,
             outcome.status,
             fields={"result": outcome.result, "end": end},
             allowed_from=[ExecutionStatus.RUNNING, ExecutionStatus.CANCELING],
-            emit=emit,
+            emit=[instance for instance in emit if instance is not None],
             retry_at=_retry_at(rt, execution, outcome.status),
         )
     except InvalidTransitionError as exc:

@@ -13,6 +13,7 @@ from st2lite.api.errors import install_error_handlers
 from st2lite.api.limits import RequestSizeLimit
 from st2lite.api.routes import (
     actions,
+    aliases,
     auth,
     callbacks,
     enforcements,
@@ -61,7 +62,20 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
     app.state.runtime = build_runtime(settings, redis_url)
     app.state.streams = StreamHub(settings.stream_max_clients)  # the open event streams (close_streams)
     install_error_handlers(app)
-    routers = (health, metrics, auth, packs, webhooks, executions, actions, rules, enforcements, keys, inquiries)
+    routers = (
+        health,
+        metrics,
+        auth,
+        packs,
+        webhooks,
+        executions,
+        actions,
+        aliases,
+        rules,
+        enforcements,
+        keys,
+        inquiries,
+    )
     for module in (*routers, callbacks, triggers, stream):
         app.include_router(module.router)
     add_request_models(app)

@@ -61,6 +61,7 @@ from st2lite.chains.spec import ChainSpec, ChainTask, load_chain
 from st2lite.config import Settings
 from st2lite.datastore import kv_lookup
 from st2lite.exceptions import InvalidTransitionError, St2liteError
+from st2lite.execution_notify import notify_triggers
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import JobQueue
 from st2lite.launch import Prepared, prepare_execution, request_in, schedule_in
@@ -475,11 +476,14 @@ class ChainConductor:
             .policies_for(chain.action)
             .retry_after(status, chain.context, top_level=chain.parent is None)
         )
+        end = now_iso()
         try:
             self.executions.transition(
                 chain.id,
                 status,
-                fields={"result": result, "end": now_iso()},
+                fields={"result": result, "end": end},
+                # The chain's own notify (an alias run for chat), in the same step as its end.
+                emit=notify_triggers(chain, status, result, end_timestamp=end),
                 retry_at=None if delay is None else time.time() + delay,
                 allowed_from=sorted(_UNDER_WAY - {ExecutionStatus.PAUSED}),
             )

@@ -5,9 +5,11 @@
 -- ARGV[1] execution id     ARGV[2] target status      ARGV[3] allowed current statuses, comma-separated
 -- ARGV[4] timestamp (ISO)  ARGV[5] JSON object of hash fields to set (string values)
 -- ARGV[6] audit event JSON, with "__PREVIOUS__" where the previous status goes
--- ARGV[7] trigger instance JSON to emit, or ""     ARGV[8] audit maxlen   ARGV[9] trigger maxlen
+-- ARGV[7] trigger instance JSON to emit (several: one per line), or ""     ARGV[8] audit maxlen
+-- ARGV[9] trigger maxlen
 -- ARGV[10] status index key prefix                  ARGV[11] lease deadline score, "" to drop the lease
--- ARGV[12] "1" to delete the stored secrets      ARGV[13] audit event JSON of the emitted trigger instance, or ""
+-- ARGV[12] "1" to delete the stored secrets
+-- ARGV[13] audit event JSON of each emitted trigger instance (one per line), or ""
 -- ARGV[14] "1" to return the execution's fields after the change (a worker claiming it)
 -- KEYS[6] request stream   KEYS[7] retries due (sorted set)   KEYS[8] retry secrets (hash)
 -- KEYS[9] SLA deadlines (sorted set)   KEYS[10] slot prefixes with waiters (set)   KEYS[11] arrival counter
@@ -231,8 +233,12 @@ end
 audit = audit or string.gsub(ARGV[6], '__PREVIOUS__', current, 1)
 redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', audit)
 if ARGV[7] ~= '' and target == ARGV[2] then
-  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 't', ARGV[7])
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[13])
+  for instance in string.gmatch(ARGV[7], '[^\n]+') do
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[9], '*', 't', instance)
+  end
+  for event in string.gmatch(ARGV[13], '[^\n]+') do
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', event)
+  end
 end
 if ARGV[19] ~= '' and target == ARGV[2] then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[19])

@@ -249,6 +249,34 @@ def test_a_stale_or_badly_signed_slack_request_is_401_and_dispatches_nothing(api
     assert hooks(api) == []
 
 
+def test_slack_url_verification_is_answered_with_its_challenge_after_the_signature_and_dispatches_nothing(
+    api: ApiServer,
+) -> None:
+    challenge = "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"
+    body = orjson.dumps({"token": "x", "challenge": challenge, "type": "url_verification"})
+    now = str(int(time.time()))
+    headers = {"Content-Type": "application/json", "X-Slack-Request-Timestamp": now}
+
+    signed = api.http.post(
+        "/api/v1/webhooks/slack/command",
+        content=body,
+        headers={**headers, "X-Slack-Signature": slack_signature(SLACK_SECRET, now, body)},
+    )
+    forged = api.http.post(
+        "/api/v1/webhooks/slack/command",
+        content=body,
+        headers={**headers, "X-Slack-Signature": slack_signature("guess", now, body)},
+    )
+    # Only Slack-signed webhooks answer it: elsewhere it is a body like any other.
+    plain = api.http.post("/api/v1/webhooks/limited", content=body, headers={"Content-Type": "application/json"})
+
+    assert signed.status_code == 200, signed.text
+    assert signed.json() == {"challenge": challenge}
+    assert fault(forged, 401).startswith("X-Slack-Signature does not match the request body")
+    assert plain.status_code == 202, plain.text
+    assert hooks(api) == [plain.json()["id"]]
+
+
 def test_a_secret_missing_from_the_datastore_is_500_naming_the_key(api: ApiServer) -> None:
     response = api.http.post(
         "/api/v1/webhooks/unset-secret", content=PUSH, headers={"X-Hub-Signature-256": github_signature("x", PUSH)}

@@ -186,7 +186,7 @@ def test_from_json_accepts_bytes_as_redis_returns_them(content: ContentSet) -> N
         (
             {"widget:ops.x": "{}"},
             "stored content entry 'widget:ops.x' has unknown kind 'widget' "
-            "(known: pack, action, rule, trigger_type, sensor, policy, webhook); "
+            "(known: pack, action, rule, trigger_type, sensor, policy, webhook, alias); "
             "re-register the packs with 'st2lite pack register'",
         ),
         (
@@ -211,5 +211,6 @@ def test_repr_counts_definitions(content: ContentSet) -> None:
     trigger_types = len(BUILTIN_TRIGGER_TYPES) + 1  # the fixture declares one of its own
     assert (
         repr(content)
-        == f"ContentSet(packs=2, actions=2, rules=4, trigger_types={trigger_types}, sensors=1, policies=0, webhooks=0)"
+        == f"ContentSet(packs=2, actions=2, rules=4, trigger_types={trigger_types}, sensors=1, policies=0, "
+        "webhooks=0, aliases=0)"
     )

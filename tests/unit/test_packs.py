@@ -233,6 +233,7 @@ def test_examples_pack_loads_every_definition(in_fixtures: Path) -> None:
     trigger_types = {t.ref: t for t in load.trigger_types}
     assert sorted(trigger_types) == ["examples.alert", "examples.queue_depth_high"]
     # StackStorm's draft-3 style `required: true` becomes draft 4's list.
+    assert sorted(a.full_ref for a in load.aliases) == ["examples.greet", "examples.hello"]
     assert trigger_types["examples.alert"].parameters_schema == {
         "type": "object",
         "properties": {"source": {"type": "string"}},
@@ -473,13 +474,6 @@ def test_trigger_type_and_sensor_problems(in_tmp: Path) -> None:
         "p/triggers/bad_schema.yaml:3: field 'payload_schema.type': not a valid JSON schema: "
         "'nonsense' is not valid under any of the given schemas",
     ]
-
-
-def test_aliases_are_kept_raw_with_a_note(in_tmp: Path) -> None:
-    source = write_pack("p", {"aliases/hi.yaml": "name: hi\naction_ref: p.echo\nformats: ['hi {{who}}']\n"})
-    load = load_pack(source)
-    assert load.aliases == {"aliases/hi.yaml": {"name": "hi", "action_ref": "p.echo", "formats": ["hi {{who}}"]}}
-    assert load.notes == ["p/aliases/hi.yaml: action aliases are kept as written but ChatOps is not supported yet"]
 
 
 # --- cross references ------------------------------------------------------------------------------

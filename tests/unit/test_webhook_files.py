@@ -17,6 +17,7 @@ from st2lite.webhooks import (
     check_body,
     check_signature,
     github_signature,
+    slack_challenge,
     slack_signature,
 )
 
@@ -110,6 +111,18 @@ def test_github_signature_known_value() -> None:
     assert github_signature("It's a Secret to Everybody", b"Hello, World!") == (
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
     )
+
+
+def test_slack_url_verification_gives_its_challenge_only_for_slack_signed_webhooks() -> None:
+    slack_hook = Webhook(name="events", url="slack/events", signature=SLACK)
+    verification = {"type": "url_verification", "challenge": "abc123", "token": "x"}
+
+    assert slack_challenge(slack_hook, verification) == "abc123"
+    assert slack_challenge(slack_hook, {"type": "event_callback", "event": {}}) is None
+    assert slack_challenge(slack_hook, {"type": "url_verification", "challenge": 7}) is None
+    assert slack_challenge(slack_hook, [verification]) is None
+    assert slack_challenge(Webhook(name="gh", url="gh", signature=GITHUB), verification) is None
+    assert slack_challenge(Webhook(name="plain", url="plain"), verification) is None
 
 
 def test_good_signatures_pass() -> None:

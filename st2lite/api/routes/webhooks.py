@@ -39,7 +39,7 @@ from st2lite.exceptions import AuthenticationError, WebhookSecretMissingError
 from st2lite.permissions import Permission
 from st2lite.statuses import COMPLETED
 from st2lite.triggers import WEBHOOK_TRIGGER, TriggerInstance
-from st2lite.webhooks import MAX_WAIT, RateLimit, Webhook, check_body, check_signature
+from st2lite.webhooks import MAX_WAIT, RateLimit, Webhook, check_body, check_signature, slack_challenge
 
 router = APIRouter(tags=["webhooks"])
 
@@ -157,6 +157,9 @@ async def handle_webhook(rt: ApiRuntime, url: str, request: Request, wait: float
     if not isinstance(body, dict | list):
         raise ApiError(400, "request body must be a JSON object or array")
     if webhook is not None:
+        challenge = slack_challenge(webhook, body)
+        if challenge is not None:  # Slack checking the Events API url: answer it, dispatch nothing
+            return JSONResponse(status_code=200, content={"challenge": challenge})
         check_body(webhook, body)
     # Starlette's header names are lower case already.
     kept = [(k, v) for k, v in pairs if k not in HIDDEN_HEADERS and k != TRACE_HEADER]

@@ -34,6 +34,7 @@ __all__ = [
     "schema_problem",
     "github_signature",
     "slack_challenge",
+    "slack_signed",
     "slack_signature",
 ]
 
@@ -152,13 +153,18 @@ def _header(headers: Mapping[str, str], key: str, name: str, shape: str) -> str:
     return value
 
 
+def slack_signed(webhook: Webhook | None) -> bool:
+    """Whether ``webhook`` is declared with Slack's signature: Slack's own rules for the answer then apply."""
+    return webhook is not None and webhook.signature is not None and webhook.signature.type is SignatureType.SLACK
+
+
 def slack_challenge(webhook: Webhook, body: Any) -> str | None:
     """The ``challenge`` to echo when ``body`` is Slack's ``url_verification`` to a Slack-signed webhook.
 
     Slack sends it once when an app's Events API request URL is set, signed like any event, and expects the
     challenge back with a 200. Only asked after the signature passed; the request dispatches nothing.
     """
-    if webhook.signature is None or webhook.signature.type is not SignatureType.SLACK or not isinstance(body, dict):
+    if not slack_signed(webhook) or not isinstance(body, dict):
         return None
     challenge = body.get("challenge")
     if body.get("type") != "url_verification" or not isinstance(challenge, str):

@@ -39,13 +39,15 @@ from st2lite.exceptions import AuthenticationError, WebhookSecretMissingError
 from st2lite.permissions import Permission
 from st2lite.statuses import COMPLETED
 from st2lite.triggers import WEBHOOK_TRIGGER, TriggerInstance
-from st2lite.webhooks import MAX_WAIT, RateLimit, Webhook, check_body, check_signature, slack_challenge
+from st2lite.webhooks import MAX_WAIT, RateLimit, Webhook, check_body, check_signature, slack_challenge, slack_signed
 
 router = APIRouter(tags=["webhooks"])
 
 #: Request headers never copied into a trigger payload.
 HIDDEN_HEADERS = frozenset({"x-auth-token", "st2-api-key", "cookie", "authorization"})
 TRACE_HEADER = "st2-trace-tag"
+#: The trigger instance ids of a Slack-signed request (whose 200 answer has an empty body, as Slack wants).
+TRIGGER_INSTANCES_HEADER = "St2-Trigger-Instances"
 #: Seconds between two looks at the trigger instance records and executions during ``?wait``.
 WAIT_POLL = 0.05
 #: The most executions a ``?wait`` answer lists (those started and their descendants: a chain's tasks).
@@ -172,6 +174,10 @@ async def handle_webhook(rt: ApiRuntime, url: str, request: Request, wait: float
     ]
     # With the instances of the other requests of this turn.
     await rt.publisher.publish(instances, actor=caller.actor)
+    if wait is None and slack_signed(webhook):
+        # Slack wants a 200 within 3 s, and shows a slash command's response body in the channel: an empty body
+        # is a plain acknowledgement. The instance ids are in a header.
+        return Response(b"", status_code=200, headers={TRIGGER_INSTANCES_HEADER: ",".join(i.id for i in instances)})
     return await _answer(rt, instances, wait)
 
 

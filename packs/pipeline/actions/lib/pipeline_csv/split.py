@@ -50,12 +50,10 @@ def records(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
 
     Raises :class:`PipelineError` when a quoted field is still open at the end of the file.
     """
-    line_no = 0
     pending: list[bytes] = []
     start = 0
     open_quote = False
-    for line in stream:
-        line_no += 1
+    for line_no, line in enumerate(stream, start=1):
         if not pending:
             start = line_no
         pending.append(line)
@@ -103,7 +101,8 @@ def numeric_columns_for(header: list[str], first_row: list[str] | None, configur
         missing = [name for name in configured if name not in header]
         if missing:
             raise PipelineError(
-                f"numeric_columns {missing} are not in the header {header}; fix numeric_columns in configs/pipeline.yaml"
+                f"numeric_columns {missing} are not in the header {header}; "
+                "fix numeric_columns in configs/pipeline.yaml"
             )
         return list(configured)
     if first_row is None:

@@ -14,7 +14,7 @@ from st2common.runners.base_action import Action
 
 
 class SplitCsv(Action):
-    def run(self, path: str, run_id: str, chunk_rows: int | None = None) -> Any:
+    def run(self, path: str, run_id: str, rows_per_chunk: int | None = None) -> Any:
         try:
             settings = Settings.from_config(self.config)
             source = Path(path)
@@ -24,7 +24,7 @@ class SplitCsv(Action):
             result = split_file(
                 source,
                 folder,
-                chunk_rows=chunk_rows or settings.chunk_rows,
+                chunk_rows=rows_per_chunk or settings.chunk_rows,
                 max_chunks=settings.max_chunks,
                 numeric_columns=settings.numeric_columns,
             )

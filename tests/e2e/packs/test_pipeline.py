@@ -91,7 +91,7 @@ def _copy_packs(root: Path, inbox: Path, sla_seconds: int | None) -> Path:
 def _start(root: Path, pipeline_config: dict[str, Any], *, sla_seconds: int | None = None) -> Iterator[Stack]:
     """Folders, stand-ins, configs, ``st2lite up``; yields once the file sensor watches."""
     for name in ("inbox", "archive", "output", "failed", "work", "probe", "site", "configs"):
-        (root / name).mkdir()
+        (root / name).mkdir(parents=True)
     packs = _copy_packs(root, root / "inbox", sla_seconds)
     procs = Procs(root / "procs")
     with WebhookReceiver() as webhook, MiniSlack(SLACK_TOKEN) as slack:
@@ -118,9 +118,19 @@ def _start(root: Path, pipeline_config: dict[str, Any], *, sla_seconds: int | No
         }
         write_rules(root / "site", {"probe": probe})
         try:
-            up = Up.start(
-                procs, root / "home", root / "site", workers=2, ST2LITE_PACKS_PATH=packs, ST2LITE_CONFIGS_DIR=configs
+            # Secrets need a datastore key; a site makes it once (README: setup).
+            home = root / "home"
+            generated = subprocess.run(
+                [str(Path(sys.executable).with_name("st2lite")), "key", "generate-key"],
+                env={
+                    **{k: v for k, v in os.environ.items() if not k.startswith("ST2LITE_")},
+                    "ST2LITE_HOME": str(home),
+                },
+                capture_output=True,
+                check=False,
             )
+            assert generated.returncode == 0, generated.stderr
+            up = Up.start(procs, home, root / "site", workers=2, ST2LITE_PACKS_PATH=packs, ST2LITE_CONFIGS_DIR=configs)
             for name, value in (("slack_bot_token", SLACK_TOKEN), ("notify_webhook_secret", "hook-secret-1")):
                 body = {"name": name, "scope": "system", "user": None, "value": value, "secret": True}
                 assert up._http.put(f"{up.api_url}/api/v1/keys/{name}", json=body).status_code == 200

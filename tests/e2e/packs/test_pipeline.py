@@ -285,6 +285,34 @@ def test_malformed_csv_fails_the_chain_keeps_the_input_and_notifies(stack: Stack
     assert posted[0]["channel"] == "#data-alerts" and reason in posted[0]["text"]
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        (
+            "unclosed.csv",
+            'id,amount\n1,2\n2,"3\n3,4\n',
+            "split: line 3: a quoted field opened on this line is not closed",
+        ),
+        ("empty.csv", "", "split: empty.csv is empty; a CSV file needs at least a header line"),
+    ],
+)
+def test_a_file_the_split_refuses_is_moved_to_failed_with_the_reason(
+    stack: Stack, name: str, text: str, reason: str
+) -> None:
+    (stack.folder("inbox") / name).write_text(text)
+
+    chain = stack.chain_for(name)
+
+    assert chain["status"] == "failed"
+    assert [t["name"] for t in chain["result"]["tasks"]] == ["split", "quarantine"]
+    assert reason in chain["result"]["tasks"][-1]["result"]["result"]["error"]
+    assert (stack.folder("failed") / name).read_text() == text
+    assert (stack.folder("failed") / f"{name}.error.txt").read_text().startswith(reason)
+    [note] = wait_for(lambda: stack.notifications_about(chain["id"]), what="the failure notification")
+    assert reason in note["message"]
+    assert list(stack.folder("work").iterdir()) == []
+
+
 def test_notify_send_posts_to_slack_with_the_bot_token(stack: Stack) -> None:
     execution = stack.run(
         "notify.send", {"message": "disk 91% on db-1", "title": "Disk", "channel": "#ops", "severity": "info"}

@@ -36,12 +36,22 @@ class ColumnStats:
     count: int = 0
     empty: int = 0
     total: float = 0.0
+    #: What the float additions to ``total`` lost (Neumaier's compensated sum): millions of cents add up exactly.
+    lost: float = 0.0
     low: float = math.inf
     high: float = -math.inf
 
+    def _accumulate(self, value: float) -> None:
+        total = self.total + value
+        if abs(self.total) >= abs(value):
+            self.lost += (self.total - total) + value
+        else:
+            self.lost += (value - total) + self.total
+        self.total = total
+
     def add(self, value: float) -> None:
         self.count += 1
-        self.total += value
+        self._accumulate(value)
         if value < self.low:
             self.low = value
         if value > self.high:
@@ -50,18 +60,20 @@ class ColumnStats:
     def merge(self, other: ColumnStats) -> None:
         self.count += other.count
         self.empty += other.empty
-        self.total += other.total
+        self._accumulate(other.total)
+        self._accumulate(other.lost)
         self.low = min(self.low, other.low)
         self.high = max(self.high, other.high)
 
     def to_json(self) -> dict[str, Any]:
+        total = self.total + self.lost
         return {
             "count": self.count,
             "empty": self.empty,
-            "sum": self.total,
+            "sum": total,
             "min": self.low if self.count else None,
             "max": self.high if self.count else None,
-            "mean": self.total / self.count if self.count else None,
+            "mean": total / self.count if self.count else None,
         }
 
     @classmethod

@@ -198,39 +198,45 @@ def _expected(rows: list[dict[str, Any]], column: str) -> dict[str, Any]:
 # -- the happy path ---------------------------------------------------------------------------------------
 
 
+def _check_run(stack: Stack, name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of ``<name>.csv`` succeeded: its summary matches ``rows``, the input is archived unchanged."""
+    chain = stack.chain_for(f"{name}.csv")
+    assert chain["status"] == "succeeded", json.dumps(chain["result"], indent=1)[-3000:]
+    summary = json.loads((stack.folder("output") / f"{name}.summary.json").read_text())
+    assert summary["rows"] == len(rows)
+    assert summary["chunks"] == math.ceil(len(rows) / 10)
+    assert set(summary["columns"]) == {"quantity", "amount"}
+    for column in ("quantity", "amount"):
+        got, want = summary["columns"][column], _expected(rows, column)
+        assert got["count"] == want["count"] and got["empty"] == 0
+        assert got["sum"] == pytest.approx(want["sum"])
+        assert (got["min"], got["max"]) == (want["min"], want["max"])
+    archived = stack.folder("archive") / f"{name}.csv"
+    assert archived.read_text() == _csv_text(rows)  # moved whole, byte for byte
+    assert chain["result"]["published"]["archived"] == str(archived)
+    return chain
+
+
 def test_landed_csv_is_split_processed_in_parallel_merged_and_archived(stack: Stack) -> None:
     first, second = _orders(47, seed=1), _orders(23, seed=5)
     (stack.folder("inbox") / "orders-a.csv").write_text(_csv_text(first))
-    # Written under another name, then renamed into place: the csv_renamed_into_inbox rule.
-    partial = stack.folder("inbox") / "orders-b.csv.part"
-    partial.write_text(_csv_text(second))
-    partial.rename(stack.folder("inbox") / "orders-b.csv")
 
-    for name, rows in (("orders-a", first), ("orders-b", second)):
-        chain = stack.chain_for(f"{name}.csv")
-        assert chain["status"] == "succeeded", json.dumps(chain["result"], indent=1)[-3000:]
-        summary = json.loads((stack.folder("output") / f"{name}.summary.json").read_text())
-        assert summary["rows"] == len(rows)
-        assert summary["chunks"] == math.ceil(len(rows) / 10)
-        assert set(summary["columns"]) == {"quantity", "amount"}
-        for column in ("quantity", "amount"):
-            got, want = summary["columns"][column], _expected(rows, column)
-            assert got["count"] == want["count"] and got["empty"] == 0
-            assert got["sum"] == pytest.approx(want["sum"])
-            assert (got["min"], got["max"]) == (want["min"], want["max"])
-        archived = stack.folder("archive") / f"{name}.csv"
-        assert archived.read_text() == _csv_text(rows)  # moved whole, byte for byte
-        assert chain["result"]["published"]["archived"] == str(archived)
+    chain = _check_run(stack, "orders-a", first)
 
-    assert sorted(p.name for p in stack.folder("inbox").iterdir()) == []
-    assert list(stack.folder("work").iterdir()) == []  # each run's chunks were deleted
-
-    # The chunks of orders-a ran as with-items items, several at a time on the two workers.
-    chain = stack.chain_for("orders-a.csv")
+    # The 5 chunks ran as with-items items, several at a time on the two workers.
     items = [c for c in stack.children(chain["id"]) if c["action"]["ref"] == "pipeline.process_chunk"]
     assert len(items) == 5
     spans = sorted((c["start_timestamp"], c["end_timestamp"]) for c in items)
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)), spans
+
+    # Written under another name, then renamed into place: the csv_renamed_into_inbox rule.
+    partial = stack.folder("inbox") / "orders-b.csv.part"
+    partial.write_text(_csv_text(second))
+    partial.rename(stack.folder("inbox") / "orders-b.csv")
+    _check_run(stack, "orders-b", second)
+
+    assert sorted(p.name for p in stack.folder("inbox").iterdir()) == []
+    assert list(stack.folder("work").iterdir()) == []  # each run's chunks were deleted
 
 
 def test_file_not_matching_the_glob_is_ignored(stack: Stack) -> None:

@@ -4,9 +4,9 @@ Generates a CSV of ``BENCH_PIPELINE_MB`` MB (default 2048 at scale 1; ``--scale`
 ``pipeline.split_csv``, ``pipeline.process_chunk`` (every chunk, two at a time, as two workers would) and
 ``pipeline.merge_results`` the way a worker runs them: ``python -P st2lite/runners/python_wrapper.py`` with the
 action's request on stdin, the pack's ``actions/lib`` on ``sys.path``, the pack config as ``config``. Each
-process's peak RSS comes from ``os.wait4`` (the kernel's ``ru_maxrss`` of that child alone), so nothing
-else the benchmark ran counts. The figures: the peak of each step (for process, the largest of its
-chunks), the baselines, and the input size, in MB.
+process's peak RSS is the kernel's ``ru_maxrss`` of that process alone, taken by a small launcher (see
+:func:`measure`), so nothing else the benchmark ran counts. The figures: the peak of each step (for
+process, the largest of its chunks), the baselines, and the input size, in MB.
 """
 
 from __future__ import annotations
@@ -188,7 +188,8 @@ def run(ctx: Context) -> list[Figure]:
             "process": round(process_seconds, 1),
             "merge": round(merge.seconds, 1),
         },
-        "method": "ru_maxrss of each action process (os.wait4), run through st2lite's python_wrapper",
+        "method": "ru_maxrss of each action process (GNU time -f %M, or wait4 in a small launcher), "
+        "run through st2lite's python_wrapper",
     }
     return [
         Figure("pipeline_input_mb", round(size_mb), "MB", details=details),

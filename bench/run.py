@@ -2,7 +2,7 @@
 
 NAME is a benchmark (``rules_peer``, ``match_only``, ``e2e_noop``,
 ``webhook_latency``, ``list_1m``, ``up``, ``chain``, ``webhook_rps``,
-``sensor_dispatch``, ``api_rps``) or one of its figure names; none
+``sensor_dispatch``, ``api_rps``, ``pipeline_rss``) or one of its figure names; none
 means all. ``results/latest.json`` gets one key per figure measured
 (``{"value", "unit"}``, plus ``"baseline"`` and ``"ratio"`` when the baseline
 was measured in the same run); figures not measured this time keep their
@@ -36,6 +36,7 @@ from bench import (
     latency,
     list_executions,
     match_only,
+    pipeline_rss,
     rules_peer,
     sensor_dispatch,
     up,
@@ -65,6 +66,18 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], list[Figure]], tuple[str, ...]]]
             "starlette_xadd_rps",
             "loadgen_ceiling_rps",
             "xadd_rps",
+        ),
+    ),
+    "pipeline_rss": (
+        pipeline_rss.run,
+        (
+            "pipeline_input_mb",
+            "pipeline_split_peak_rss_mb",
+            "pipeline_process_peak_rss_mb",
+            "pipeline_merge_peak_rss_mb",
+            "pipeline_cp_peak_rss_mb",
+            "pipeline_wc_peak_rss_mb",
+            "pipeline_read_whole_peak_rss_mb",
         ),
     ),
     "sensor_dispatch": (sensor_dispatch.run, ("sensor_dispatch_per_s", "sensor_raw_xadd_per_s")),

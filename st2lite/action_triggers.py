@@ -35,6 +35,7 @@ def action_trigger(
             "runner_ref": execution.runner,
             "parameters": execution.parameters,
             "result": result,
+            "parent": execution.parent,
         },
         source=f"execution:{execution.id}",
     )

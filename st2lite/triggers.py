@@ -132,6 +132,7 @@ BUILTIN_TRIGGER_TYPES: tuple[TriggerType, ...] = (
                 "runner_ref": {"type": "string"},
                 "parameters": {"type": "object"},
                 "result": {},
+                "parent": {"type": ["string", "null"]},
             },
         },
     ),

@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 
 from st2lite import keys
+from st2lite.action_triggers import action_trigger, watched
 from st2lite.actions import ParameterSpec
 from st2lite.audit import AuditLog, now_iso
 from st2lite.batch import WriteBatch, batch_script
@@ -471,19 +472,19 @@ class ChainConductor:
             for instance in step.notifications:
                 self.bus.publish_in(first, instance, actor=f"conductor:{self.name}")
             first.apply(self._script)
-        delay = (
-            self.registry.current()
-            .policies_for(chain.action)
-            .retry_after(status, chain.context, top_level=chain.parent is None)
-        )
+        snapshot = self.registry.current()
+        delay = snapshot.policies_for(chain.action).retry_after(status, chain.context, top_level=chain.parent is None)
         end = now_iso()
+        # A chain that ended emits the action trigger like any execution (rules react to a failed chain), and
+        # its own notify (an alias run for chat), in the same step as its end.
+        emit = [action_trigger(self.settings, chain, status, result)] if watched(self.settings, snapshot) else []
+        emit += notify_triggers(chain, status, result, end_timestamp=end)
         try:
             self.executions.transition(
                 chain.id,
                 status,
                 fields={"result": result, "end": end},
-                # The chain's own notify (an alias run for chat), in the same step as its end.
-                emit=notify_triggers(chain, status, result, end_timestamp=end),
+                emit=[instance for instance in emit if instance is not None],
                 retry_at=None if delay is None else time.time() + delay,
                 allowed_from=sorted(_UNDER_WAY - {ExecutionStatus.PAUSED}),
             )

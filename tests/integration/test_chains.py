@@ -28,7 +28,7 @@ from st2lite.registry import RegistryStore
 from st2lite.requests import RequestQueue
 from st2lite.scheduler import Scheduler
 from st2lite.statuses import COMPLETED, ExecutionStatus
-from st2lite.triggers import NOTIFY_TRIGGER
+from st2lite.triggers import ACTION_TRIGGER, NOTIFY_TRIGGER
 from st2lite.worker import WorkerRuntime, build_runtime, run_execution
 
 pytestmark = pytest.mark.redis
@@ -392,3 +392,20 @@ def test_task_notify_emits_stackstorms_notify_triggers_once_per_route(chains: Ch
         "succeeded",
         "core.local",
     )
+
+
+def test_a_chain_that_ends_emits_the_action_trigger_and_its_tasks_name_it_as_parent(
+    settings: Settings, redis_client: Redis, tmp_path: Path
+) -> None:
+    chains = Chains(settings.model_copy(update={"action_trigger_unwatched": True}), redis_client)
+    chain = chains.run(
+        chains.request("chains.provision", {"fail_at": "register_dns", "log": str(tmp_path / "steps.log")})
+    )
+
+    sent = trigger_payloads(chains.client, ACTION_TRIGGER)
+    [own] = [p for p in sent if p["execution_id"] == chain.id]
+    assert (own["status"], own["action_ref"], own["parent"]) == ("failed", "chains.provision", None)
+    assert own["result"]["tasks"] == chain.result["tasks"]
+    tasks = [p for p in sent if p["execution_id"] != chain.id]
+    assert {p["execution_id"] for p in tasks} == set(chain.children)
+    assert {p["parent"] for p in tasks} == {chain.id}  # a rule keeps to top-level ones with trigger.parent nexists

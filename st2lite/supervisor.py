@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 from st2lite.config import Settings
 from st2lite.embedded_redis import EmbeddedRedis
-from st2lite.exceptions import St2liteError
+from st2lite.encryption import generate_key_file
+from st2lite.exceptions import EncryptionKeyError, St2liteError
 from st2lite.processes import die_with_parent
 from st2lite.runfiles import REDIS_URL_FILE, publish_redis_url
 
@@ -67,6 +68,7 @@ class Supervisor:
         """Start everything and wait until the API answers; returns the API URL."""
         settings = self.settings
         settings.home.mkdir(parents=True, exist_ok=True)
+        self._ensure_datastore_key()
         if not self.redis_url:
             self.redis = EmbeddedRedis(settings.home / "redis", port=settings.embedded_redis_port)
             self.redis_url = self.redis.start()
@@ -88,6 +90,20 @@ class Supervisor:
         if auth_init is not None and auth_init.wait() != 0:
             raise RuntimeError("creating the first admin failed (st2lite auth init); see the messages above")
         return url
+
+    def _ensure_datastore_key(self) -> None:
+        """On a first start, the datastore key (secrets need one; packs' setup steps store theirs at once)."""
+        path = self.settings.datastore_key_path
+        if path.exists():
+            return
+        try:
+            generate_key_file(path)
+        except EncryptionKeyError as exc:  # secrets will say so when used; everything else works
+            log.warning("No datastore key: %s", exc)
+            return
+        log.warning(
+            "Wrote a new datastore key to %s; keep a copy somewhere safe: secrets cannot be read without it", path
+        )
 
     def _start_command(self, *args: str) -> subprocess.Popen[bytes]:
         # In a child process: loading packs imports much that the supervisor never needs again.

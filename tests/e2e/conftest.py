@@ -239,6 +239,9 @@ class Up:
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return self._http.post(self.api_url + path, **kwargs)
 
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self._http.put(self.api_url + path, **kwargs)
+
     def execution(self, execution_id: str) -> dict[str, Any]:
         response = self.get(f"/api/v1/executions/{execution_id}")
         assert response.status_code == 200, response.text

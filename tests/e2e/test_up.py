@@ -23,6 +23,13 @@ def test_up_serves_webhooks_drains_on_stop_leaves_nothing_and_keeps_its_data(
     assert up.api_url.startswith("http://127.0.0.1:")
     assert "(embedded)" in up.output()
     assert (home / "run" / "redis.url").read_text().strip() == up.redis_url
+    # A first start writes the datastore key (0600), so secrets can be stored at once.
+    key_file = home / "keys" / "datastore.key"
+    assert f"Wrote a new datastore key to {key_file}" in up.output()
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    secret = up.put("/api/v1/keys/token", json={"name": "token", "value": "s3cret", "secret": True})
+    assert secret.status_code == 200, secret.text
+    assert up.get("/api/v1/keys/token", params={"decrypt": "true"}).json()["value"] == "s3cret"
     health = up.get("/api/v1/health")
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
@@ -58,6 +65,7 @@ def test_up_serves_webhooks_drains_on_stop_leaves_nothing_and_keeps_its_data(
     assert up.output().rstrip().endswith("stopped")
 
     again = Up.start(procs, home, site)
+    assert "datastore key" not in again.output()  # kept, not replaced
     listed = again.get("/api/v1/executions")
     assert listed.status_code == 200
     assert {e["id"]: e["status"] for e in listed.json()} == {hooked.id: "succeeded", paused: "succeeded"}

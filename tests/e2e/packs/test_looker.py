@@ -1,0 +1,246 @@
+"""The looker pack end to end: ``st2lite up`` with packs/looker against a stand-in Looker API (real HTTP, Looker's
+wire format, the official looker-sdk on our side).
+
+Failed runs of recurring scheduled plans are retried once each (run_once), at most ``max_retries_per_day`` times
+per plan; the retries that cannot be made emit ``looker.retry_failed`` with the reason; nothing is retried twice,
+not after more polls and not after a restart; one-off runs and successes are left alone; a wrong client secret
+shows in the sensor's status with what to fix, and once fixed the sensor carries on by itself.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from st2lite.config import Settings
+from st2lite.datastore import KeyValueStore
+from st2lite.encryption import generate_key_file
+from st2lite.redisdb import connect
+
+from ..conftest import FINAL, Procs, Up, trigger_entries, wait_for
+from .standin_looker import Job, StandinLooker, running_looker
+
+pytestmark = [pytest.mark.e2e, pytest.mark.redis]
+
+PACKS = Path(__file__).resolve().parents[3] / "packs"
+SECRET = "standin-secret"
+
+
+@pytest.fixture
+def looker() -> Iterator[tuple[StandinLooker, str]]:
+    standin = StandinLooker(client_secret=SECRET)
+    with running_looker(standin) as url:
+        yield standin, url
+
+
+class Site:
+    """The folders of one installation: home (datastore key), site, configs; and its Redis."""
+
+    def __init__(self, tmp_path: Path, redis_url: str) -> None:
+        self.home = tmp_path / "home"
+        self.site = tmp_path / "site"
+        self.configs = tmp_path / "configs"
+        self.redis_url = redis_url
+        self.site.mkdir()
+        generate_key_file(self.home / "keys" / "datastore.key")
+
+    def configure(self, base_url: str, **overrides: Any) -> None:
+        config = {
+            "base_url": base_url,
+            "client_id": "standin-client",
+            "client_secret": "{{ st2kv.system.looker_client_secret }}",
+            "verify_ssl": False,
+            "lookback_hours": 24,
+            "poll_interval": 1,
+            "max_retries_per_day": 2,
+            "timezone": "UTC",
+            **overrides,
+        }
+        self.configs.mkdir(exist_ok=True)
+        (self.configs / "looker.yaml").write_text(yaml.safe_dump(config))
+
+    def set_secret(self, value: str) -> None:
+        """``st2lite key set looker_client_secret VALUE --encrypt``, before st2lite runs."""
+        settings = Settings(home=self.home, redis_url=self.redis_url, site_dir=self.site)
+        client = connect(self.redis_url)
+        KeyValueStore.for_settings(client, settings, actor="test").set("looker_client_secret", value, secret=True)
+        client.close()
+
+    def up(self, procs: Procs) -> Up:
+        return Up.start(
+            procs,
+            self.home,
+            self.site,
+            workers=2,
+            ST2LITE_REDIS_URL=self.redis_url,
+            ST2LITE_PACKS_PATH=PACKS,
+            ST2LITE_CONFIGS_DIR=self.configs,
+        )
+
+
+def retries(up: Up) -> list[Any]:
+    return [e for e in up.executions() if e.action == "looker.retry_delivery"]
+
+
+def retry_failed(up: Up) -> dict[str, dict[str, Any]]:
+    """job id -> payload of the looker.retry_failed trigger instances."""
+    client = connect(up.redis_url)
+    try:
+        return {t["payload"]["job_id"]: t["payload"] for t in trigger_entries(client, "looker.retry_failed")}
+    finally:
+        client.close()
+
+
+def emitted(up: Up) -> list[dict[str, Any]]:
+    client = connect(up.redis_url)
+    try:
+        return [t["payload"] for t in trigger_entries(client, "looker.schedule_failed")]
+    finally:
+        client.close()
+
+
+def sensor(up: Up) -> dict[str, Any]:
+    found: dict[str, Any] = {s["ref"]: s for s in up.get("/api/v1/sensors").json()}["looker.FailedScheduleSensor"]
+    return found
+
+
+def settled(up: Up, count: int) -> list[Any]:
+    """The retry executions once there are ``count`` of them and all have ended."""
+    return wait_for(
+        lambda: (found := retries(up)) and len(found) == count and all(e.status in FINAL for e in found) and found,
+        what=f"{count} looker.retry_delivery executions to end",
+        timeout=40,
+    )
+
+
+def polls_pass(looker: StandinLooker, count: int) -> None:
+    """Wait until the sensor read the job history ``count`` more times."""
+    start = len(looker.reads)
+    wait_for(lambda: len(looker.reads) >= start + count, what=f"{count} more polls of Looker")
+
+
+def test_query_mode_retries_each_failure_once_within_the_daily_limit(
+    looker: tuple[StandinLooker, str], procs: Procs, tmp_path: Path, redis_url: str
+) -> None:
+    standin, url = looker
+    for plan_id, name in [(101, "Daily sales to #sales"), (102, "Weekly ops"), (103, "Churn"), (104, "Finance xlsx")]:
+        standin.add_plan(plan_id, name)
+    standin.add_job(Job(1, 101))
+    standin.add_job(Job(2, 102))
+    standin.add_job(Job(3, 101, status="success"))
+    standin.add_job(Job(4, 102, run_once=True))  # a "Send now": not retried
+    standin.add_job(Job(5, 101, created=datetime.now(UTC) - timedelta(hours=30)))  # before the lookback
+    site = Site(tmp_path, redis_url)
+    site.configure(url)
+    site.set_secret(SECRET)
+    up = site.up(procs)
+
+    # Two failed jobs of two plans: exactly one run_once each.
+    wait_for(lambda: standin.runs_of(101) == 1 and standin.runs_of(102) == 1, what="one run_once per failed plan")
+    first = settled(up, 2)
+    assert sorted(standin.run_once_calls) == [101, 102]
+    assert {e.status for e in first} == {"succeeded"}
+    assert {e.result["result"]["job_id"]: e.result["result"]["retried"] for e in first} == {"1": True, "2": True}
+    query = standin.queries[0]
+    assert (query["model"], query["view"]) == ("system__activity", "scheduled_plan")
+    assert query["filters"] == {
+        "scheduled_job.status": "failure",
+        "scheduled_plan.run_once": "No",
+        "scheduled_job.created_time": "24 hours",
+    }
+
+    # A second failure of plan A today: retried (2 of K=2); a third: the limit, no run_once, looker.retry_failed.
+    standin.add_job(Job(6, 101))
+    wait_for(lambda: standin.runs_of(101) == 2, what="the second retry of plan 101")
+    settled(up, 3)
+    standin.add_job(Job(7, 101))
+    limited = wait_for(lambda: retry_failed(up).get("7"), what="looker.retry_failed for the third failure")
+    assert limited["plan_id"] == "101" and limited["plan_name"] == "Daily sales to #sales"
+    assert "retry limit reached" in limited["reason"] and "max_retries_per_day is 2" in limited["reason"]
+    assert standin.runs_of(101) == 2
+
+    # A plan deleted in Looker since it failed: not found. A plan whose run_once Looker refuses: the error.
+    standin.deleted.add(103)
+    standin.add_job(Job(8, 103))
+    standin.failing[104] = "Slack integration is not enabled"
+    standin.add_job(Job(9, 104))
+    reported = wait_for(
+        lambda: (found := retry_failed(up)) and {"8", "9"} <= set(found) and found, what="retry_failed for 8 and 9"
+    )
+    assert reported["8"]["reason"].startswith("plan not found: scheduled plan 103 not found in Looker"), reported
+    assert "deleted in Looker" in reported["8"]["reason"]
+    assert "Slack integration is not enabled" in reported["9"]["reason"], reported
+    assert reported["9"]["reason"].startswith("retry failed: Looker refused to run scheduled plan 104 once")
+    assert standin.runs_of(103) == 0 and standin.runs_of(104) == 1
+    done = settled(up, 6)
+    assert {e.result["result"]["job_id"]: e.status for e in done} == {
+        "1": "succeeded", "2": "succeeded", "6": "succeeded", "7": "failed", "8": "failed", "9": "failed",
+    }
+
+    # More polls, then a restart of st2lite: the same failures are neither emitted nor retried again.
+    calls = list(standin.run_once_calls)
+    polls_pass(standin, 3)
+    assert up.stop() == 0
+    up = site.up(procs)
+    wait_for(lambda: sensor(up)["state"] == "running", what="the sensor to run again")
+    polls_pass(standin, 3)
+    assert standin.run_once_calls == calls
+    assert len(retries(up)) == 6
+    assert sorted(p["job_id"] for p in emitted(up)) == ["1", "2", "6", "7", "8", "9"]
+    assert set(retry_failed(up)) == {"7", "8", "9"}
+    assert up.stop() == 0
+
+
+def test_look_mode_and_a_wrong_client_secret(
+    looker: tuple[StandinLooker, str], procs: Procs, tmp_path: Path, redis_url: str
+) -> None:
+    standin, url = looker
+    standin.add_plan(201, "Marketing dashboard")
+    standin.add_job(Job(11, 201))
+    standin.add_job(Job(12, 201, status="success"))
+    standin.add_job(Job(13, 201, run_once=True))
+    site = Site(tmp_path, redis_url)
+    site.configure(url, look_id=standin.look_id)
+    site.set_secret("not-the-secret")
+    up = site.up(procs)
+
+    # Looker refuses the login: the sensor's status says so and what to fix; nothing is read or retried.
+    status = wait_for(
+        lambda: (s := sensor(up)) and "refused the login" in (s.get("last_error") or "") and s,
+        what="the sensor to report the refused login",
+    )
+    assert status["state"] in ("failed", "restarting"), status
+    assert "client_id 'standin-client'" in status["last_error"]
+    assert "st2lite key set looker_client_secret SECRET --encrypt" in status["last_error"]
+    listed = subprocess.run(_cli(up, "sensor", "list", "--json"), capture_output=True, text=True, check=True)
+    assert "refused the login of client_id 'standin-client'" in listed.stdout
+    assert standin.logins and not any(accepted for _id, accepted in standin.logins)
+    assert standin.reads == [] and standin.run_once_calls == []
+
+    # Fix the secret: the sensor, started again with backoff, reads the new value and goes on by itself.
+    response = up._http.put(
+        up.api_url + "/api/v1/keys/looker_client_secret", json={"name": "looker_client_secret", "value": SECRET, "secret": True}
+    )
+    assert response.status_code == 200, response.text
+    wait_for(lambda: standin.runs_of(201) == 1, what="the failed job of the Look to be retried", timeout=60)
+    settled(up, 1)
+    polls_pass(standin, 2)
+    assert standin.run_once_calls == [201]  # the success and the one-off run of the same plan are left alone
+    assert set(standin.reads) == {"look"} and standin.queries == []
+    assert [(p["job_id"], p["source"]) for p in emitted(up)] == [("11", "look")]
+    assert retry_failed(up) == {}
+    assert up.stop() == 0
+
+
+def _cli(up: Up, *args: str) -> list[str]:
+    """``st2lite --url <api> --api-key <key> ARGS`` (the CLI of this virtualenv)."""
+    script = Path(sys.executable).with_name("st2lite")
+    api_key = up._http.headers["St2-Api-Key"]
+    return [str(script), "--url", up.api_url, "--api-key", api_key, *args]

@@ -17,7 +17,7 @@ from st2common.runners.base_action import Action
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))  # the pack's lib/, shared with the sensor
 
-from looker_pack import client, retries  # noqa: E402
+from looker_pack import client, retries
 
 
 class RetryDeliveryAction(Action):
@@ -29,14 +29,19 @@ class RetryDeliveryAction(Action):
         limit = int(self.config.get("max_retries_per_day", 2))
         claim = retries.claim_key(job_id)
         if self.action_service.get_value(claim) is not None:
-            return True, {**outcome, "retried": False, "reason": f"job {job_id} was already retried"}
+            reason = f"failed job {job_id} was already handled by an earlier retry_delivery; it is not retried twice"
+            return True, {**outcome, "retried": False, "reason": reason}
         self.action_service.set_value(claim, plan_id, ttl=retries.CLAIM_TTL)
 
         day = retries.day_of(datetime.now(UTC), timezone)
         counter = retries.count_key(plan_id, day)
         done = int(self.action_service.get_value(counter) or 0)
         if done >= limit:
-            return False, {**outcome, "retried": False, "reason": retries.limit_reason(plan_id, done, limit, day, timezone)}
+            return False, {
+                **outcome,
+                "retried": False,
+                "reason": retries.limit_reason(plan_id, done, limit, day, timezone),
+            }
 
         try:
             sdk = client.connect(self.config)

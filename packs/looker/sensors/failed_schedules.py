@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from looker_pack import client, jobs, retries
+
 from st2reactor.sensor.base import PollingSensor
 
 TRIGGER = "looker.schedule_failed"

@@ -131,7 +131,10 @@ class StandinLooker:
 
     def run_look(self, look_id: str) -> tuple[int, Any]:
         if look_id != self.look_id:
-            return 404, {"message": "Not found", "documentation_url": f"{DOCS}/404/get/looks/:look_id/run/:result_format"}
+            return 404, {
+                "message": "Not found",
+                "documentation_url": f"{DOCS}/404/get/looks/:look_id/run/:result_format",
+            }
         with self.lock:
             self.reads.append("look")
         return 200, self.history()
@@ -147,7 +150,9 @@ class StandinLooker:
         if "scheduled_job.status" in filters:
             rows = [r for r in rows if r["scheduled_job.status"] == filters["scheduled_job.status"]]
         if "scheduled_plan.run_once" in filters:
-            rows = [r for r in rows if r["scheduled_plan.run_once"].lower() == filters["scheduled_plan.run_once"].lower()]
+            rows = [
+                r for r in rows if r["scheduled_plan.run_once"].lower() == filters["scheduled_plan.run_once"].lower()
+            ]
         if match := re.fullmatch(r"(\d+) hours?", filters.get("scheduled_job.created_time", "")):
             since = looker_time(datetime.now(UTC) - timedelta(hours=int(match[1])))
             rows = [r for r in rows if r["scheduled_job.created_time"] >= since]
@@ -159,7 +164,10 @@ class StandinLooker:
     def scheduled_plan(self, plan_id: int) -> tuple[int, Any]:
         with self.lock:
             if plan_id not in self.plans or plan_id in self.deleted:
-                return 404, {"message": "Not found", "documentation_url": f"{DOCS}/404/get/scheduled_plans/:scheduled_plan_id"}
+                return 404, {
+                    "message": "Not found",
+                    "documentation_url": f"{DOCS}/404/get/scheduled_plans/:scheduled_plan_id",
+                }
             return 200, {"id": str(plan_id), "name": self.plans[plan_id], "enabled": True, "run_once": False}
 
     def run_once(self, plan_id: int) -> tuple[int, Any]:
@@ -171,8 +179,11 @@ class StandinLooker:
             if plan_id in self.failing:
                 doc = f"{DOCS}/422/post/scheduled_plans/:scheduled_plan_id/run_once"
                 detail = {"field": "scheduled_plan_destination", "code": "invalid", "message": self.failing[plan_id]}
-                return 422, {"message": "Validation Failed", "errors": [{**detail, "documentation_url": doc}],
-                             "documentation_url": doc}
+                return 422, {
+                    "message": "Validation Failed",
+                    "errors": [{**detail, "documentation_url": doc}],
+                    "documentation_url": doc,
+                }
             self._next_plan += 1
             return 200, {"id": str(self._next_plan), "name": self.plans[plan_id], "run_once": True, "enabled": True}
 
@@ -180,7 +191,7 @@ class StandinLooker:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _send(self, status: int, body: Any) -> None:
@@ -233,8 +244,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, looker: StandinLooker) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, looker: StandinLooker, port: int = 0) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
         self.looker = looker
 
 
@@ -250,3 +261,44 @@ def running_looker(looker: StandinLooker) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def main() -> None:
+    """``python -m tests.e2e.packs.standin_looker --port 19999 --demo``: serve until Ctrl-C (for trying the pack)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=19999)
+    parser.add_argument("--client-id", default="standin-client")
+    parser.add_argument("--client-secret", default="standin-secret")
+    parser.add_argument("--demo", action="store_true", help="plans 101-104 and failed jobs, as in the scenario page")
+    args = parser.parse_args()
+    looker = StandinLooker(args.client_id, args.client_secret)
+    if args.demo:
+        now = datetime.now(UTC)
+        for plan_id, name in [(101, "Daily sales to #sales"), (102, "Weekly ops"), (103, "Churn"), (104, "Finance")]:
+            looker.add_plan(plan_id, name)
+        for job in [
+            Job(1, 101, created=now - timedelta(minutes=50)),
+            Job(2, 102, created=now - timedelta(minutes=45)),
+            Job(3, 101, status="success", created=now - timedelta(minutes=40)),
+            Job(4, 102, run_once=True, created=now - timedelta(minutes=35)),
+            Job(6, 101, created=now - timedelta(minutes=30)),
+            Job(8, 103, created=now - timedelta(minutes=15)),
+            Job(9, 104, created=now - timedelta(minutes=10)),
+        ]:
+            looker.add_job(job)
+        looker.deleted.add(103)
+        looker.failing[104] = "Slack integration is not enabled"
+    server = _Server(looker, args.port)
+    print(f"stand-in Looker API on http://127.0.0.1:{args.port} (client id {args.client_id})", flush=True)  # noqa: T201
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

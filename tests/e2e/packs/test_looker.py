@@ -152,10 +152,16 @@ def test_query_mode_retries_each_failure_once_within_the_daily_limit(
     # Failed jobs of recurring plans: one run_once each (plan A failed twice today: K=2 allows both).
     assert sorted(standin.run_once_calls) == [101, 101, 102, 104]  # plan 103 is gone (404); 104 answered an error
     assert {e.result["result"]["job_id"]: e.status for e in done} == {
-        "1": "succeeded", "2": "succeeded", "6": "succeeded", "8": "failed", "9": "failed",
+        "1": "succeeded",
+        "2": "succeeded",
+        "6": "succeeded",
+        "8": "failed",
+        "9": "failed",
     }
     assert {e.result["result"]["job_id"]: e.result["result"]["retried"] for e in done if e.status == "succeeded"} == {
-        "1": True, "2": True, "6": True
+        "1": True,
+        "2": True,
+        "6": True,
     }
     query = standin.queries[0]
     assert (query["model"], query["view"]) == ("system__activity", "scheduled_plan")
@@ -225,7 +231,8 @@ def test_look_mode_and_a_wrong_client_secret(
 
     # Fix the secret: the sensor, started again with backoff, reads the new value and goes on by itself.
     response = up._http.put(
-        up.api_url + "/api/v1/keys/looker_client_secret", json={"name": "looker_client_secret", "value": SECRET, "secret": True}
+        up.api_url + "/api/v1/keys/looker_client_secret",
+        json={"name": "looker_client_secret", "value": SECRET, "secret": True},
     )
     assert response.status_code == 200, response.text
     wait_for(lambda: standin.runs_of(201) == 1, what="the failed job of the Look to be retried", timeout=60)

@@ -13,9 +13,9 @@ from typing import Any
 import looker_sdk
 from looker_sdk import error as sdk_error
 from looker_sdk.rtl import api_settings
+from looker_sdk.sdk import constants as sdk_constants
 from looker_sdk.sdk.api40 import methods as methods40
 from looker_sdk.sdk.api40 import models as models40
-from looker_sdk.sdk import constants as sdk_constants
 
 __all__ = [
     "LookerAuthError",

@@ -9,6 +9,7 @@ shows in the sensor's status with what to fix, and once fixed the sensor carries
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -250,3 +251,92 @@ def _cli(up: Up, *args: str) -> list[str]:
     script = Path(sys.executable).with_name("st2lite")
     api_key = up._http.headers["St2-Api-Key"]
     return [str(script), "--url", up.api_url, "--api-key", api_key, *args]
+
+
+# -- the pack's Looker client and pure logic against the stand-in, without st2lite (bad input and its messages) --
+
+
+@pytest.fixture
+def pack_lib() -> Iterator[Any]:
+    """The pack's ``looker_pack`` package (packs/looker/lib), imported as the sensor and action import it."""
+    sys.path.insert(0, str(PACKS / "looker" / "lib"))
+    try:
+        import looker_pack.client
+        import looker_pack.jobs
+        import looker_pack.retries
+
+        yield looker_pack
+    finally:
+        sys.path.remove(str(PACKS / "looker" / "lib"))
+
+
+def test_client_errors_say_what_to_fix(looker: tuple[StandinLooker, str], pack_lib: Any) -> None:
+    standin, url = looker
+    client = pack_lib.client
+    config = {"base_url": url, "client_id": "standin-client", "client_secret": SECRET, "verify_ssl": False}
+    sdk = client.connect(config)
+
+    with pytest.raises(client.LookerNotFound) as missing_look:
+        client.run_look(sdk, "7", 10)
+    assert str(missing_look.value).startswith("Look 7 not found (or not visible to the API user): Not found")
+    assert "fix look_id in configs/looker.yaml" in str(missing_look.value)
+
+    with pytest.raises(client.LookerError) as bad_query:
+        client.run_inline_query(sdk, {"model": "system__activity", "view": "scheduled_plan", "fields": ["nope.x"]})
+    assert str(bad_query.value) == "the System Activity query failed in Looker: Unknown field(s): nope.x"
+
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()
+    with pytest.raises(client.LookerError) as unreachable:
+        client.connect({**config, "base_url": f"http://127.0.0.1:{port}"})
+    assert str(unreachable.value).startswith(f"cannot reach Looker at http://127.0.0.1:{port}: ")
+    assert "check base_url in configs/looker.yaml" in str(unreachable.value)
+
+    with pytest.raises(client.LookerAuthError) as no_secret:
+        client.connect({**config, "client_secret": ""})
+    assert "st2lite key set looker_client_secret SECRET --encrypt" in str(no_secret.value)
+    assert standin.run_once_calls == []
+
+
+def test_rows_the_sensor_keeps_and_config_it_refuses(pack_lib: Any) -> None:
+    jobs, retries = pack_lib.jobs, pack_lib.retries
+    now = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+
+    def row(job: int, **fields: Any) -> dict[str, Any]:
+        base = {
+            "scheduled_job.id": job,
+            "scheduled_job.status": "failure",
+            "scheduled_job.created_time": "2026-12-07 08:10:00",
+            "scheduled_plan.id": 101,
+            "scheduled_plan.name": "Daily sales",
+            "scheduled_plan.run_once": "No",
+        }
+        return {**base, **fields}
+
+    rows = [
+        row(1),
+        row(2, **{"scheduled_job.status": "success"}),
+        row(3, **{"scheduled_plan.run_once": "Yes"}),
+        row(4, **{"scheduled_job.created_time": "2026-12-06 08:00:00"}),  # 25.5 h before: outside 24 h
+        row(5, **{"scheduled_job.created_time": "2026-12-07 07:00:00"}),
+        row(6, **{"scheduled_job.created_time": "not a time"}),  # kept: Looker's own filter applied
+    ]
+    kept = jobs.failed_jobs(rows, now=now, lookback_hours=24, timezone="UTC")
+    assert [j.job_id for j in kept] == ["5", "1", "6"]  # oldest first
+    assert kept[1].payload("look") == {
+        "job_id": "1", "plan_id": "101", "plan_name": "Daily sales", "status": "failure", "status_detail": "",
+        "created_at": "2026-12-07 08:10:00", "finalized_at": "", "source": "look",
+    }  # fmt: skip
+    # Times are read in the configured time zone: 09:00 is 30 min ago in UTC, 9.5 h ago in Tokyo (UTC+9).
+    recent = [row(7, **{"scheduled_job.created_time": "2026-12-07 09:00:00"})]
+    assert [j.job_id for j in jobs.failed_jobs(recent, now=now, lookback_hours=2, timezone="UTC")] == ["7"]
+    assert jobs.failed_jobs(recent, now=now, lookback_hours=2, timezone="Asia/Tokyo") == []
+    assert jobs.missing_fields([{"scheduled_job.id": 1}]) == ["scheduled_job.status", "scheduled_plan.id"]
+    assert jobs.missing_fields([]) == []
+
+    assert retries.day_of(datetime(2026, 12, 7, 23, 30, tzinfo=UTC), "Europe/Berlin") == "2026-12-08"
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus' in the looker pack config; use an IANA"):
+        retries.day_of(now, "Mars/Olympus")
+    assert "max_retries_per_day is 2" in retries.limit_reason("101", 2, 2, "2026-12-07", "UTC")

@@ -63,9 +63,10 @@ class FailedScheduleSensor(PollingSensor):
         return client.run_inline_query(self._sdk, jobs.inline_query(self._lookback, self._timezone, self._limit))
 
     def cleanup(self) -> None:
-        if self._sdk is not None:
+        sdk = getattr(self, "_sdk", None)  # None when setup did not get that far
+        if sdk is not None:
             try:
-                self._sdk.auth.logout()
+                sdk.auth.logout()
             except Exception as exc:  # a logout that fails only leaves a token to expire
                 self._log.info("logout from Looker failed: %s", exc)
 

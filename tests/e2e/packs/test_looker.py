@@ -164,6 +164,9 @@ def test_query_mode_retries_each_failure_once_within_the_daily_limit(
         "2": True,
         "6": True,
     }
+    # The policy on plan_id: plan 101's two retries ran one after the other, never at once.
+    first, second = sorted((e for e in done if e.parameters["plan_id"] == "101"), key=lambda e: e.start_timestamp)
+    assert first.end_timestamp <= second.start_timestamp, (first, second)
     query = standin.queries[0]
     assert (query["model"], query["view"]) == ("system__activity", "scheduled_plan")
     assert query["filters"] == {

@@ -56,7 +56,10 @@ class RetryDeliveryAction(Action):
             return False, {
                 **outcome,
                 "retried": False,
-                "reason": f"plan not found: {exc}; it was deleted in Looker, so there is nothing to retry",
+                "reason": (
+                    f"plan not found: {exc}; it was deleted in Looker, so there is nothing to retry (or the API "
+                    "user may not see it: only Looker admins can run other users' plans)"
+                ),
             }
         except client.LookerError as exc:
             return False, {**outcome, "retried": False, "reason": f"retry failed: {exc}"}

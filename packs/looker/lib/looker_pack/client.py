@@ -7,6 +7,7 @@ message says what to fix. The SDK keeps the access token and logs in again when 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,6 +41,10 @@ def _no_error_doc_lookup(self: Any, error_url: str, url: str = "") -> tuple[str,
 # poll would hang on a host whose egress is firewalled, and each error would cost two extra requests. The
 # message and documentation_url of the error are enough to tell the user what to fix.
 sdk_error.ErrorDocHelper.parse_and_lookup = _no_error_doc_lookup  # type: ignore[method-assign]
+
+
+# The SDK logs every request at INFO: one line per poll in the sensor's log says nothing the status does not.
+logging.getLogger("looker_sdk").setLevel(logging.WARNING)
 
 
 class LookerError(Exception):

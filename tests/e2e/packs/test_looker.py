@@ -9,11 +9,14 @@ shows in the sensor's status with what to fix, and once fixed the sensor carries
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,8 @@ from .standin_looker import Job, StandinLooker, running_looker
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
 PACKS = Path(__file__).resolve().parents[3] / "packs"
+#: The notify pack (pipeline's), when this checkout has it: looker.retry_failed then goes on to notify.send.
+NOTIFY = PACKS / "notify"
 SECRET = "standin-secret"
 
 
@@ -39,6 +44,32 @@ def looker() -> Iterator[tuple[StandinLooker, str]]:
     standin = StandinLooker(client_secret=SECRET)
     with running_looker(standin) as url:
         yield standin, url
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A JSON webhook on 127.0.0.1 for notify.send (``webhook_url``): keeps every body it receives."""
+
+    bodies: list[dict[str, Any]]
+
+    def do_POST(self) -> None:
+        self.bodies.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[list[dict[str, Any]], str]]:
+    bodies: list[dict[str, Any]] = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (Receiver,), {"bodies": bodies}))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield bodies, f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
 
 
 class Site:
@@ -67,6 +98,10 @@ class Site:
         self.configs.mkdir(exist_ok=True)
         (self.configs / "looker.yaml").write_text(yaml.safe_dump(config))
 
+    def notify_to(self, webhook_url: str) -> None:
+        self.configs.mkdir(exist_ok=True)
+        (self.configs / "notify.yaml").write_text(yaml.safe_dump({"webhook_url": webhook_url}))
+
     def set_secret(self, value: str) -> None:
         """``st2lite key set looker_client_secret VALUE --encrypt``, before st2lite runs."""
         settings = Settings(home=self.home, redis_url=self.redis_url, site_dir=self.site)
@@ -81,7 +116,7 @@ class Site:
             self.site,
             workers=2,
             ST2LITE_REDIS_URL=self.redis_url,
-            ST2LITE_PACKS_PATH=PACKS,
+            ST2LITE_PACKS_PATH=":".join(str(p) for p in (PACKS / "looker", NOTIFY) if p.is_dir()),
             ST2LITE_CONFIGS_DIR=self.configs,
         )
 
@@ -128,7 +163,11 @@ def polls_pass(looker: StandinLooker, count: int) -> None:
 
 
 def test_query_mode_retries_each_failure_once_within_the_daily_limit(
-    looker: tuple[StandinLooker, str], procs: Procs, tmp_path: Path, redis_url: str
+    looker: tuple[StandinLooker, str],
+    receiver: tuple[list[dict[str, Any]], str],
+    procs: Procs,
+    tmp_path: Path,
+    redis_url: str,
 ) -> None:
     standin, url = looker
     for plan_id, name in [(101, "Daily sales to #sales"), (102, "Weekly ops"), (103, "Churn"), (104, "Finance xlsx")]:
@@ -146,6 +185,7 @@ def test_query_mode_retries_each_failure_once_within_the_daily_limit(
     standin.failing[104] = "Slack integration is not enabled"
     site = Site(tmp_path, redis_url)
     site.configure(url)
+    site.notify_to(receiver[1])
     site.set_secret(SECRET)
     up = site.up(procs)
 
@@ -192,6 +232,17 @@ def test_query_mode_retries_each_failure_once_within_the_daily_limit(
     assert "deleted in Looker" in reported["8"]["reason"]
     assert reported["9"]["reason"].startswith("retry failed: Looker refused to run scheduled plan 104 once")
     assert "Slack integration is not enabled" in reported["9"]["reason"], reported
+    if NOTIFY.is_dir():  # with the notify pack, each one is also sent on (the rule looker.notify_retry_failed)
+        notes = wait_for(
+            lambda: (
+                (found := [b for b in receiver[0] if str(b.get("title")).startswith("Looker delivery not retried")])
+                and len(found) == 3
+                and found
+            ),
+            what="notify.send to post the three looker.retry_failed",
+        )
+        assert {n["data"]["job_id"]: n["severity"] for n in notes} == {"7": "error", "8": "error", "9": "error"}
+        assert any("retry limit reached" in n["message"] for n in notes), notes
 
     # More polls, then a restart of st2lite: the same failures are neither emitted nor retried again.
     calls = list(standin.run_once_calls)

@@ -394,3 +394,20 @@ def test_rows_the_sensor_keeps_and_config_it_refuses(pack_lib: Any) -> None:
     with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus' in the looker pack config; use an IANA"):
         retries.day_of(now, "Mars/Olympus")
     assert "max_retries_per_day is 2" in retries.limit_reason("101", 2, 2, "2026-12-07", "UTC")
+
+
+def test_a_config_of_the_wrong_type_is_refused_at_registration(tmp_path: Path) -> None:
+    configs = tmp_path / "configs"
+    configs.mkdir()
+    (configs / "looker.yaml").write_text(
+        "base_url: https://acme.cloud.looker.com\nclient_id: abc\nclient_secret: s\nmax_retries_per_day: two\n"
+    )
+    checked = subprocess.run(
+        [str(Path(sys.executable).with_name("st2lite")), "pack", "validate", str(PACKS / "looker")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "ST2LITE_CONFIGS_DIR": str(configs), "ST2LITE_HOME": str(tmp_path / "home")},
+    )
+    assert checked.returncode == 1, checked
+    assert f"{configs / 'looker.yaml'}:4: field 'max_retries_per_day': 'two' is not of type 'integer'" in checked.stdout

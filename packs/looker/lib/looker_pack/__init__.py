@@ -1,0 +1,1 @@
+"""Shared code of the looker pack's sensor and action: Looker API access (client) and pure logic (jobs, retries)."""

@@ -109,6 +109,21 @@ def json_schema(properties: Mapping[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def unconfigured(pack: PackMeta) -> list[str]:
+    """The keys ``pack``'s schema requires (without a default) when the site wrote no config for it (pure).
+
+    Empty when the pack has a config file, or needs none. A pack listed here cannot run its sensors yet: the
+    sensor container waits for the config instead of restarting them in a loop.
+    """
+    if pack.config_file or not pack.config_schema:
+        return []
+    return sorted(
+        str(name)
+        for name, item in pack.config_schema.items()
+        if isinstance(item, Mapping) and item.get("required") is True and "default" not in item
+    )
+
+
 def with_defaults(properties: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """``values`` with the schema's defaults filled in for missing keys (nested objects too)."""
     out = dict(values)

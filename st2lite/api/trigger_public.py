@@ -8,7 +8,7 @@ from typing import Any
 from st2lite.api.schemas import utc_z
 from st2lite.content import SensorMeta
 from st2lite.registry import Snapshot
-from st2lite.sensors.container import runnable_sensors
+from st2lite.sensors.container import missing_config, missing_config_message, runnable_sensors
 from st2lite.sensors.status import SensorStatusStore
 from st2lite.triggers import WEBHOOK_TRIGGER, TriggerInstance, TriggerType
 from st2lite.webhooks import Webhook
@@ -67,13 +67,16 @@ def sensor_states(
     *,
     pack: str | None = None,
     refs: list[str] | None = None,
+    configs_dir: str = "configs",
 ) -> list[tuple[SensorMeta, dict[str, Any]]]:
     """The registered sensors (sorted by ref; one pack's, or ``refs``) with their status.
 
     The status is the stored one (:class:`~st2lite.sensors.status.SensorStatus`)
     without its ``ref``; a sensor that never ran has ``state`` ``disabled``,
-    ``idle`` (a built-in sensor no enabled rule needs) or ``pending`` (no sensor
-    container has started it: is ``st2lite sensors`` or ``st2lite up`` running?).
+    ``idle`` (a built-in sensor no enabled rule needs), ``unconfigured`` (its pack
+    needs a config the site has not written, under ``configs_dir``; ``last_error``
+    says what to write) or ``pending`` (no sensor container has started it: is
+    ``st2lite sensors`` or ``st2lite up`` running?).
     """
     sensors = snapshot.content.sensors
     chosen = sorted(refs if refs is not None else sensors)
@@ -85,6 +88,9 @@ def sensor_states(
         meta = sensors[ref]
         if ref in stored:
             status = stored[ref].public()
+        elif meta.enabled and (needed := missing_config(snapshot.content, meta)):
+            message = missing_config_message(meta.pack, needed, configs_dir)
+            status = {"state": "unconfigured", "restarts": 0, "errors": 0, "last_error": message}
         else:
             state = "disabled" if not meta.enabled else ("pending" if ref in wanted else "idle")
             status = {"state": state, "restarts": 0, "errors": 0}

@@ -41,13 +41,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from st2lite.audit import AuditEvent, AuditKind, AuditLog, now_iso
 from st2lite.config import Settings
 from st2lite.content import ContentSet, SensorMeta
+from st2lite.pack_configs import unconfigured
 from st2lite.processes import die_with_parent
 from st2lite.redisdb import RECOVERABLE, Redis
 from st2lite.registry import RegistryCache, RegistryStore
@@ -63,6 +64,8 @@ __all__ = [
     "default_node_name",
     "node_name",
     "restart_delay",
+    "missing_config",
+    "missing_config_message",
     "runnable_sensors",
 ]
 
@@ -89,14 +92,35 @@ def node_name(settings: Settings) -> str:
 def runnable_sensors(content: ContentSet, rule_trigger_types: frozenset[str]) -> dict[str, SensorMeta]:
     """The sensors that should run somewhere, by ref (pure).
 
-    Every enabled sensor of a pack; an enabled built-in (``core``) sensor only
-    while an enabled rule uses one of its trigger types.
+    Every enabled sensor of a pack whose config it can run with (see
+    :func:`missing_config`); an enabled built-in (``core``) sensor only while an
+    enabled rule uses one of its trigger types.
     """
     return {
         ref: meta
         for ref, meta in content.sensors.items()
-        if meta.enabled and (meta.pack != BUILTIN_PACK or rule_trigger_types.intersection(meta.trigger_type_refs))
+        if meta.enabled
+        and (meta.pack != BUILTIN_PACK or rule_trigger_types.intersection(meta.trigger_type_refs))
+        and not missing_config(content, meta)
     }
+
+
+def missing_config(content: ContentSet, meta: SensorMeta) -> list[str]:
+    """The config keys the sensor's pack requires while the site wrote no ``configs/<pack>.yaml`` (pure).
+
+    Such a sensor would only fail and restart in a loop (a bundled pack nobody set up yet): it is not
+    started until the config is written and the pack registered again.
+    """
+    pack = content.packs.get(meta.pack)
+    return unconfigured(pack) if pack is not None else []
+
+
+def missing_config_message(pack: str, keys_needed: Iterable[str], configs_dir: str = "configs") -> str:
+    """What to do about a sensor waiting for its pack's config."""
+    return (
+        f"not started: pack '{pack}' has no config; write {configs_dir}/{pack}.yaml with "
+        f"{', '.join(keys_needed)} (see the pack's README), then run 'st2lite pack register'"
+    )
 
 
 def restart_delay(failures: int, initial: float, ceiling: float) -> float:
@@ -183,6 +207,8 @@ class SensorContainer:
         try:
             snapshot = self._registry.current()
             if now >= self._next_step or snapshot.version != self._version:
+                if snapshot.version != self._version:
+                    self._report_unconfigured(snapshot.content)
                 self._place(snapshot.content, snapshot.rule_trigger_types)
                 self._version = snapshot.version
                 self._next_step = now + self.placement.interval
@@ -197,6 +223,14 @@ class SensorContainer:
                 self._assigned = frozenset()
                 self.placement.owned.clear()
                 self._stop_procs(list(self._procs), record=False)
+
+    def _report_unconfigured(self, content: ContentSet) -> None:
+        """Once per registry version: the enabled sensors waiting for their pack's config (not started)."""
+        configs = str(self.settings.resolved_configs_dir)
+        for ref, meta in sorted(content.sensors.items()):
+            needed = missing_config(content, meta) if meta.enabled else []
+            if needed:
+                log.warning("Sensor %s: %s", ref, missing_config_message(meta.pack, needed, configs))
 
     def _place(self, content: ContentSet, rule_trigger_types: frozenset[str]) -> None:
         wanted = runnable_sensors(content, rule_trigger_types)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import admin_key, cli_env, serve_api
 from container_harness import fast, make_pack, register, running_container, status_of, wait_for
 
@@ -62,3 +63,32 @@ def _cli(env: dict[str, str], *args: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def test_a_sensor_of_a_pack_without_its_config_waits_for_it(
+    settings: Settings, redis_client: Redis, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bundled pack nobody set up yet: its sensor says what to write instead of failing in a loop."""
+    configs = tmp_path / "configs"
+    settings = fast(settings, api_port=free_port(), configs_dir=configs)
+    pack = make_pack(tmp_path, ["counter"])
+    (pack / "config.schema.yaml").write_text("api_url: {type: string, required: true}\nretries: {type: integer}\n")
+    register(settings, redis_client, pack)
+    expected = (
+        f"not started: pack 'sensortest' has no config; write {configs}/sensortest.yaml with api_url "
+        "(see the pack's README), then run 'st2lite pack register'"
+    )
+    http = httpx.Client(headers={"St2-Api-Key": admin_key(settings)})
+    with serve_api(settings) as base, running_container(settings, node="cfg-node"):
+        [counter] = http.get(f"{base}/api/v1/sensors", params={"pack": "sensortest"}).json()
+        assert (counter["state"], counter["last_error"]) == ("unconfigured", expected)
+        wait_for(lambda: expected in caplog.text, "the container to say why it does not start the sensor")
+        assert status_of(redis_client, "sensortest.CounterSensor") is None  # never started, so never failed
+
+        # Writing the config and registering again starts it.
+        configs.mkdir()
+        (configs / "sensortest.yaml").write_text("api_url: http://127.0.0.1:1\n")
+        register(settings, redis_client, pack)
+        wait_for(lambda: (s := status_of(redis_client, "sensortest.CounterSensor")) and s.pid, "the counter to run")
+        [counter] = http.get(f"{base}/api/v1/sensors", params={"pack": "sensortest"}).json()
+        assert counter["state"] == "running"

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from st2lite.api.deps import RuntimeDep
+from st2lite.api.deps import ApiRuntime, RuntimeDep
 from st2lite.api.docs_models import errors
 from st2lite.api.errors import ApiError
 from st2lite.api.queries import CLIENT_LIMIT, DEFAULT_LIMIT, FieldsDep, Page, TimeQuery, paging, parse_time
@@ -133,7 +133,7 @@ def list_sensor_types(
 ) -> list[dict[str, Any]]:
     """Every registered sensor's metadata, by ref, with its ``status``; ``pack`` keeps one pack's. No ``limit``
     returns all."""
-    states = sensor_states(rt.registry.current(), SensorStatusStore(rt.client), pack=pack)
+    states = sensor_states(rt.registry.current(), SensorStatusStore(rt.client), pack=pack, configs_dir=_configs(rt))
     page.headers(response, len(states))
     return fields.apply_all([sensor_type_public(meta, item) for meta, item in page.cut(states)])
 
@@ -145,7 +145,7 @@ def get_sensor_type(ref: str, rt: RuntimeDep, _caller: SensorViewer, fields: Fie
         snapshot.content.sensor(ref)
     except UnknownRefError as exc:
         raise ApiError(404, f"SensorType {ref} not found; register the pack that declares it") from exc
-    ((meta, item),) = sensor_states(snapshot, SensorStatusStore(rt.client), refs=[ref])
+    ((meta, item),) = sensor_states(snapshot, SensorStatusStore(rt.client), refs=[ref], configs_dir=_configs(rt))
     return fields.apply(sensor_type_public(meta, item))
 
 
@@ -154,7 +154,9 @@ def list_sensors(rt: RuntimeDep, _caller: SensorViewer, pack: str | None = None)
     """st2lite's own: every registered sensor with its state, where it runs and its last error."""
     return [
         sensor_public(meta, item)
-        for meta, item in sensor_states(rt.registry.current(), SensorStatusStore(rt.client), pack=pack)
+        for meta, item in sensor_states(
+            rt.registry.current(), SensorStatusStore(rt.client), pack=pack, configs_dir=_configs(rt)
+        )
     ]
 
 
@@ -228,3 +230,7 @@ def get_webhook(url: str, rt: RuntimeDep, caller: WebhookViewer) -> Any:
             404, f"Webhook {hook} not registered with st2lite; no enabled rule listens to it and no pack declares it"
         )
     return _webhook(snapshot, hook)
+
+
+def _configs(rt: ApiRuntime) -> str:
+    return str(rt.settings.resolved_configs_dir)

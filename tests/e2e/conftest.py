@@ -210,7 +210,7 @@ class Up:
         """Start ``st2lite up`` (embedded Redis unless ``values`` name one); do not wait for it."""
         argv = [*_st2lite_command(), "up", "--home", str(home), "--api-port", str(free_port())]
         argv += ["--workers", str(workers)]
-        env = service_env(ST2LITE_SITE_DIR=site, ST2LITE_PACKS_PATH=procs.cwd / "no-packs", **values)
+        env = service_env(**{"ST2LITE_SITE_DIR": site, "ST2LITE_PACKS_PATH": procs.cwd / "no-packs", **values})
         return cls(procs.start(argv, env=env, name="up"), procs, home)
 
     @classmethod

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -136,12 +136,12 @@ class ActionAlias(BaseModel):
 # --- compiling a format ------------------------------------------------------------------------------
 
 _PLACEHOLDER: Final = re.compile(r"\{\{\s*(?P<name>[^\s=}]*)\s*(?:=\s*(?P<default>.*?)\s*)?\}\}", re.DOTALL)
-_NAME: Final = re.compile(r"^[A-Za-z_]\w*$")
+_NAME: Final = re.compile(r"^[^\W\d]\w*$")
 _DQ: Final = r'"(?:[^"\\]|\\.)*"'
 _SQ: Final = r"'(?:[^'\\]|\\.)*'"
 #: A value: quoted, a {json} text, or bare text (trimmed; lazy, so it stops at the next literal text).
 _VALUE: Final = rf"{_DQ}|{_SQ}|\{{.*\}}|\S(?:.*?\S)?"
-_PAIR: Final = rf"(?P<key>[A-Za-z_]\w*)=(?P<value>{_DQ}|{_SQ}|\S+)"
+_PAIR: Final = rf"(?P<key>[^\W\d]\w*)=(?P<value>{_DQ}|{_SQ}|\S+)"
 _PAIRS: Final = re.compile(rf"(?:\s+{_PAIR})*", re.DOTALL)
 _ONE_PAIR: Final = re.compile(_PAIR, re.DOTALL)
 _EXTRA_GROUP: Final = "_extra"
@@ -201,6 +201,7 @@ class CompiledFormat:
         return values, specificity
 
 
+@lru_cache(maxsize=2048)
 def compile_format(text: str) -> CompiledFormat:
     """Compile one format text (see the module documentation).
 

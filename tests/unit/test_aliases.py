@@ -65,6 +65,7 @@ def parse(format_text: str, command: str) -> dict[str, Any] | None:
         # unicode in the format and the values
         ("déployer {{app}} sur {{hôte}}", "déployer café sur 東京", {"app": "café", "hôte": "東京"}),
         ("say {{msg}}", "say 👋 ünïcødé", {"msg": "👋 ünïcødé"}),
+        ("réserver {{été}}", "réserver juillet durée=3", {"été": "juillet", "durée": "3"}),
         # no placeholders
         ("status", "status", {}),
     ],

@@ -291,7 +291,8 @@ def test_match_and_execute_answers_200_and_appends_the_url(api_server: ApiServer
         (
             {"command": "greet Ann color=red"},
             400,
-            "action 'examples.greet' has no parameter(s) color; its parameters are: count, name",
+            "action 'examples.greet' has no parameter(s) color; its parameters are: count, debug, env, log_level, "
+            "name, timeout",
         ),
         ({"command": "greet {{ st2kv.system.x }}"}, 400, "parameter 'name' holds a template"),
         ({"user": "x"}, 422, "command: Field required"),

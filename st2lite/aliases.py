@@ -1,6 +1,7 @@
 """Action aliases (ChatOps): the alias model, its formats compiled to regexes, and matching text. Pure, no I/O.
 
-A format such as ``restart {{unit}} dry {{dry_run=true}}`` compiles to one anchored regex:
+A format such as ``restart {{unit}} dry {{dry_run=true}}`` compiles to anchored regexes (one per combination of
+its optional parts, tried all present first):
 
 * literal text matches itself (regex characters escaped); a run of whitespace matches any run of whitespace;
 * ``{{name}}`` is a required value, ``{{name=default}}`` an optional one: the placeholder and the literal text
@@ -8,9 +9,11 @@ A format such as ``restart {{unit}} dry {{dry_run=true}}`` compiles to one ancho
   above with ``dry_run`` = ``true``); an optional placeholder with no placeholder before it only leaves out
   itself (``deploy {{env=prod}}``: ``deploy`` is always needed);
 * a value is ``"double quoted"``, ``'single quoted'`` (quotes removed, ``\\"`` unescaped), a ``{json}`` text, or
-  bare text: it runs up to the literal text that follows in the format, and at the end of the format it
-  takes the rest of the text, less trailing ``key=value`` pairs;
-* trailing ``key=value`` pairs (``value`` may be quoted) become extra parameters.
+  bare text: it runs up to the first place the literal text that follows it in the format matches (never
+  further), is one word when another value follows with only whitespace between, and at the end of the format
+  takes the rest of the text, less trailing ``key=value`` pairs; two placeholders may not touch;
+* trailing ``key=value`` pairs (``value`` may be quoted; at most :data:`MAX_TRAILING_PAIRS`) become extra
+  parameters: as many are cut off as leave a text the format matches.
 
 Values are text here; the action's parameter schema casts them when the execution is prepared.
 
@@ -23,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -40,6 +43,9 @@ __all__ = [
     "AliasResult",
     "CompiledFormat",
     "FormatError",
+    "MAX_COMMAND_CHARS",
+    "MAX_OPTIONAL",
+    "MAX_TRAILING_PAIRS",
     "compile_format",
     "match_command",
 ]
@@ -136,15 +142,27 @@ class ActionAlias(BaseModel):
 # --- compiling a format ------------------------------------------------------------------------------
 
 _PLACEHOLDER: Final = re.compile(r"\{\{\s*(?P<name>[^\s=}]*)\s*(?:=\s*(?P<default>.*?)\s*)?\}\}", re.DOTALL)
-_NAME: Final = re.compile(r"^[A-Za-z_]\w*$")
+_NAME: Final = re.compile(r"^[^\W\d]\w*$")
 _DQ: Final = r'"(?:[^"\\]|\\.)*"'
 _SQ: Final = r"'(?:[^'\\]|\\.)*'"
 #: A value: quoted, a {json} text, or bare text (trimmed; lazy, so it stops at the next literal text).
 _VALUE: Final = rf"{_DQ}|{_SQ}|\{{.*\}}|\S(?:.*?\S)?"
-_PAIR: Final = rf"(?P<key>[A-Za-z_]\w*)=(?P<value>{_DQ}|{_SQ}|\S+)"
-_PAIRS: Final = re.compile(rf"(?:\s+{_PAIR})*", re.DOTALL)
+#: A value followed by another value with no literal text between: quoted, {json}, or one word.
+_WORD: Final = rf"{_DQ}|{_SQ}|\{{.*\}}|\S+"
+_PAIR: Final = rf"(?P<key>[^\W\d]\w*)=(?P<value>{_DQ}|{_SQ}|\S+)"
 _ONE_PAIR: Final = re.compile(_PAIR, re.DOTALL)
-_EXTRA_GROUP: Final = "_extra"
+#: The last ``key=value`` pair of a text, with the whitespace before it.
+_LAST_PAIR: Final = re.compile(rf"\s+{_PAIR}\Z", re.DOTALL)
+#: The longest command matched (a chat line; bounds the regex work one command can cause).
+MAX_COMMAND_CHARS: Final = 2000
+
+
+#: At most this many trailing ``key=value`` pairs are cut off a command.
+MAX_TRAILING_PAIRS: Final = 20
+#: At most this many ``{{name=default}}`` placeholders in one format (each doubles the variants tried).
+MAX_OPTIONAL: Final = 6
+
+_Token = tuple[str, str, str | None]
 
 
 @dataclass(frozen=True)
@@ -157,40 +175,49 @@ class _Placeholder:
 
 
 @dataclass(frozen=True)
+class _Variant:
+    """The format with some of its optional parts present: one regex, and how specific a match of it is."""
+
+    regex: re.Pattern[str]
+    present: frozenset[str]
+    specificity: int
+
+
+@dataclass(frozen=True)
 class CompiledFormat:
-    """One format text as an anchored regex, and its placeholders."""
+    """One format text as anchored regexes (one per combination of its optional parts), and its placeholders."""
 
     text: str
-    regex: re.Pattern[str]
+    variants: tuple[_Variant, ...]
     placeholders: tuple[_Placeholder, ...]
-    literal_chars: int
 
     def match(self, command: str) -> tuple[dict[str, Any], int] | None:
         """The parameters read from ``command`` and how specific the match is, or ``None``.
 
+        Trailing ``key=value`` pairs are tried first: as many as leave a text the format matches. Optional
+        parts are tried present first, from left to right.
+
         Raises:
             AliasMatchError: A ``key=value`` pair sets a parameter the text already gave.
         """
-        found = self.regex.match(command)
-        if found is None:
-            return None
+        for cut in _pair_cuts(command):
+            for variant in self.variants:
+                found = variant.regex.match(command, 0, cut)
+                if found is not None:
+                    return self._read(found, variant, command[cut:])
+        return None
+
+    def _read(self, found: re.Match[str], variant: _Variant, trailing: str) -> tuple[dict[str, Any], int]:
         values: dict[str, Any] = {}
         given: set[str] = set()
-        specificity = self.literal_chars
         for placeholder in self.placeholders:
-            raw = found.group(placeholder.group)
-            if raw is None:
-                specificity -= placeholder.literal_chars
+            if placeholder.name not in variant.present:
                 if placeholder.default is not None:
                     values[placeholder.name] = _unquote(placeholder.default)
                 continue
-            # ``deploy env=staging`` for ``deploy {{env=prod}}``: the pair names this very placeholder.
-            pair = _ONE_PAIR.fullmatch(raw)
-            if pair is not None and pair.group("key") == placeholder.name:
-                raw = pair.group("value")
-            values[placeholder.name] = _unquote(raw)
+            values[placeholder.name] = _unquote(found.group(placeholder.group))
             given.add(placeholder.name)
-        for pair in _ONE_PAIR.finditer(found.group(_EXTRA_GROUP) or ""):
+        for pair in _ONE_PAIR.finditer(trailing):
             key, value = pair.group("key"), _unquote(pair.group("value"))
             if key in given and values[key] != value:
                 raise AliasMatchError(
@@ -198,48 +225,96 @@ class CompiledFormat:
                     "give it once"
                 )
             values[key] = value
-        return values, specificity
+        return values, variant.specificity
 
 
+def _pair_cuts(command: str) -> list[int]:
+    """Where the text may end before trailing ``key=value`` pairs: most pairs cut off first, then fewer, then none."""
+    cuts = [len(command)]
+    end = len(command.rstrip())
+    while len(cuts) <= MAX_TRAILING_PAIRS:
+        found = _LAST_PAIR.search(command, 0, end)
+        if found is None:
+            break
+        end = found.start()
+        cuts.append(end)
+    return cuts[::-1]
+
+
+@lru_cache(maxsize=2048)
 def compile_format(text: str) -> CompiledFormat:
     """Compile one format text (see the module documentation).
 
+    Every value ends at the first place the literal text after it in the format matches (it is never tried
+    longer): without that, a command that does not match would be tried split in every possible way, in a
+    time growing as its length to the power of the number of values. Each optional part is tried by compiling
+    one regex per combination of present and left-out optional parts.
+
     Raises:
-        FormatError: A placeholder is malformed or named twice, or the format is empty.
+        FormatError: A placeholder is malformed or named twice, two placeholders touch, the format is empty or
+            has more than :data:`MAX_OPTIONAL` optional placeholders.
     """
     stripped = text.strip()
     if not stripped:
         raise FormatError("the format is empty; write the command text, with {{param}} placeholders")
     tokens = _tokens(stripped)
-    pieces: list[str] = []  # one per token: a folded optional group sits at its first token
     placeholders: list[_Placeholder] = []
-    literal_total = 0
-    previous = -1  # index of the previous placeholder token
+    parts: dict[int, tuple[int, str]] = {}  # token index of an optional placeholder -> (first token of its part, name)
+    previous = -1
     for index, (kind, value, default) in enumerate(tokens):
-        if kind == "ws":
-            pieces.append(r"\s+")
+        if kind != "ph":
             continue
-        if kind == "lit":
-            pieces.append(re.escape(value))
-            literal_total += len(value)
-            continue
+        if previous == index - 1 and index > 0:
+            raise FormatError(
+                f"placeholders '{tokens[index - 1][1]}' and '{value}' touch; put a space or text between them"
+            )
         group = f"p{len(placeholders)}"
-        pieces.append(f"(?P<{group}>{_VALUE})")
         if default is None:
             placeholders.append(_Placeholder(value, group, None))
         else:
-            start = _optional_start(tokens, index, previous)
-            taken = sum(len(t[1]) for t in tokens[start:index] if t[0] == "lit")
-            pieces[start:] = ["(?:" + "".join(pieces[start:]) + ")?"] + [""] * (index - start)
+            first = _optional_start(tokens, index, previous)
+            taken = sum(len(t[1]) for t in tokens[first:index] if t[0] == "lit")
             placeholders.append(_Placeholder(value, group, default, taken))
+            parts[index] = (first, value)
         previous = index
-    pattern = "^\\s*" + "".join(pieces) + f"(?P<{_EXTRA_GROUP}>{_PAIRS.pattern})\\s*$"
-    return CompiledFormat(
-        text=text, regex=re.compile(pattern, re.DOTALL), placeholders=tuple(placeholders), literal_chars=literal_total
-    )
+    if len(parts) > MAX_OPTIONAL:
+        raise FormatError(f"a format may have at most {MAX_OPTIONAL} optional placeholders, this one has {len(parts)}")
+    groups = {p.name: p.group for p in placeholders}
+    literal_total = sum(len(value) for kind, value, _default in tokens if kind == "lit")
+    variants = []
+    optional = sorted(parts)
+    for mask in range(2 ** len(optional) - 1, -1, -1):  # all present first, then leaving out from the right
+        absent = {optional[bit] for bit in range(len(optional)) if not mask & (1 << (len(optional) - 1 - bit))}
+        dropped = {i for ph in absent for i in range(parts[ph][0], ph + 1)}
+        kept = [token for i, token in enumerate(tokens) if i not in dropped]
+        present = frozenset(value for kind, value, _default in kept if kind == "ph")
+        taken = sum(len(t[1]) for i, t in enumerate(tokens) if i in dropped and t[0] == "lit")
+        pattern = "^\\s*" + _variant_pattern(kept, groups) + "\\s*\\Z"
+        variants.append(_Variant(re.compile(pattern, re.DOTALL), present, literal_total - taken))
+    return CompiledFormat(text=text, variants=tuple(variants), placeholders=tuple(placeholders))
 
 
-def _optional_start(tokens: Sequence[tuple[str, str, str | None]], index: int, previous: int) -> int:
+def _variant_pattern(tokens: Sequence[_Token], groups: dict[str, str]) -> str:
+    """The regex of a format whose placeholders are all present: each value with the text after it (up to the
+    next value) one atomic group; a value followed by only whitespace and another value is one word."""
+    pieces: list[str] = []
+    unit: list[str] | None = None  # the open atomic group: a value and the text after it
+    for index, (kind, value, _default) in enumerate(tokens):
+        if kind == "ph":
+            if unit is not None:
+                pieces.append("(?>" + "".join(unit) + ")")
+            following = [t for t in tokens[index + 1 :] if t[0] != "ws"]
+            shape = _WORD if following and following[0][0] == "ph" else _VALUE
+            unit = [f"(?P<{groups[value]}>{shape})"]
+        else:
+            (unit if unit is not None else pieces).append(r"\s+" if kind == "ws" else re.escape(value))
+    if unit is not None:
+        trailing_literal = any(piece not in (r"\s+",) for piece in unit[1:])
+        pieces.append("(?>" + "".join(unit) + ")" if trailing_literal else "".join(unit))
+    return "".join(pieces)
+
+
+def _optional_start(tokens: Sequence[_Token], index: int, previous: int) -> int:
     """Where the optional part of the placeholder at ``index`` starts: after the previous placeholder, or (with
     none before it) at the whitespace just before it, so the command's leading words are never optional."""
     if previous >= 0:
@@ -247,9 +322,9 @@ def _optional_start(tokens: Sequence[tuple[str, str, str | None]], index: int, p
     return index - 1 if index and tokens[index - 1][0] == "ws" else index
 
 
-def _tokens(text: str) -> list[tuple[str, str, str | None]]:
+def _tokens(text: str) -> list[_Token]:
     """``text`` as ``(kind, value, default)``: ``ws`` runs, ``lit`` words, ``ph`` placeholders (name, default)."""
-    tokens: list[tuple[str, str, str | None]] = []
+    tokens: list[_Token] = []
     names: set[str] = set()
     position = 0
     for found in _PLACEHOLDER.finditer(text):
@@ -272,8 +347,8 @@ def _tokens(text: str) -> list[tuple[str, str, str | None]]:
     return tokens
 
 
-def _literal_tokens(text: str) -> list[tuple[str, str, str | None]]:
-    out: list[tuple[str, str, str | None]] = []
+def _literal_tokens(text: str) -> list[_Token]:
+    out: list[_Token] = []
     for part in re.split(r"(\s+)", text):
         if part:
             out.append(("ws" if part.isspace() else "lit", part, None))
@@ -344,6 +419,10 @@ def match_command(aliases: Iterable[ActionAlias], command: str) -> AliasMatch:
         AliasMatchError: No alias matches, several do, or the parameters read are wrong.
     """
     text = command.strip()
+    if len(text) > MAX_COMMAND_CHARS:
+        raise AliasMatchError(
+            f"the command is {len(text)} characters long; at most {MAX_COMMAND_CHARS} are matched, shorten it"
+        )
     if not text:
         raise AliasMatchError("the command is empty; type a command, or list the aliases with 'st2lite alias list'")
     matches = [m for m in (match_alias(a, text) for a in _sorted(aliases) if a.enabled) if m is not None]

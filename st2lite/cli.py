@@ -905,12 +905,14 @@ def main() -> None:
 
 def _add_command_groups() -> None:
     """Command groups that live in their own modules (they import this module's helpers)."""
+    from st2lite.cli_aliases import alias_app
     from st2lite.cli_auth import apikey_app, auth_app, user_app
     from st2lite.cli_keys import key_app
     from st2lite.cli_resources import action_app, rule_enforcement_app, runner_app, whoami
 
     app.add_typer(key_app, name="key")
     app.add_typer(action_app, name="action")
+    app.add_typer(alias_app, name="alias")
     app.add_typer(runner_app, name="runner")
     app.add_typer(rule_enforcement_app, name="rule-enforcement")
     app.add_typer(user_app, name="user")

@@ -424,7 +424,7 @@ def test_pack_validate_lists_every_problem_with_file_and_line(live_api: ApiServe
     result = ok(live_api.cli("pack", "validate", "tests/fixtures/packs/broken", env={}, cwd=REPO), 1)
 
     lines = result.stdout.splitlines()
-    assert lines[-1] == "2 packs, 9 actions, 1 rules valid; 7 problems"
+    assert lines[-1] == "2 packs, 10 actions, 1 rules valid; 7 problems"
     problems = lines[:-1]
     assert len(problems) == 7
     where = [line.split(": ", 1)[0] for line in problems]
@@ -453,7 +453,7 @@ def test_pack_validate_lists_every_problem_with_file_and_line(live_api: ApiServe
 def test_pack_validate_of_a_good_pack_exits_0(live_api: ApiServer) -> None:
     good = ok(live_api.cli("pack", "validate", str(FIXTURE_PACKS / "examples")))
 
-    assert good.stdout.strip() == "2 packs, 12 actions, 3 rules valid; 0 problems"
+    assert good.stdout.strip() == "2 packs, 13 actions, 3 rules valid; 0 problems"
 
 
 def test_pack_validate_of_a_missing_folder_exits_2(live_api: ApiServer, tmp_path: Path) -> None:

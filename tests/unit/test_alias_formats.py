@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -65,6 +66,7 @@ def parse(format_text: str, command: str) -> dict[str, Any] | None:
         # unicode in the format and the values
         ("déployer {{app}} sur {{hôte}}", "déployer café sur 東京", {"app": "café", "hôte": "東京"}),
         ("say {{msg}}", "say 👋 ünïcødé", {"msg": "👋 ünïcødé"}),
+        ("réserver {{été}}", "réserver juillet durée=3", {"été": "juillet", "durée": "3"}),
         # no placeholders
         ("status", "status", {}),
     ],
@@ -103,11 +105,52 @@ def test_formats_that_do_not_match(format_text: str, command: str) -> None:
         ("x {{a}} {{a=1}}", "parameter 'a' has two placeholders; use each {{a}} once"),
         ("x {{a", "unbalanced placeholder braces in '{{a'"),
         ("x a}}", "unbalanced placeholder braces in 'a}}'"),
+        ("x {{a}}{{b}}", "placeholders 'a' and 'b' touch; put a space or text between them"),
+        (
+            "x {{a=1}} {{b=1}} {{c=1}} {{d=1}} {{e=1}} {{f=1}} {{g=1}}",
+            "a format may have at most 6 optional placeholders, this one has 7",
+        ),
     ],
 )
 def test_bad_formats(format_text: str, message: str) -> None:
     with pytest.raises(FormatError, match=message.replace("{", r"\{").replace("(", r"\(").replace(")", r"\)")):
         compile_format(format_text)
+
+
+def test_a_value_ends_at_the_first_place_the_text_after_it_matches() -> None:
+    assert parse("say {{msg}} please", "say hi please") == {"msg": "hi"}
+    assert parse("say {{msg}} please", "say hi please please") is None  # never tried longer
+    assert parse("say {{msg}} please", "say 'hi please' please") == {"msg": "hi please"}  # quote it
+    assert parse("{{a}} {{b}} end", "one two three end") == {"a": "one", "b": "two three"}  # a value before a value
+    assert parse("{{a}} {{b}} end", '"one two" three end') == {"a": "one two", "b": "three"}
+
+
+@pytest.mark.parametrize(
+    ("format_text", "command"),
+    [
+        ("run {{a}} on {{b}} at {{c}} now", "run " + "x on at " * 249),
+        ("{{a}} {{b}} {{c}} end", "x " * 999),
+        ("{{a}} x {{b=1}} x {{c=2}} x {{d=3}} end", "x " * 999),
+        ("run {{cmd}}", "run " + "a=b " * 499 + "!"),
+        ("c {{a}} {{b}}", "c " + '{"k": ' * 300),
+    ],
+)
+def test_long_commands_that_do_not_match_cost_little(format_text: str, command: str) -> None:
+    """Each value commits to its first end: no trying every split of the text (that took minutes)."""
+    compiled = compile_format(format_text)
+    started = time.monotonic()
+    compiled.match(command)
+    assert time.monotonic() - started < 2.0
+
+
+def test_commands_and_trailing_pairs_have_limits() -> None:
+    with pytest.raises(AliasMatchError, match="the command is 2001 characters long; at most 2000 are matched"):
+        match_command([alias("x", "say {{m}}")], "say " + "x" * 1997)
+    many = "run a " + " ".join(f"k{i}=v" for i in range(25))
+    found = parse("run {{cmd}}", many)
+    assert found is not None
+    assert found["cmd"] == "a " + " ".join(f"k{i}=v" for i in range(5))  # only the last 20 pairs are cut off
+    assert sorted(k for k in found if k != "cmd") == sorted(f"k{i}" for i in range(5, 25))
 
 
 def test_a_key_value_pair_contradicting_the_text_is_refused() -> None:

@@ -10,6 +10,7 @@ from conftest import ApiServer, fault
 
 from st2lite import keys
 from st2lite.audit import AuditKind, AuditLog
+from st2lite.chains.conductor import ChainConductor
 from st2lite.permissions import Role
 
 pytestmark = [pytest.mark.redis, pytest.mark.e2e]
@@ -290,7 +291,8 @@ def test_match_and_execute_answers_200_and_appends_the_url(api_server: ApiServer
         (
             {"command": "greet Ann color=red"},
             400,
-            "action 'examples.greet' has no parameter(s) color; its parameters are: count, name",
+            "action 'examples.greet' has no parameter(s) color; its parameters are: count, debug, env, log_level, "
+            "name, timeout",
         ),
         ({"command": "greet {{ st2kv.system.x }}"}, 400, "parameter 'name' holds a template"),
         ({"user": "x"}, 422, "command: Field required"),
@@ -303,3 +305,62 @@ def test_bad_alias_executions_are_refused_and_start_nothing(
     got = fault(api_server.http.post("/api/v1/aliasexecution", json=body), status)
     assert message in got, got
     assert api_server.execution_ids() == []
+
+
+# -- an execution's own notify (the mechanism the alias result uses) ------------------------------------
+
+
+def run_to_end(api: ApiServer, execution_id: str) -> dict[str, Any]:
+    """Process (and let a conductor advance chains) until the execution ended."""
+    conductor = ChainConductor(api.settings, api.redis, name="test-conductor")
+    for _round in range(8):
+        api.process()
+        conductor.drain()
+        found = api.execution(execution_id)
+        if found["status"] in ("succeeded", "failed", "timeout", "abandoned", "canceled"):
+            return found
+    raise AssertionError(f"execution {execution_id} did not end: {found['status']}")
+
+
+def test_a_chain_notifies_each_route_once_when_it_ends_and_its_tasks_do_not(api_server: ApiServer) -> None:
+    api = api_server
+    notify = {
+        "on-complete": {
+            "routes": ["r1", "r2"],
+            "message": "{{ execution.action.ref }} {{ execution.status }} with {{ execution.result.tasks | length }}",
+            "data": {"kept": "{{ not rendered }}"},
+        }
+    }
+    response = api.http.post(
+        "/api/v1/executions", json={"action": "examples.deploy_chain", "context": {"notify": notify}}
+    )
+    assert response.status_code == 201, response.text
+    chain = run_to_end(api, response.json()["id"])
+    assert chain["status"] == "succeeded"
+    sent = notifications(api)
+    assert [(n["route"], n["execution_id"]) for n in sent] == [("r1", chain["id"]), ("r2", chain["id"])]
+    assert {n["message"] for n in sent} == {"examples.deploy_chain succeeded with 2"}
+    assert sent[0]["data"] == {"kept": "{{ not rendered }}"}
+    assert sent[0]["end_timestamp"]
+
+
+def test_without_a_message_the_text_says_how_it_ended_and_on_failure_applies(api_server: ApiServer) -> None:
+    api = api_server
+    notify = {"on-failure": {"routes": ["ops"]}, "on-success": {"routes": ["never"]}}
+    body = {"action": "core.local", "parameters": {"cmd": "exit 3"}, "context": {"notify": notify}}
+    response = api.http.post("/api/v1/executions", json=body)
+    assert response.status_code == 201, response.text
+    ended = run_to_end(api, response.json()["id"])
+    assert ended["status"] == "failed"
+    assert [(n["route"], n["message"], n["status"]) for n in notifications(api)] == [
+        ("ops", "Action core.local failed.", "failed")
+    ]
+
+
+def test_a_message_that_does_not_render_is_skipped_and_the_end_still_recorded(api_server: ApiServer) -> None:
+    api = api_server
+    notify = {"on-complete": {"routes": ["ops"], "message": "{{ execution.nope.deeper }}"}}
+    response = api.http.post("/api/v1/executions", json={"action": "core.noop", "context": {"notify": notify}})
+    assert response.status_code == 201, response.text
+    assert run_to_end(api, response.json()["id"])["status"] == "succeeded"
+    assert notifications(api) == []

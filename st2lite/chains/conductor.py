@@ -58,7 +58,7 @@ from st2lite.chains.flow import (
     retry_delay,
     template_context,
 )
-from st2lite.chains.spec import ChainSpec, ChainTask, load_chain
+from st2lite.chains.spec import ChainSpec, ChainTask, concurrency_limit, load_chain
 from st2lite.config import Settings
 from st2lite.datastore import kv_lookup
 from st2lite.exceptions import InvalidTransitionError, St2liteError
@@ -359,9 +359,10 @@ class ChainConductor:
         if task.with_items is None:
             self._commit(step, state, [Run(task=name)])
             return
-        items = self._items(task, self._context(state, step))
+        context = self._context(state, step)
+        items = self._items(task, context)
         if items:
-            first = min(task.concurrency or len(items), len(items))
+            first = min(self._concurrency(task, context) or len(items), len(items))
             progress = ItemsProgress(total=len(items), next=first)
             step.item_inputs[name] = items
             self._commit(step, _with_items(state, name, progress), [Run(task=name, item=i) for i in range(first)])
@@ -619,6 +620,16 @@ class ChainConductor:
                 "give it a list or a template that renders one"
             )
         return items
+
+    @staticmethod
+    def _concurrency(task: ChainTask, context: dict[str, Any]) -> int | None:
+        """How many items run at once (``None``: all); a template is rendered when the task starts."""
+        if not isinstance(task.concurrency, str):
+            return task.concurrency
+        try:
+            return concurrency_limit(render_data(task.concurrency, context))
+        except (St2liteError, ValueError) as exc:
+            raise _ChainStopped(f"task '{task.name}': {exc}") from exc
 
     @staticmethod
     def _render(values: dict[str, Any], context: dict[str, Any], what: str) -> dict[str, Any]:

@@ -23,15 +23,45 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from st2lite.exceptions import PackLoadError
 from st2lite.templating import has_template
 from st2lite.yamlfile import YamlDoc, load_yaml
 
-__all__ = ["ChainSpec", "ChainTask", "TaskRetry", "chain_problems", "load_chain", "parse_chain"]
+__all__ = [
+    "MAX_CONCURRENCY",
+    "ChainSpec",
+    "ChainTask",
+    "TaskRetry",
+    "chain_problems",
+    "concurrency_limit",
+    "load_chain",
+    "parse_chain",
+]
 
 _VAR_NAME = re.compile(r"^\w+$")
+
+
+#: The most items of one ``with-items`` task that may run at once.
+MAX_CONCURRENCY = 10_000
+
+
+def concurrency_limit(value: Any) -> int:
+    """``concurrency`` as written or rendered: a whole number from 1 to :data:`MAX_CONCURRENCY` (``"5"`` too).
+
+    Raises:
+        ValueError: anything else, with what is allowed.
+    """
+    number = value
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= MAX_CONCURRENCY:
+        raise ValueError(
+            f"'concurrency' must be a whole number from 1 to {MAX_CONCURRENCY} (or a template giving one), "
+            f"not {value!r}"
+        )
+    return number
 
 
 RetryOn = Literal["failed", "timeout", "abandoned"]
@@ -73,7 +103,15 @@ class ChainTask(BaseModel):
     retry: TaskRetry | None = None
     timeout: float | None = Field(default=None, gt=0)
     with_items: str | list[Any] | None = Field(default=None, alias="with-items")
-    concurrency: int | None = Field(default=None, ge=1, le=10_000)
+    #: A number, or a template giving one when the task starts (``"{{ concurrency }}"``).
+    concurrency: int | str | None = None
+
+    @field_validator("concurrency", mode="before")
+    @classmethod
+    def _concurrency(cls, value: Any) -> int | str | None:
+        if value is None or (isinstance(value, str) and has_template(value)):
+            return value  # a template: checked when the task starts (concurrency_limit)
+        return concurrency_limit(value)
 
     @model_validator(mode="after")
     def _consistent(self) -> ChainTask:

@@ -265,6 +265,27 @@ def test_with_items_runs_one_job_per_row_at_most_two_at_a_time(chains: Chains, t
     )
 
 
+def test_with_items_concurrency_may_come_from_the_chain_parameters(chains: Chains, tmp_path: Path) -> None:
+    rows = [{"name": f"row{i}"} for i in range(6)]
+    chain_id = chains.request("chains.rows", {"rows": rows, "log": str(tmp_path / "rows.log"), "limit": 3})
+    started: list[int] = []
+
+    def watch() -> None:
+        raw = chains.client.hget(keys.execution(chain_id), "chain")
+        if raw is not None and chains.executions.status(chain_id) is ExecutionStatus.RUNNING:
+            started.append(sum(1 for run in ChainState.model_validate_json(raw).running.values() if run.task == "each"))
+
+    assert chains.run(chain_id, on_step=watch).status is ExecutionStatus.SUCCEEDED
+    assert max(started) == 3
+
+    refused = chains.run(chains.request("chains.rows", {"rows": rows, "log": str(tmp_path / "no.log"), "limit": 0}))
+    assert refused.status is ExecutionStatus.FAILED
+    assert refused.result["error"] == (
+        "task 'each': 'concurrency' must be a whole number from 1 to 10000 (or a template giving one), not 0"
+    )
+    assert refused.children == []
+
+
 def test_with_items_of_an_empty_list_succeeds_without_running_anything(chains: Chains, tmp_path: Path) -> None:
     chain = chains.run(chains.request("chains.rows", {"rows": [], "log": str(tmp_path / "none.log")}))
 

@@ -17,7 +17,7 @@ from st2lite.chains.flow import (
     retry_delay,
     template_context,
 )
-from st2lite.chains.spec import ChainSpec, chain_problems, load_chain
+from st2lite.chains.spec import ChainSpec, ChainTask, chain_problems, load_chain
 from st2lite.exceptions import PackLoadError, TemplateError
 from st2lite.statuses import ExecutionStatus
 
@@ -200,6 +200,9 @@ def test_retry_delays_grow_with_backoff_and_stop_after_count() -> None:
         ({"retry": {"count": 0}}, "greater than or equal to 1"),
         ({"retry": {"count": 1, "when": ["succeeded"]}}, "'failed', 'timeout' or 'abandoned'"),
         ({"concurrency": 2}, "'concurrency' without 'with-items'"),
+        ({"with-items": [1], "concurrency": 0}, "from 1 to 10000 .or a template giving one., not 0"),
+        ({"with-items": [1], "concurrency": "many"}, "from 1 to 10000 .or a template giving one., not 'many'"),
+        ({"with-items": [1], "concurrency": True}, "not True"),
         ({"timeout": 0}, "greater than 0"),
     ],
 )
@@ -218,3 +221,12 @@ def test_a_with_items_task_ends_with_its_first_unsuccessful_item() -> None:
     assert items_outcome(progress, {2: 3, 0: 1, 1: 2}) == (ExecutionStatus.FAILED, [1, 2, 3])
     ok = ItemsProgress(total=2, next=2).record(1, ExecutionStatus.SUCCEEDED).record(0, ExecutionStatus.SUCCEEDED)
     assert items_outcome(ok, {0: "a", 1: "b"}) == (ExecutionStatus.SUCCEEDED, ["a", "b"])
+
+
+def test_concurrency_is_a_number_or_a_template_checked_when_the_task_starts() -> None:
+    def task(concurrency: object) -> ChainTask:
+        return spec({"chain": [{"name": "a", "ref": "x.y", "with-items": [1], "concurrency": concurrency}]}).chain[0]
+
+    assert task("5").concurrency == 5
+    assert task(7).concurrency == 7
+    assert task("{{ limit }}").concurrency == "{{ limit }}"

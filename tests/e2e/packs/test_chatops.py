@@ -327,12 +327,13 @@ def test_verification_signatures_slash_command_and_every_refused_csv(
 
     # A slash command with a pasted file link runs the three rows.
     link = "<https://standin.slack.com/files/U0ANALYST/F0GOOD/three.csv>"
-    accepted = send(up, COMMAND, slash(f"run reindex for each row {link}"), form=True)
+    accepted = send(up, COMMAND, slash(f"run reindex for each row {link} concurrency=2"), form=True)
     assert (accepted.status_code, accepted.content) == (200, b""), accepted.text
     [summary] = messages_with(slack, "job(s) started")
     assert summary == ":white_check_mark: `reindex` for `three.csv`: 3 of 3 job(s) started, 0 failed"
     [chain] = finished(up, "chatops.csv_jobs")
     assert chain.status == "succeeded"
+    assert chain.parameters["concurrency"] == 2  # a trailing key=value pair of the chat command
     assert sorted(job_args(r) for r in kubectl.runs()) == [
         ["c1", "eu", "a b"],
         ["c2", "us", "--flag=x"],

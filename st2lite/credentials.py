@@ -24,7 +24,7 @@ from st2lite.private_files import write_private_file
 from st2lite.redisdb import Redis
 from st2lite.users import UsersFile
 
-__all__ = ["ADMIN_USER", "Bootstrap", "ensure_admin", "read_api_key", "write_credentials"]
+__all__ = ["ADMIN_USER", "Bootstrap", "ensure_admin", "new_password", "read_api_key", "write_credentials"]
 
 #: The user ``st2lite up`` creates on first start (StackStorm's default admin name).
 ADMIN_USER = "st2admin"
@@ -63,6 +63,17 @@ def write_credentials(path: Path, *, api_key: str, user: str, url: str) -> None:
     write_private_file(path, text.encode("utf-8"))
 
 
+def new_password() -> str:
+    """A random password (120 bits, URL-safe) that starts with a letter or digit.
+
+    One starting with ``-`` would be read as an option by command lines (``st2 auth st2admin -p -x...``).
+    """
+    while True:
+        password = secrets.token_urlsafe(15)
+        if password[0].isalnum():
+            return password
+
+
 def ensure_admin(settings: Settings, client: Redis) -> Bootstrap | None:
     """An admin user in the users file and a valid admin API key in the credentials file; None if both were there.
 
@@ -73,7 +84,7 @@ def ensure_admin(settings: Settings, client: Redis) -> Bootstrap | None:
     users = UsersFile(settings.users_path)
     password = None
     if not users.users():
-        password = secrets.token_urlsafe(15)
+        password = new_password()
         users.add(ADMIN_USER, password, Role.ADMIN)
     admins = sorted(name for name, user in users.users().items() if user.role is Role.ADMIN)
     path = settings.credentials_path

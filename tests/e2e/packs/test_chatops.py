@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -119,17 +118,11 @@ def write_config(site: Path, slack: StandinSlack, **extra: Any) -> None:
 
 def start_up(procs: Procs, tmp_path: Path, site: Path, kubectl: Kubectl, *, workers: int) -> Up:
     path = f"{kubectl.bin}{os.pathsep}{os.environ.get('PATH', '')}"
-    # Up.launch sets ST2LITE_PACKS_PATH to <cwd>/no-packs (a value given too would clash): point that at packs/.
-    (procs.cwd / "no-packs").symlink_to(PACKS, target_is_directory=True)
-    home = tmp_path / "home"
-    subprocess.run(
-        [sys.executable, "-m", "st2lite", "key", "generate-key"], env={**os.environ, "ST2LITE_HOME": str(home)},
-        check=True, capture_output=True,
-    )  # fmt: skip
-    up = Up.start(procs, home, site, workers=workers, PATH=path)
+    # st2lite up writes the datastore key on its first start, so the secrets can be set at once.
+    up = Up.start(procs, tmp_path / "home", site, workers=workers, PATH=path, ST2LITE_PACKS_PATH=PACKS)
     for name, value in (("slack_bot_token", TOKEN), ("slack_signing_secret", SIGNING_SECRET)):
-        response = up._http.put(
-            f"{up.api_url}/api/v1/keys/{name}", json={"name": name, "scope": "system", "value": value, "secret": True}
+        response = up.put(
+            f"/api/v1/keys/{name}", json={"name": name, "scope": "system", "value": value, "secret": True}
         )
         assert response.status_code == 200, response.text
     return up

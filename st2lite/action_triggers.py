@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from st2lite.config import Settings
+from st2lite.execution_notify import notify_triggers
 from st2lite.executions import Execution
 from st2lite.registry import Snapshot
 from st2lite.statuses import ExecutionStatus
 from st2lite.triggers import ACTION_TRIGGER, TriggerInstance
 
-__all__ = ["action_trigger", "watched"]
+__all__ = ["action_trigger", "ending_triggers", "watched"]
 
 
 def watched(settings: Settings, snapshot: Snapshot) -> bool:
@@ -39,3 +40,15 @@ def action_trigger(
         },
         source=f"execution:{execution.id}",
     )
+
+
+def ending_triggers(
+    settings: Settings, snapshot: Snapshot, execution: Execution, status: ExecutionStatus, result: Any, end: str
+) -> list[TriggerInstance]:
+    """What an execution (an action's or a chain's) emits in the same step as its end.
+
+    The action trigger while a rule listens to it, then the execution's own notify (an alias run for chat).
+    """
+    emit = [action_trigger(settings, execution, status, result)] if watched(settings, snapshot) else []
+    emit += notify_triggers(execution, status, result, end_timestamp=end)
+    return [instance for instance in emit if instance is not None]

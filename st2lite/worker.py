@@ -21,12 +21,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from st2lite import keys
-from st2lite.action_triggers import action_trigger, watched
+from st2lite.action_triggers import action_trigger, ending_triggers
 from st2lite.audit import now_iso
 from st2lite.cancel import CANCELED_MESSAGE
 from st2lite.config import Settings
 from st2lite.exceptions import ExecutionNotFoundError, InvalidTransitionError, St2liteError
-from st2lite.execution_notify import NOTIFY_CONTEXT_KEY, notify_triggers
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import run_worker
 from st2lite.output import OutputRecorder
@@ -253,18 +252,14 @@ def _finish(rt: WorkerRuntime, execution: Execution, outcome: RunResult) -> None
     if outcome.status is ExecutionStatus.PENDING and outcome.wait is not None:
         _park(rt, execution, outcome)
         return
-    emit = []
-    if watched(rt.settings, rt.registry.current()):
-        emit.append(action_trigger(rt.settings, execution, outcome.status, outcome.result))
-    if execution.context.get(NOTIFY_CONTEXT_KEY):  # its notify (an alias run for chat): in the same step
-        emit += notify_triggers(execution, outcome.status, outcome.result, end_timestamp=end)
+    emit = ending_triggers(rt.settings, rt.registry.current(), execution, outcome.status, outcome.result, end)
     try:
         rt.executions.transition(
             execution.id,
             outcome.status,
             fields={"result": outcome.result, "end": end},
             allowed_from=[ExecutionStatus.RUNNING, ExecutionStatus.CANCELING],
-            emit=[instance for instance in emit if instance is not None],
+            emit=emit,
             retry_at=_retry_at(rt, execution, outcome.status),
         )
     except InvalidTransitionError as exc:

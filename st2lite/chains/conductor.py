@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 from st2lite import keys
-from st2lite.action_triggers import action_trigger, watched
+from st2lite.action_triggers import ending_triggers
 from st2lite.actions import ParameterSpec
 from st2lite.audit import AuditLog, now_iso
 from st2lite.batch import WriteBatch, batch_script
@@ -62,7 +62,6 @@ from st2lite.chains.spec import ChainSpec, ChainTask, concurrency_limit, load_ch
 from st2lite.config import Settings
 from st2lite.datastore import kv_lookup
 from st2lite.exceptions import InvalidTransitionError, St2liteError
-from st2lite.execution_notify import notify_triggers
 from st2lite.executions import Execution, ExecutionStore
 from st2lite.jobqueue import JobQueue
 from st2lite.launch import Prepared, prepare_execution, request_in, schedule_in
@@ -476,16 +475,14 @@ class ChainConductor:
         snapshot = self.registry.current()
         delay = snapshot.policies_for(chain.action).retry_after(status, chain.context, top_level=chain.parent is None)
         end = now_iso()
-        # A chain that ended emits the action trigger like any execution (rules react to a failed chain), and
-        # its own notify (an alias run for chat), in the same step as its end.
-        emit = [action_trigger(self.settings, chain, status, result)] if watched(self.settings, snapshot) else []
-        emit += notify_triggers(chain, status, result, end_timestamp=end)
+        # A chain that ended emits what any execution does (rules react to a failed chain), in the same step.
+        emit = ending_triggers(self.settings, snapshot, chain, status, result, end)
         try:
             self.executions.transition(
                 chain.id,
                 status,
                 fields={"result": result, "end": end},
-                emit=[instance for instance in emit if instance is not None],
+                emit=emit,
                 retry_at=None if delay is None else time.time() + delay,
                 allowed_from=sorted(_UNDER_WAY - {ExecutionStatus.PAUSED}),
             )

@@ -16,6 +16,7 @@ from st2lite.api.routes import (
     aliases,
     auth,
     callbacks,
+    dashboard,
     enforcements,
     executions,
     health,
@@ -76,8 +77,9 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         keys,
         inquiries,
     )
-    for module in (*routers, callbacks, triggers, stream):
+    for module in (*routers, callbacks, triggers, stream, dashboard):
         app.include_router(module.router)
+    app.mount(dashboard.UI_PREFIX, dashboard.DashboardFiles(directory=dashboard.WEB_DIR), name="ui")
     add_request_models(app)
     app.add_middleware(StripTrailingSlash)
     app.add_middleware(RequestSizeLimit, limit=settings.max_request_bytes)

@@ -38,11 +38,21 @@ log = logging.getLogger(__name__)
 
 #: Paths served without credentials (compared without a trailing slash).
 PUBLIC_PATHS = frozenset(
-    {"/api/v1/health", "/auth/v1/tokens", "/auth/v1/tokens/validate", "/docs", "/docs/oauth2-redirect", "/openapi.json"}
+    {
+        "/",  # the dashboard's page (docs/dashboard.md): it holds no data
+        "/api/v1/health",
+        "/auth/v1/tokens",
+        "/auth/v1/tokens/validate",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/openapi.json",
+    }
 )
 #: Task callbacks carry the per-task token they were given (docs/actions.md, callback runner).
 CALLBACK_PREFIX = "/api/v1/callbacks/"
 WEBHOOK_PREFIX = "/api/v1/webhooks/"
+#: The dashboard's scripts and styles (they hold no data: docs/dashboard.md).
+DASHBOARD_PREFIX = "/ui/"
 
 #: The only request headers the middleware reads (ASGI gives their names in lower case).
 _READ_HEADERS = frozenset(name.encode() for name in (*CREDENTIAL_HEADERS, "cookie"))
@@ -66,7 +76,7 @@ class AuthMiddleware:
             return
         path: str = scope["path"]
         bare = path.rstrip("/") or "/"
-        if bare in PUBLIC_PATHS or path.startswith(CALLBACK_PREFIX):
+        if bare in PUBLIC_PATHS or path.startswith((CALLBACK_PREFIX, DASHBOARD_PREFIX)):
             await self.app(scope, receive, send)
             return
         headers: dict[str, str] = {}  # the last of a repeated header counts

@@ -1,0 +1,132 @@
+// The dashboard's entry point: log-in state, the navigation, and hash routing to one page module at a time.
+import { credential, logOut, onCredentialExpired, whoami } from "./api.js";
+import { announce, errorBox, fill, h } from "./dom.js";
+
+/**
+ * Routes: a pattern on the hash path, the page module, the nav section it belongs to.
+ * A page module exports `render(main, params, ctx)`; it may return a cleanup function
+ * (close event streams, timers), called when the user leaves the page.
+ */
+const ROUTES = [
+  [/^\/?$/, "overview", "overview"],
+  [/^\/login$/, "login", null],
+  [/^\/executions$/, "executions", "executions"],
+  [/^\/executions\/([^/]+)$/, "execution", "executions"],
+  [/^\/rules$/, "rules", "rules"],
+  [/^\/rules\/([^/]+)$/, "rule", "rules"],
+  [/^\/triggers$/, "triggers", "triggers"],
+  [/^\/triggers\/([^/]+)$/, "trigger_instance", "triggers"],
+  [/^\/sensors$/, "sensors", "sensors"],
+  [/^\/packs$/, "packs", "packs"],
+  [/^\/packs\/([^/]+)$/, "pack", "packs"],
+  [/^\/keys$/, "keys", "keys"],
+];
+
+const main = document.getElementById("main");
+let cleanup = null;
+let user = null;
+
+/** Parse "#/executions?status=failed" into {path: "/executions", query: URLSearchParams}. */
+function parseHash() {
+  const raw = window.location.hash.replace(/^#/, "") || "/";
+  const [path, qs] = raw.split("?", 2);
+  return { path, query: new URLSearchParams(qs || "") };
+}
+
+/** Change the hash's query (filters) without adding a history entry for every keystroke. */
+export function setQuery(values) {
+  const { path, query } = parseHash();
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined || v === null || v === "") query.delete(k);
+    else query.set(k, v);
+  }
+  const qs = query.toString();
+  history.replaceState(null, "", `#${path}${qs ? `?${qs}` : ""}`);
+}
+
+function showChrome(me) {
+  document.getElementById("nav").hidden = !me;
+  document.getElementById("session").hidden = !me;
+  document.getElementById("session-user").textContent = me ? `${me.username} (${me.role})` : "";
+  document.body.dataset.role = me ? me.role : "";
+}
+
+function markSection(section) {
+  for (const a of document.querySelectorAll("#nav a")) {
+    if (a.dataset.section === section) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+}
+
+async function route() {
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch {
+      /* a page's cleanup failing must not block the next page */
+    }
+    cleanup = null;
+  }
+  const { path, query } = parseHash();
+  if (!credential() && path !== "/login") {
+    const next = window.location.hash && path !== "/" ? window.location.hash : "";
+    window.location.hash = `#/login${next ? `?next=${encodeURIComponent(next)}` : ""}`;
+    return;
+  }
+  if (credential() && !user) {
+    try {
+      user = await whoami();
+    } catch (err) {
+      fill(main, errorBox(err));
+      return;
+    }
+  }
+  showChrome(credential() ? user : null);
+  const match = ROUTES.map(([re, page, section]) => [path.match(re), page, section]).find(([m]) => m);
+  if (!match) {
+    markSection(null);
+    fill(main, h("h1", {}, "Not found"), h("p", {}, "There is no page at ", h("code", {}, path), ". ", h("a", { href: "#/" }, "Go to the overview")));
+    return;
+  }
+  const [m, page, section] = match;
+  markSection(section);
+  const params = m.slice(1).map(decodeURIComponent);
+  const ctx = {
+    user,
+    query,
+    setQuery,
+    onLogin: (me) => {
+      user = me;
+    },
+  };
+  try {
+    const module = await import(`./pages/${page}.js`);
+    fill(main);
+    const result = await module.render(main, params, ctx);
+    if (typeof result === "function") cleanup = result;
+  } catch (err) {
+    fill(main, errorBox(err));
+  }
+  const title = document.getElementById("page-title");
+  document.title = title ? `${title.textContent} · st2lite` : "st2lite";
+  if (title) title.focus({ preventScroll: true });
+}
+
+document.getElementById("logout").addEventListener("click", () => {
+  logOut();
+  user = null;
+  showChrome(null);
+  announce("Logged out");
+  window.location.hash = "#/login";
+});
+
+onCredentialExpired((message) => {
+  user = null;
+  showChrome(null);
+  const { path } = parseHash();
+  window.location.hash = `#/login?expired=1&next=${encodeURIComponent(`#${path}`)}`;
+  announce(message);
+});
+
+window.addEventListener("hashchange", route);
+route();

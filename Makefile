@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test check lint typecheck unit bench st2client clean
+.PHONY: help install run test check lint typecheck unit bench screenshots st2client clean
 
 help: ## Show the targets
 	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ typecheck: install
 
 unit: install
 	$(BIN)/pytest -q
+
+screenshots: install ## Run the dashboard's browser tests and save their screenshots in docs/images/
+	ST2LITE_SCREENSHOTS=1 $(BIN)/pytest -q tests/browser
 
 bench: install ## Run the benchmarks; figures go to bench/results/latest.json
 	$(BIN)/python -m bench

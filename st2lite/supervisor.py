@@ -239,7 +239,7 @@ def main() -> None:
     embedded = " (embedded)" if supervisor.redis else ""
     sys.stderr.write(
         f"st2lite is up in {time.monotonic() - started:.1f}s: API {url}, Redis {supervisor.redis_url}{embedded}, "
-        f"{settings.workers} workers. Ctrl-C stops.\n"
+        f"{settings.workers} workers. Dashboard: {url}/ (docs/dashboard.md). Ctrl-C stops.\n"
     )
     try:
         supervisor.supervise()

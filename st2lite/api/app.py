@@ -22,6 +22,7 @@ from st2lite.api.routes import (
     inquiries,
     keys,
     metrics,
+    overview,
     packs,
     rules,
     stream,
@@ -75,6 +76,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         enforcements,
         keys,
         inquiries,
+        overview,
     )
     for module in (*routers, callbacks, triggers, stream):
         app.include_router(module.router)

@@ -43,3 +43,47 @@ def test_no_script_writes_html_from_strings(script: Path) -> None:
     code = script.read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
         assert sink not in code, f"{script.name} uses {sink}: build elements with h() from js/dom.js instead"
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG 2 contrast ratio of two ``#rrggbb`` colours."""
+    light, dark = sorted((_luminance(foreground), _luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_contrast_helper_matches_known_ratios() -> None:
+    assert contrast("#000000", "#ffffff") == pytest.approx(21.0)
+    assert contrast("#777777", "#ffffff") == pytest.approx(4.48, abs=0.01)
+
+
+#: (text colour, background) pairs of app.css's palette that are drawn together.
+PAIRS = [
+    ("text", "bg"),
+    ("text", "panel"),
+    ("muted", "bg"),
+    ("muted", "panel"),
+    ("muted", "off-bg"),
+    ("accent", "bg"),
+    ("accent", "panel"),
+    ("accent-text", "accent"),
+    ("ok", "ok-bg"),
+    ("bad", "bad-bg"),
+    ("run", "run-bg"),
+    ("wait", "wait-bg"),
+    ("off", "off-bg"),
+    ("warn", "warn-bg"),
+    ("pause", "pause-bg"),
+]
+
+
+@pytest.mark.parametrize(("text", "background"), PAIRS)
+def test_palette_meets_wcag_aa_contrast(text: str, background: str) -> None:
+    palette = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{6})\s*;", (WEB_DIR / "app.css").read_text()))
+    ratio = contrast(palette[text], palette[background])
+    assert ratio >= 4.5, f"--{text} on --{background} has contrast {ratio:.2f}, under WCAG AA's 4.5"

@@ -25,7 +25,7 @@ function summary(e) {
   const instance = e.trigger_instance && e.trigger_instance.id;
   const who = (e.context && e.context.user) || null;
   const rows = [
-    ["Status", statusBadge(e.status)],
+    ["Status", h("span", { "data-testid": "execution-status" }, statusBadge(e.status))],
     ["Action", h("code", {}, actionRef(e))],
     ["Runner", runnerOf(e) || "–"],
     ["Rule", refLink("rules", e.rule && e.rule.ref)],

@@ -56,6 +56,7 @@ def test_output_streams_with_stderr_marked_and_the_result_shows(page: Page, dash
     expect(page.get_by_label("Parameters (JSON)")).to_contain_text('"who": "ada"')
     expect(page.get_by_label("Result (JSON)")).to_contain_text('"return_code": 0')
     expect(page.get_by_text("Run by")).to_be_visible()
+    output.scroll_into_view_if_needed()
     screenshot(page, "dashboard-execution-output")
 
 

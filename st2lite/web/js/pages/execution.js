@@ -262,7 +262,7 @@ export function render(main, params, ctx) {
     closers.push(close);
   }
 
-  main.append(header, message, details, inquiries, timeline, h("div", { class: "execution-columns" }, paramsBox, resultBox), outputBox);
+  main.append(h("div", { class: "execution-page" }, header, message, details, inquiries, timeline, outputBox, h("div", { class: "execution-columns" }, paramsBox, resultBox)));
   fill(header, pageHeader("Execution"));
 
   async function start() {
@@ -280,7 +280,8 @@ export function render(main, params, ctx) {
       jsonBlock(state.execution.parameters || {}, "Parameters (JSON)"));
     if (runnerOf(state.execution) === CHAIN_RUNNER || (state.execution.children || []).length) await loadChildren();
     draw();
-    startOutput();
+    if (isChain()) outputBox.hidden = true; // a chain writes no output: its tasks do (follow a bar)
+    else startOutput();
   }
 
   const ticker = window.setInterval(() => {

@@ -59,19 +59,21 @@ function legend(statuses) {
     statuses.map((s) => h("li", {}, h("span", { class: `swatch bar-${s}`, "aria-hidden": "true" }), s)));
 }
 
-function chartTable(layout) {
+function chartTable(layout, view) {
   const rows = layout.bars.filter((b) => b.total > 0);
   const columns = [
     { label: layout.minutesPerBar > 1 ? "From" : "Minute", cell: (b) => fmtTime(b.start) },
     ...layout.statuses.map((s) => ({ label: s, cell: (b) => String(b.counts[s] || 0) })),
     { label: "Total", cell: (b) => String(b.total) },
   ];
-  return h("details", { class: "chart-data" },
+  const details = h("details", { class: "chart-data", open: view.tableOpen },
     h("summary", {}, "Show the numbers as a table"),
     table({ caption: "Executions per minute by status", columns, rows, empty: "No executions in this window." }));
+  details.addEventListener("toggle", () => { view.tableOpen = details.open; });
+  return details;
 }
 
-function chart(data) {
+function chart(data, view) {
   const layout = barLayout(data.per_minute || [], { maxBars: 120 });
   const summary = chartSummary(layout, data.minutes);
   const first = (data.per_minute || [])[0];
@@ -85,7 +87,7 @@ function chart(data) {
     h("div", { class: "chart-axis", "aria-hidden": "true" },
       first ? fmtTime(first.minute) : null, h("span", {}, "now")),
     data.truncated ? h("p", { class: "notice" }, "The window held more than 10,000 executions: the oldest are not counted.") : null,
-    chartTable(layout));
+    chartTable(layout, view));
 }
 
 function failingActions(data) {
@@ -120,6 +122,17 @@ function slaMisses(data) {
     }));
 }
 
+/** Replace the page's data, keeping the keyboard focus on the same link or control when it was inside. */
+function redraw(body, data, view) {
+  const active = document.activeElement;
+  const inside = active && body.contains(active);
+  const key = inside ? active.getAttribute("href") || active.tagName : null;
+  fill(body, cards(data), chart(data, view), h("div", { class: "overview-tables" }, failingActions(data), slaMisses(data)));
+  if (!inside) return;
+  const again = [...body.querySelectorAll("a[href], summary")].find((el) => (el.getAttribute("href") || el.tagName) === key);
+  if (again) again.focus({ preventScroll: true });
+}
+
 export async function render(main, _params, ctx) {
   const { minutes, problem } = parseWindow(ctx.query.get("minutes"));
   const select = h("select", {}, WINDOWS.map((m) => h("option", { value: String(m), selected: m === minutes }, `Last ${windowName(m)}`)));
@@ -129,6 +142,9 @@ export async function render(main, _params, ctx) {
   let inflight = false;
   let again = false;
   let failing = new Set();
+  let shown = "";
+  /** What survives a refresh: whether the chart's table is open. */
+  const view = { tableOpen: false };
 
   const load = async () => {
     if (inflight) {
@@ -142,9 +158,14 @@ export async function render(main, _params, ctx) {
       const fresh = [...nowFailing].filter((a) => !failing.has(a));
       if (failing.size && fresh.length) announce(`New failing action: ${fresh.join(", ")}`);
       failing = nowFailing;
-      fill(body, cards(data), chart(data), h("div", { class: "overview-tables" }, failingActions(data), slaMisses(data)));
+      const signature = JSON.stringify({ ...data, generated_at: null });
+      if (signature !== shown) {
+        shown = signature;
+        redraw(body, data, view);
+      }
       fill(updated, "Updated ", fmtTime(data.generated_at), "; refreshes every 10 seconds and on new executions.");
     } catch (err) {
+      shown = "";
       fill(body, errorBox(err));
     } finally {
       inflight = false;
@@ -159,7 +180,6 @@ export async function render(main, _params, ctx) {
     current = Number(select.value);
     ctx.setQuery({ minutes: current === DEFAULT_WINDOW ? null : current });
     problemBox.hidden = true;
-    fill(body, h("p", { class: "muted" }, "Loading…"));
     load();
   });
 

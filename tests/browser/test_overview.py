@@ -103,3 +103,28 @@ def test_a_viewer_sees_the_overview_and_no_buttons(page: Page, dashboard: Dashbo
     expect(page.get_by_test_id("chart-summary")).to_contain_text("in the last 60 minutes")
     expect(page.get_by_role("region", name="Running now")).to_be_visible()
     expect(page.get_by_role("button")).to_have_count(1)  # only "Log out"
+
+
+def test_a_day_of_minutes_is_drawn_as_120_bars_stacked_in_status_order(page: Page, dashboard: Dashboard) -> None:
+    log_in(page, dashboard)
+    layout = page.evaluate(
+        """async () => {
+            const { barLayout } = await import("/ui/js/chart.js");
+            const perMinute = Array.from({ length: 1440 }, (_, i) => ({
+                minute: `minute-${i}`,
+                counts: { failed: i === 1439 ? 1 : 0, running: i === 0 ? 1 : 0, succeeded: i < 12 ? 3 : 0 },
+            }));
+            const l = barLayout(perMinute, { width: 800, height: 200, maxBars: 120 });
+            return { bars: l.bars.length, per: l.minutesPerBar, max: l.max, statuses: l.statuses,
+                     first: l.bars[0], last: l.bars[119] };
+        }"""
+    )
+    assert (layout["bars"], layout["per"], layout["max"]) == (120, 12, 37)
+    assert layout["statuses"] == ["succeeded", "failed", "running"]
+    first = layout["first"]
+    assert (first["start"], first["end"], first["total"]) == ("minute-0", "minute-11", 37)
+    # Stacked bottom-up: succeeded at the bottom of the full-height bar, running on top.
+    assert [(s["status"], s["count"]) for s in first["segments"]] == [("succeeded", 36), ("running", 1)]
+    assert abs(first["segments"][0]["y"] + first["segments"][0]["height"] - 200) < 1e-9
+    assert abs(first["segments"][1]["y"]) < 1e-9
+    assert [(s["status"], s["count"]) for s in layout["last"]["segments"]] == [("failed", 1)]

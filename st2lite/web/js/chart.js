@@ -57,7 +57,7 @@ export function barLayout(perMinute, { width = 800, height = 200, maxBars = 120,
       if (!count) continue;
       const h = max ? (count / max) * height : 0;
       top -= h;
-      segments.push({ status, count, y: top, height: h });
+      segments.push({ status, count, y: Math.max(0, top), height: h });
     }
     return { ...group, x: i * slot, width: barWidth, segments };
   });

@@ -77,7 +77,7 @@ function chart(data, view) {
   const layout = barLayout(data.per_minute || [], { maxBars: 120 });
   const summary = chartSummary(layout, data.minutes);
   const first = (data.per_minute || [])[0];
-  return h("section", { class: "card", "aria-labelledby": "chart-title" },
+  return h("section", { class: "card own-heading", "aria-labelledby": "chart-title" },
     h("h2", { id: "chart-title" }, "Executions per minute"),
     h("p", { class: "muted", "data-testid": "chart-summary" }, summary),
     legend(layout.statuses),
@@ -91,7 +91,7 @@ function chart(data, view) {
 }
 
 function failingActions(data) {
-  return h("section", { class: "card", "aria-labelledby": "failing-title" },
+  return h("section", { class: "card own-heading", "aria-labelledby": "failing-title" },
     h("h2", { id: "failing-title" }, "Failing actions"),
     table({
       caption: `Actions that failed in the last ${windowName(data.minutes)}, most failures first`,
@@ -106,7 +106,7 @@ function failingActions(data) {
 }
 
 function slaMisses(data) {
-  return h("section", { class: "card", "aria-labelledby": "sla-title" },
+  return h("section", { class: "card own-heading", "aria-labelledby": "sla-title" },
     h("h2", { id: "sla-title" }, "SLA misses"),
     table({
       caption: "The newest executions that ran past their SLA policy's deadline",

@@ -16,7 +16,7 @@ function parameterList(parameters) {
 }
 
 function section(id, title, content) {
-  return h("section", { class: "card", "aria-labelledby": id }, h("h2", { id }, title), content);
+  return h("section", { class: "card own-heading", "aria-labelledby": id }, h("h2", { id }, title), content);
 }
 
 function meta(pack) {

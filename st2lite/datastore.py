@@ -58,6 +58,7 @@ __all__ = [
     "get_value",
     "install_decrypt_kv",
     "kv_lookup",
+    "masked_kv_lookup",
     "parse_scope",
 ]
 
@@ -488,6 +489,19 @@ def kv_lookup(client: Redis) -> KvLookup:
 
     def lookup(scope: str, name: str) -> str | None:
         return get_value(client, scope, name)
+
+    return lookup
+
+
+def masked_kv_lookup(client: Redis) -> KvLookup:
+    """:func:`kv_lookup` for showing a render to someone who may not see secrets: a secret reads as :data:`MASK`
+    (so ``decrypt_kv`` leaves it masked too)."""
+
+    def lookup(scope: str, name: str) -> str | None:
+        value, secret = client.hmget(keys.kv(scope, name), [_VALUE, _SECRET])
+        if value is None:
+            return None
+        return MASK if secret == "1" else str(value)
 
     return lookup
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -80,6 +80,21 @@ class EnforcementStore:
         ms = at_ms if at_ms is not None else int(time.time() * 1000)
         indexes = [keys.enforcement_index("rule", enforcement.rule), keys.enforcement_index("all", "all")]
         add_to_indexes(pipe, indexes, enforcement.id, ms)
+
+    def last_fired(self, rules: list[str]) -> dict[str, str | None]:
+        """When each rule of ``rules`` was last enforced (ISO 8601, to the second of its index entry; None when
+        never within the retention): one pipelined round trip for them all."""
+        horizon = int((time.time() - self._ttl) * 1000)
+        with self._client.pipeline(transaction=False) as pipe:
+            for rule in rules:
+                pipe.zrevrangebyscore(
+                    keys.enforcement_index("rule", rule), "+inf", horizon, start=0, num=1, withscores=True
+                )
+            replies = pipe.execute()
+        return {
+            rule: datetime.fromtimestamp(reply[0][1] / 1000, UTC).isoformat(timespec="microseconds") if reply else None
+            for rule, reply in zip(rules, replies, strict=True)
+        }
 
     def get(self, eid: str) -> RuleEnforcement | None:
         """The enforcement ``<trigger instance id>:<rule ref>``, or None."""

@@ -33,12 +33,26 @@ from rq.worker import SimpleWorker
 
 from st2lite.redisdb import UNAVAILABLE, Pipeline, Redis, bytes_twin, connect
 
-__all__ = ["HEARTBEAT_EVERY", "JOB_FUNCTION", "QUEUE_KEY", "WORKERS_KEY", "workers", "JobQueue", "Worker", "run_worker"]
+__all__ = [
+    "HEARTBEAT_EVERY",
+    "JOB_FUNCTION",
+    "QUEUE_KEY",
+    "QUEUE_KEYS",
+    "WORKERS_KEY",
+    "queue_depths",
+    "workers",
+    "JobQueue",
+    "Worker",
+    "run_worker",
+]
 
 log = logging.getLogger(__name__)
 
 #: The Redis list of the action queue's waiting jobs (read by :mod:`st2lite.metrics`).
 QUEUE_KEY = f"{rq.Queue.redis_queue_namespace_prefix}{keys.ACTION_QUEUE}"
+
+#: The RQ queues the workers read (one for now), by name -> the Redis list of its waiting jobs.
+QUEUE_KEYS = {keys.ACTION_QUEUE: QUEUE_KEY}
 
 #: RQ's set of the keys of the registered workers (read by ``/api/v1/health``, see :func:`workers`).
 WORKERS_KEY = str(rq.Worker.redis_workers_keys)
@@ -96,6 +110,15 @@ class JobQueue:
 
     def empty(self) -> None:
         self._queue.empty()
+
+
+def queue_depths(client: Redis) -> dict[str, int]:
+    """How many jobs wait in each queue of :data:`QUEUE_KEYS` (one round trip)."""
+    with client.pipeline(transaction=False) as pipe:
+        for key in QUEUE_KEYS.values():
+            pipe.llen(key)
+        depths = pipe.execute()
+    return {name: int(depth) for name, depth in zip(QUEUE_KEYS, depths, strict=True)}
 
 
 def workers(client: Redis, worker_keys: Iterable[str]) -> list[tuple[str, datetime | None, str]]:

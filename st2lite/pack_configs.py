@@ -33,6 +33,8 @@ __all__ = [
     "config_context",
     "config_problems",
     "json_schema",
+    "mask_config_secrets",
+    "masked_config_context",
     "pack_config",
     "resolve_config",
     "schema_problems",
@@ -324,5 +326,33 @@ def config_context(pack: PackMeta | None, *, lookup: KvLookup | None) -> ConfigC
         from st2lite.template_filters import decrypt_kv
 
         return pack_config(pack, lookup=lookup, decrypt=decrypt_kv)
+
+    return ConfigContext(resolve)
+
+
+def mask_config_secrets(properties: Mapping[str, Any], values: Mapping[str, Any], mask: str) -> dict[str, Any]:
+    """``values`` with every value the schema marks ``secret: true`` replaced by ``mask`` (nested objects too)."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        item = properties.get(name) if isinstance(properties, Mapping) else None
+        item = item if isinstance(item, Mapping) else {}
+        if item.get("secret") and value is not None:
+            out[name] = mask
+        elif isinstance(value, Mapping):
+            nested = item.get("properties")
+            out[name] = mask_config_secrets(nested if isinstance(nested, Mapping) else {}, value, mask)
+        else:
+            out[name] = value
+    return out
+
+
+def masked_config_context(pack: PackMeta | None, *, lookup: KvLookup, mask: str) -> ConfigContext | dict[str, Any]:
+    """:func:`config_context` for showing a render to someone who may not see secrets: the schema's secret
+    values read as ``mask`` (``lookup`` should mask datastore secrets too)."""
+    if pack is None or not (pack.config or pack.config_schema):
+        return {}
+
+    def resolve() -> dict[str, Any]:
+        return mask_config_secrets(pack.config_schema, pack_config(pack, lookup=lookup, decrypt=None), mask)
 
     return ConfigContext(resolve)

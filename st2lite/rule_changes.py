@@ -47,7 +47,7 @@ __all__ = ["READ_ONLY", "RuleChange", "RuleChangeStore", "apply_rule_changes", "
 log = logging.getLogger(__name__)
 
 #: Fields of a rule the API reports but never stores: they are derived, or set by st2lite.
-READ_ONLY = frozenset({"id", "uid", "ref", "metadata_file"})
+READ_ONLY = frozenset({"id", "uid", "ref", "metadata_file", "last_fired"})
 #: Attempts at a change while other writers keep moving the registry version.
 ATTEMPTS = 20
 

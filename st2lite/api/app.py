@@ -23,6 +23,7 @@ from st2lite.api.routes import (
     inquiries,
     keys,
     metrics,
+    overview,
     packs,
     rules,
     stream,
@@ -76,6 +77,7 @@ def create_app(settings: Settings, redis_url: str) -> FastAPI:
         enforcements,
         keys,
         inquiries,
+        overview,
     )
     for module in (*routers, callbacks, triggers, stream, dashboard):
         app.include_router(module.router)

@@ -51,11 +51,12 @@ def runner_public(runner: Runner) -> dict[str, Any]:
     }
 
 
-def rule_public(rule: Rule) -> dict[str, Any]:
+def rule_public(rule: Rule, last_fired: str | None = None) -> dict[str, Any]:
     """``GET /api/v1/rules`` item: ``trigger`` and ``action`` always objects.
 
     ``trigger.ref`` is the trigger type's ref (the ``trigger`` filter of the
-    list takes it). Every field here is one ``PUT`` accepts back unchanged.
+    list takes it). ``last_fired`` (st2lite's own) is when the rule last fired,
+    or ``None``. Every field here is one ``PUT`` accepts back unchanged.
     """
     trigger = rule.trigger.model_dump(mode="json")
     trigger["ref"] = rule.trigger.type
@@ -74,6 +75,7 @@ def rule_public(rule: Rule) -> dict[str, Any]:
         "tags": rule.tags,
         "context": rule.context,
         "metadata_file": rule.metadata_file,
+        "last_fired": utc_z(last_fired),
     }
 
 

@@ -19,10 +19,12 @@ __all__ = [
     "EnforcementOut",
     "ExecutionOut",
     "Conflict",
+    "OverviewOut",
     "Fault",
     "PackOut",
     "RuleIn",
     "RuleOut",
+    "RuleTestOut",
     "RuleUpdate",
     "RunnerOut",
     "add_request_models",
@@ -126,6 +128,84 @@ class RuleOut(BaseModel):
     tags: list[dict[str, Any]] = Field(default_factory=list)
     context: dict[str, Any] = Field(default_factory=dict)
     metadata_file: str = ""
+    last_fired: str | None = Field(default=None, description="When the rule last fired (its newest enforcement)")
+
+
+class CriterionOut(BaseModel):
+    """How one criterion fared in a rule test."""
+
+    model_config = _OPEN
+
+    key: str
+    operator: str
+    pattern: Any = None
+    value: Any = None
+    passed: bool
+    error: str | None = None
+    reason: str = Field(description="Why it passed or failed, as a sentence")
+
+
+class RuleTestActionOut(BaseModel):
+    model_config = _OPEN
+
+    ref: str
+    parameters: dict[str, Any] | None = Field(description="Rendered (secrets masked); null unless matched")
+
+
+class RuleTestOut(BaseModel):
+    """``POST /api/v1/rules/{ref}/test``: whether the rule matches the payload, criterion by criterion."""
+
+    model_config = _OPEN
+
+    matched: bool
+    rule: str
+    trigger: str
+    reason: str
+    criteria: list[CriterionOut]
+    action: RuleTestActionOut
+    render_error: str | None = None
+
+
+class MinuteOut(BaseModel):
+    model_config = _OPEN
+
+    minute: str
+    counts: dict[str, int]
+
+
+class FailingActionOut(BaseModel):
+    model_config = _OPEN
+
+    action: str
+    failed: int
+    total: int
+    last_failed_at: str
+    last_failed_execution: str
+
+
+class SlaMissOut(BaseModel):
+    model_config = _OPEN
+
+    trigger_instance: str
+    occurred_at: str
+    payload: dict[str, Any]
+
+
+class OverviewOut(BaseModel):
+    """``GET /api/v1/overview``: the dashboard's overview of the last minutes."""
+
+    model_config = _OPEN
+
+    minutes: int
+    generated_at: str
+    per_minute: list[MinuteOut]
+    totals: dict[str, int]
+    failing_actions: list[FailingActionOut]
+    queue_depth: dict[str, int]
+    running: int
+    scheduled: int
+    sla_misses: list[SlaMissOut]
+    truncated: bool
 
 
 class RuleTriggerIn(BaseModel):

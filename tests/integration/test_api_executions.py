@@ -336,6 +336,19 @@ class TestListing:
         assert hook["context"]["user"] == "stanley"
         assert hook["status"] == "succeeded"
 
+    def test_list_items_carry_what_the_dashboard_shows(self, history: History) -> None:
+        listed = {e["id"]: e for e in history.api.http.get("/api/v1/executions").json()}
+        hook = listed[history.hook]
+
+        assert (hook["rule"]["ref"], hook["trigger"]["ref"], hook["action"]["ref"]) == (
+            "default.nested",
+            "core.st2.webhook",
+            "core.noop",
+        )
+        assert hook["trigger_instance"] == history.api.execution(history.hook)["trigger_instance"]
+        assert hook["status"] == "succeeded"
+        assert hook["start_timestamp"] <= hook["end_timestamp"]
+
     def test_secret_parameters_are_masked_everywhere_and_given_in_clear_to_the_action(self, history: History) -> None:
         api = history.api
         done = api.execution(history.secret_run)

@@ -4,14 +4,17 @@ created, disabled and deleted through the API reaching a running rules engine.""
 from __future__ import annotations
 
 import copy
+from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from conftest import ApiServer, fault, wait_for
 
 from st2lite import keys
 from st2lite.audit import AuditLog
+from st2lite.permissions import Role
 from st2lite.registration import register_from_disk
 
 pytestmark = [pytest.mark.redis, pytest.mark.e2e]
@@ -65,6 +68,7 @@ def test_create_answers_201_with_the_stored_rule_in_stackstorm_shape(api_server:
         "tags": [],
         "context": {"user": "st2admin"},
         "metadata_file": "",
+        "last_fired": None,
     }
     assert api_server.http.get("/api/v1/rules/examples.sample_rule").json() == created
     [event] = rule_events(api_server, "examples.sample_rule")
@@ -365,6 +369,58 @@ def test_stored_changes_are_json_an_operator_can_read(api_server: ApiServer) -> 
 
 
 # -- the running rules engine -------------------------------------------------------------------------
+
+# -- last fired, enable toggle (the dashboard) ----------------------------------------------------------
+
+
+def test_last_fired_is_the_time_of_the_newest_enforcement(api_server: ApiServer) -> None:
+    def last_fired() -> tuple[Any, Any]:
+        listed = {r["ref"]: r["last_fired"] for r in api_server.http.get("/api/v1/rules").json()}
+        one = api_server.http.get("/api/v1/rules/default.hello").json()["last_fired"]
+        return listed["default.hello"], one
+
+    assert last_fired() == (None, None)
+    for _ in range(2):
+        assert api_server.http.post("/api/v1/webhooks/hello", json={"name": "st2"}).status_code == 202
+    api_server.process()
+
+    newest = api_server.http.get("/api/v1/ruleenforcements", params={"rule_ref": "default.hello"}).json()[0]
+    listed, one = last_fired()
+    assert listed == one is not None
+    apart = abs(
+        datetime.fromisoformat(one.replace("Z", "+00:00"))
+        - datetime.fromisoformat(newest["enforced_at"].replace("Z", "+00:00"))
+    )
+    assert apart < timedelta(seconds=1)
+    assert {r["ref"]: r["last_fired"] for r in api_server.http.get("/api/v1/rules").json()}["default.nested"] is None
+    # the field is read-only: a PUT of the whole GET answer keeps working
+    fetched = api_server.http.get("/api/v1/rules/default.hello").json()
+    assert api_server.http.put("/api/v1/rules/default.hello", json={**fetched, "enabled": False}).status_code == 200
+
+
+def test_the_enable_toggle_is_a_put_of_the_whole_rule_for_an_admin_only(api_server: ApiServer) -> None:
+    fetched = api_server.http.get("/api/v1/rules/default.hello").json()
+    flipped = {**fetched, "enabled": False}
+    clients = {
+        role: httpx.Client(base_url=api_server.url, headers={"St2-Api-Key": api_server.api_key(role.value, role)})
+        for role in (Role.VIEWER, Role.OPERATOR)
+    }
+
+    viewer = clients[Role.VIEWER].put("/api/v1/rules/default.hello", json=flipped)
+    operator = clients[Role.OPERATOR].put("/api/v1/rules/default.hello", json=flipped)
+    admin = api_server.http.put("/api/v1/rules/default.hello", json=flipped)
+
+    assert fault(viewer, 403) == (
+        "viewer (role viewer) lacks the permission 'rule_modify'; ask an admin for a role that grants it (docs/auth.md)"
+    )
+    assert fault(operator, 403) == (
+        "operator (role operator) lacks the permission 'rule_modify'; "
+        "ask an admin for a role that grants it (docs/auth.md)"
+    )
+    assert admin.status_code == 200 and admin.json()["enabled"] is False
+    assert api_server.http.get("/api/v1/rules/default.hello").json()["enabled"] is False
+    back = api_server.http.put("/api/v1/rules/default.hello", json=fetched)
+    assert back.status_code == 200 and back.json()["enabled"] is True
 
 
 def test_a_rule_created_through_the_api_fires_and_stops_when_disabled_or_deleted(live_api: ApiServer) -> None:

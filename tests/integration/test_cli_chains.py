@@ -107,3 +107,26 @@ def test_children_depth_must_be_minus_one_or_positive(chains_api: ApiServer, dep
     response = chains_api.http.get(f"/api/v1/executions/{created.json()['id']}/children", params={"depth": depth})
 
     assert fault(response, 400) == f"depth must be -1 (every level) or a number of levels from 1, not {depth}"
+
+
+def test_children_carry_what_a_timeline_needs(chains_api: ApiServer, tmp_path: Path) -> None:
+    """The dashboard draws a bar per task: its task name, with-items index, status, start and end."""
+    rows = [{"name": "a"}, {"name": "b"}, {"name": "c"}]
+    created = chains_api.http.post(
+        "/api/v1/executions", json={"action": "chains.rows", "parameters": {"rows": rows, "log": str(tmp_path / "log")}}
+    )
+    chain = chains_api.wait_final(created.json()["id"])
+    assert chain["status"] == "succeeded", chain
+
+    tasks = chains_api.http.get(f"/api/v1/executions/{chain['id']}/children").json()
+
+    assert sorted((t["context"]["chain"]["name"], t["context"]["chain"].get("item")) for t in tasks) == [
+        ("each", 0),
+        ("each", 1),
+        ("each", 2),
+        ("summary", None),
+    ]
+    for task in tasks:
+        assert task["status"] == "succeeded"
+        assert task["start_timestamp"] <= task["end_timestamp"]
+        assert task["parent"] == chain["id"]

@@ -1,4 +1,4 @@
-"""``/api/v1/rules``: list, get, create, change and delete rules (StackStorm's shapes and status codes).
+"""``/api/v1/rules``: list, get, create, change, delete and test rules (StackStorm's shapes and status codes).
 
 Rules created or changed here live in the registry next to the packs' rules
 (:mod:`st2lite.rule_changes` says how the two are merged and what wins), so
@@ -12,17 +12,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Body, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from st2lite.api.content_public import rule_public
 from st2lite.api.deps import RuntimeDep
-from st2lite.api.docs_models import Conflict, RuleOut, errors
+from st2lite.api.docs_models import Conflict, RuleOut, RuleTestOut, errors
 from st2lite.api.errors import ApiError
 from st2lite.api.queries import BoolQuery, FieldsDep, Page, paging, parse_bool
 from st2lite.api.security import Authorize, Caller
+from st2lite.datastore import MASK, masked_kv_lookup
 from st2lite.exceptions import RuleNotFoundError
+from st2lite.operators import describe
+from st2lite.pack_configs import masked_config_context
 from st2lite.permissions import Permission
 from st2lite.registry import Snapshot
 from st2lite.rule_changes import READ_ONLY, RuleChangeStore
+from st2lite.rule_verdicts import evaluate_rule
 from st2lite.rules import Rule
 
 if TYPE_CHECKING:
@@ -107,7 +112,9 @@ def list_rules(
         and (want_enabled is None or rules[ref].enabled == want_enabled)
     ]
     page.headers(response, len(matching))
-    return fields.apply_all([rule_public(r) for r in page.cut(matching)])
+    shown = page.cut(matching)
+    fired = rt.enforcements.last_fired([r.full_ref for r in shown])
+    return fields.apply_all([rule_public(r, fired[r.full_ref]) for r in shown])
 
 
 @router.get(
@@ -120,7 +127,11 @@ def get_rule(
 ) -> dict[str, Any]:
     """One rule by ref (its id is its ref)."""
     snapshot = rt.registry.current()
-    return fields.apply(rule_public(_rule(snapshot, ref_or_id)))
+    return fields.apply(_with_last_fired(rt, _rule(snapshot, ref_or_id)))
+
+
+def _with_last_fired(rt: RuntimeDep, rule: Rule) -> dict[str, Any]:
+    return rule_public(rule, rt.enforcements.last_fired([rule.full_ref])[rule.full_ref])
 
 
 @router.post(
@@ -175,7 +186,7 @@ def update_rule(
     rule = _checked(data, snapshot)
     stored = RuleChangeStore(rt.client, rt.audit).update(current.full_ref, rule, actor=caller.actor)
     rt.registry.invalidate()
-    return rule_public(stored)
+    return _with_last_fired(rt, stored)
 
 
 @router.delete(
@@ -192,3 +203,70 @@ def delete_rule(
     RuleChangeStore(rt.client, rt.audit).delete(ref_or_id, actor=caller.actor)
     rt.registry.invalidate()
     return Response(status_code=204)
+
+
+class RuleTestBody(BaseModel):
+    """``POST /api/v1/rules/{ref}/test``: a payload (of the rule's trigger type unless ``trigger`` says another),
+    or a stored trigger instance."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    #: Checked by the route, whose message says what it must be.
+    payload: Any = Field(default=None, description="The trigger payload (a JSON object)")
+    trigger: Any = Field(default=None, description="The trigger type's ref; default the rule's own")
+    trigger_instance: Any = Field(default=None, description="Test a stored trigger instance (its id) instead")
+
+
+def _test_input(body: RuleTestBody, rule: Rule, rt: RuntimeDep) -> tuple[str, Any]:
+    """The trigger type and payload ``body`` asks to test ``rule`` against; 400 saying what to send otherwise."""
+    if body.trigger_instance is not None:
+        if body.payload is not None or body.trigger is not None:
+            raise ApiError(
+                400, "give either trigger_instance (a stored instance's id) or payload (and trigger), not both"
+            )
+        if not isinstance(body.trigger_instance, str):
+            raise ApiError(
+                400, f"trigger_instance must be a trigger instance id, got {describe(body.trigger_instance)}"
+            )
+        record = rt.trigger_instances.get(body.trigger_instance)
+        return str(record["trigger"]), record.get("payload") or {}
+    if body.payload is None:
+        raise ApiError(
+            400,
+            'give the payload to test the rule against: {"payload": {...}}, '
+            'or a stored trigger instance: {"trigger_instance": "<id>"}',
+        )
+    if not isinstance(body.payload, dict):
+        raise ApiError(400, f"payload must be a JSON object (the trigger payload), got {describe(body.payload)}")
+    if body.trigger is not None and (not isinstance(body.trigger, str) or not body.trigger):
+        raise ApiError(
+            400, f"trigger must be a trigger type ref such as core.st2.webhook, got {describe(body.trigger)}"
+        )
+    return body.trigger or rule.trigger.type, body.payload
+
+
+@router.post(
+    "/api/v1/rules/{ref_or_id}/test",
+    summary="Test a rule against a payload",
+    responses={200: {"model": RuleTestOut, "description": "The verdict"}, **errors(400, 401, 403, 404)},
+)
+def rule_test(
+    ref_or_id: str,
+    body: RuleTestBody,
+    rt: RuntimeDep,
+    _caller: Annotated[Caller, Authorize(Permission.RULE_VIEW)],
+) -> dict[str, Any]:
+    """Whether the rule matches a payload (or a stored trigger instance), every criterion with why it passed or
+    failed, and, when it matches, the action parameters it would render. Nothing runs and nothing is stored.
+    ``st2kv`` reads the datastore; secrets (datastore, secret parameters, pack config) show as ``********``."""
+    snapshot = rt.registry.current()
+    rule = _rule(snapshot, ref_or_id)
+    trigger, payload = _test_input(body, rule, rt)
+    lookup = masked_kv_lookup(rt.client)
+    action = snapshot.content.actions.get(rule.action.ref)
+    specs = snapshot.parameter_specs(action) if action is not None else None
+    config = masked_config_context(
+        snapshot.content.packs.get(action.pack) if action is not None else None, lookup=lookup, mask=MASK
+    )
+    verdict = evaluate_rule(rule, trigger, payload, kv=lookup, specs=specs, config_context=config)
+    return verdict.public()

@@ -110,7 +110,7 @@ export function parseJsonObject(text, what = "The input") {
       .replace(/\s*\(line \d+ column \d+\)/, "")
       .replace(/,? ?(in JSON )?at position \d+/, "")
       .replace(/^JSON\.parse: /, "")
-      .replace(/, ".*" is not valid JSON$/s, "")
+      .replace(/, (\.\.\.)?".*" is not valid JSON$/s, "")
       .replace(/ at line \d+ column \d+ of the JSON data$/, "")
       .replace(/ in JSON$/, "")
       .trim();

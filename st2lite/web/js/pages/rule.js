@@ -91,6 +91,10 @@ function criteriaTable(rule) {
 
 function testBox(rule) {
   const textarea = h("textarea", { rows: 12, spellcheck: "false", autocomplete: "off" });
+  // The sample payload arrives after the page: it must not overwrite what the user typed meanwhile.
+  textarea.addEventListener("input", () => {
+    textarea.dataset.touched = "1";
+  }, { once: true });
   const origin = h("p", { class: "hint", id: "rule-test-origin" });
   const result = h("div", { class: "rule-test-result", "aria-live": "polite", "data-testid": "rule-test-result" });
   const button = h("button", { type: "submit", class: "primary" }, "Test");
@@ -192,8 +196,9 @@ export async function render(main, [ref], ctx) {
 
   const instanceId = ctx.query.get("instance");
   const [sample, table_] = await Promise.allSettled([samplePayload(rule, instanceId), enforcementsTable(rule)]);
+  const untouched = !tester.textarea.dataset.touched;
   if (sample.status === "fulfilled") {
-    tester.textarea.value = JSON.stringify(sample.value.payload, null, 2);
+    if (untouched) tester.textarea.value = JSON.stringify(sample.value.payload, null, 2);
     const from = sample.value.from;
     if (from) {
       fill(tester.origin, "Prefilled with the payload of trigger instance ", link(`#/triggers/${encodeURIComponent(from.id)}`, from.id), ".");
@@ -201,7 +206,7 @@ export async function render(main, [ref], ctx) {
       fill(tester.origin, `No instance of ${rule.trigger.type} has been received yet: type a payload.`);
     }
   } else {
-    tester.textarea.value = "{}";
+    if (untouched) tester.textarea.value = "{}";
     fill(tester.origin, errorBox(sample.reason));
   }
   add(enforcements, table_.status === "fulfilled" ? table_.value : errorBox(table_.reason));

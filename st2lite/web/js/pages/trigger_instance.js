@@ -59,6 +59,6 @@ export async function render(main, [id]) {
         : errorBox(enforcements.reason),
       executions.status === "rejected" ? errorBox(executions.reason) : null,
     ),
-    h("section", { "aria-labelledby": "instance-payload-title" }, h("h2", { id: "instance-payload-title" }, "Payload"), jsonBlock(instance.payload || {}, "Payload")),
+    h("section", { "aria-labelledby": "instance-payload-title" }, h("h2", { id: "instance-payload-title" }, "Payload"), jsonBlock(instance.payload || {}, "The trigger payload (JSON)")),
   );
 }

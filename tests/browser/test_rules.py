@@ -12,8 +12,8 @@ from playwright.sync_api import Page, Request, expect
 
 from tests.browser.conftest import Dashboard, log_in, screenshot
 
-DEPLOY = "dashboard_demo.rules_deploy"
-TOGGLE = "dashboard_demo.rules_toggle"
+DEPLOY = "dashboard_demo.deploy_notice"
+TOGGLE = "dashboard_demo.toggle_demo"
 
 
 def fire_deploy(dashboard: Dashboard, body: dict[str, Any]) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def test_a_viewer_sees_no_toggle_but_may_test_a_rule(page: Page, dashboard: Dash
 
 def test_a_refused_toggle_shows_the_api_message(page: Page, dashboard: Dashboard) -> None:
     rule = {
-        "name": "rules_gone",
+        "name": "gone_soon",
         "pack": "dashboard_demo",
         "enabled": True,
         "trigger": {"type": "core.st2.webhook", "parameters": {"url": "rules-gone"}},
@@ -97,12 +97,12 @@ def test_a_refused_toggle_shows_the_api_message(page: Page, dashboard: Dashboard
     dashboard.api("POST", "/api/v1/rules", json=rule)
     log_in(page, dashboard)
     page.goto(dashboard.url + "/#/rules")
-    row = page.get_by_test_id("rule-dashboard_demo.rules_gone")
+    row = page.get_by_test_id("rule-dashboard_demo.gone_soon")
     expect(row).to_be_visible()
-    dashboard.api("DELETE", "/api/v1/rules/dashboard_demo.rules_gone")  # behind the page's back
-    row.get_by_role("button", name="Disable dashboard_demo.rules_gone").click()
+    dashboard.api("DELETE", "/api/v1/rules/dashboard_demo.gone_soon")  # behind the page's back
+    row.get_by_role("button", name="Disable dashboard_demo.gone_soon").click()
     expect(page.get_by_role("alert")).to_have_text(
-        'Could not change dashboard_demo.rules_gone: Rule "dashboard_demo.rules_gone" is not found; '
+        'Could not change dashboard_demo.gone_soon: Rule "dashboard_demo.gone_soon" is not found; '
         "list the rules with GET /api/v1/rules"
     )
 
@@ -118,7 +118,7 @@ def test_the_rule_page_shows_its_yaml_and_the_enforcement_of_a_webhook(page: Pag
     open_rule(page, dashboard, DEPLOY)
     shown = yaml.safe_load(page.get_by_test_id("rule-yaml").inner_text())
     assert shown == {
-        "name": "rules_deploy",
+        "name": "deploy_notice",
         "pack": "dashboard_demo",
         "description": dashboard.api("GET", f"/api/v1/rules/{DEPLOY}")["description"],
         "enabled": True,

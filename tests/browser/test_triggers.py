@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Dashboard, log_in, screenshot
 
-DEPLOY = "dashboard_demo.rules_deploy"
+DEPLOY = "dashboard_demo.deploy_notice"
 
 
 def test_a_webhook_shows_up_live_with_its_payload(page: Page, dashboard: Dashboard) -> None:

@@ -66,4 +66,4 @@ def test_a_deep_link_survives_the_login(page: Page, dashboard: Dashboard) -> Non
     page.get_by_label("User", exact=True).fill("st2admin")
     page.get_by_label("Password", exact=True).fill(dashboard.admin_password)
     page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("link", name="Rules")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("link", name="Rules", exact=True)).to_have_attribute("aria-current", "page")

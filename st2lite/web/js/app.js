@@ -25,6 +25,9 @@ const ROUTES = [
 const main = document.getElementById("main");
 let cleanup = null;
 let user = null;
+// On the first page of a load focus stays at the top (the skip link is the first Tab stop); after each
+// navigation it moves to the new page's heading, so screen readers announce the page.
+let firstPage = true;
 
 /** Parse "#/executions?status=failed" into {path: "/executions", query: URLSearchParams}. */
 function parseHash() {
@@ -109,8 +112,15 @@ async function route() {
   }
   const title = document.getElementById("page-title");
   document.title = title ? `${title.textContent} · st2lite` : "st2lite";
-  if (title) title.focus({ preventScroll: true });
+  if (title && !firstPage) title.focus({ preventScroll: true });
+  firstPage = false;
 }
+
+// "Skip to content" moves focus to the page's heading (its #main target would be taken for a route).
+document.querySelector(".skip-link").addEventListener("click", (event) => {
+  event.preventDefault();
+  (document.getElementById("page-title") || main).focus();
+});
 
 document.getElementById("logout").addEventListener("click", () => {
   logOut();

@@ -5,7 +5,7 @@
   ``CI`` is set (CI must run them).
 - ``dashboard`` (module): ``st2lite up`` (API, rules engine, sensor container, 2 workers; its own embedded
   Redis) with the packs in ``tests/browser/packs/`` and the admin ``st2admin`` whose password it printed.
-- ``browser`` (session) and ``page`` (test): a headless Chromium page at 1366x800; a script error on the
+- ``browser`` (module) and ``page`` (test): a headless Chromium page at 1366x800; a script error on the
   page fails the test.
 - :func:`log_in` fills the login form; :func:`screenshot` saves ``docs/images/<name>.png`` when
   ``ST2LITE_SCREENSHOTS=1`` (``make screenshots``), so a test run leaves the tree as it was.
@@ -41,8 +41,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-#: How long a browser assertion waits for the page to reach what it expects (ms).
+#: How long a browser action or assertion waits for the page to reach what it expects (ms): generous, since
+#: the machines CI runs on are small and busy.
 UI_TIMEOUT_MS = 20_000
+expect.set_options(timeout=UI_TIMEOUT_MS)
 
 
 def in_ci() -> bool:
@@ -106,13 +108,15 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         procs.cleanup()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    """Per module: Playwright's sync API runs an event loop in this thread while it is open, and the other
+    test folders call ``asyncio.run``, which refuses to start inside a running loop."""
     with sync_playwright() as pw:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
     yield browser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from playwright.sync_api import Page, expect
@@ -16,6 +17,9 @@ def test_a_webhook_execution_appears_and_turns_succeeded_without_reload(page: Pa
     expect(page.get_by_role("heading", name="Executions", exact=True)).to_be_visible()
     expect(page.get_by_text("Executions, newest first (live)")).to_be_visible()
     page.evaluate("window.__sameDocument = true")  # gone if the page reloads
+    summary = page.locator("#executions-summary")
+    expect(summary).to_have_text(re.compile(r"^\d+ executions?\.$"))
+    before = _count(summary.text_content())
 
     who = f"tester-{uuid.uuid4().hex[:6]}"
     dashboard.api("POST", "/api/v1/webhooks/exec_hello", json={"who": who})
@@ -30,7 +34,15 @@ def test_a_webhook_execution_appears_and_turns_succeeded_without_reload(page: Pa
     assert page.evaluate("window.__sameDocument") is True
     # The newest execution is the first row.
     expect(page.locator("tbody tr").first).to_have_attribute("data-execution-id", execution)
+    # The count follows the rows the stream adds (other executions may start meanwhile: at least one more).
+    assert _count(summary.text_content()) >= before + 1
     screenshot(page, "dashboard-executions")
+
+
+def _count(summary: str | None) -> int:
+    found = re.search(r"(\d+) executions?\.$", summary or "")
+    assert found, f"the list's summary says {summary!r}"
+    return int(found.group(1))
 
 
 def test_filters_go_to_the_hash_and_the_api(page: Page, dashboard: Dashboard) -> None:

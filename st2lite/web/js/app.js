@@ -61,7 +61,11 @@ function markSection(section) {
   }
 }
 
+let navigation = 0; // the newest route() call: an older one still loading gives way to it
+
 async function route() {
+  const mine = ++navigation;
+  const stale = () => mine !== navigation;
   if (cleanup) {
     try {
       cleanup();
@@ -80,9 +84,10 @@ async function route() {
     try {
       user = await whoami();
     } catch (err) {
-      fill(main, errorBox(err));
+      if (!stale()) fill(main, errorBox(err));
       return;
     }
+    if (stale()) return;
   }
   showChrome(credential() ? user : null);
   const match = ROUTES.map(([re, page, section]) => [path.match(re), page, section]).find(([m]) => m);
@@ -104,11 +109,19 @@ async function route() {
   };
   try {
     const module = await import(`./pages/${page}.js`);
-    fill(main);
-    const result = await module.render(main, params, ctx);
+    if (stale()) return;
+    // Each page renders into a view of its own: one still rendering when the user moves on writes into a
+    // view that is no longer on the page.
+    const view = h("div", { class: "view" });
+    fill(main, view);
+    const result = await module.render(view, params, ctx);
+    if (stale()) {
+      if (typeof result === "function") result(); // its streams and timers go too
+      return;
+    }
     if (typeof result === "function") cleanup = result;
   } catch (err) {
-    fill(main, errorBox(err));
+    if (!stale()) fill(main, errorBox(err));
   }
   const title = document.getElementById("page-title");
   document.title = title ? `${title.textContent} · st2lite` : "st2lite";

@@ -78,6 +78,11 @@ export function render(main, _params, ctx) {
     tbody,
   );
   let generation = 0;
+  let total = 0; // how many match the filters: the API's count, plus the rows the stream added since
+
+  function showSummary() {
+    fill(summary, total > rows.size ? `Showing the newest ${rows.size} of ${total}.` : `${total} execution${total === 1 ? "" : "s"}.`);
+  }
 
   function showEmpty() {
     if (!rows.size) fill(tbody, h("tr", { class: "empty" }, h("td", { colspan: COLUMNS.length }, "No executions match these filters.")));
@@ -112,13 +117,14 @@ export function render(main, _params, ctx) {
       return;
     }
     try {
-      const { items, total } = await api.list("/api/v1/executions", query.params);
+      const listed = await api.list("/api/v1/executions", query.params);
       if (mine !== generation) return;
       rows.clear();
       fill(tbody);
-      for (const e of items) put(e);
+      for (const e of listed.items) put(e);
       showEmpty();
-      fill(summary, total > items.length ? `Showing the newest ${items.length} of ${total}.` : `${total} execution${total === 1 ? "" : "s"}.`);
+      total = listed.total;
+      showSummary();
     } catch (err) {
       if (mine === generation) fill(message, errorBox(err));
     }
@@ -148,6 +154,8 @@ export function render(main, _params, ctx) {
     // New: created now, or it just reached the status the list is filtered on.
     if (!created && !filters.status) return;
     put(e, { prepend: true, fresh: true });
+    total += 1;
+    showSummary();
     while (rows.size > LIMIT * 2 && tbody.lastElementChild) {
       const last = tbody.lastElementChild;
       rows.delete(last.dataset.executionId);

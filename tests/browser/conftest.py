@@ -145,8 +145,8 @@ def log_in(page: Page, dashboard: Dashboard, user: str = "st2admin", password: s
     expect(page.get_by_test_id("session-user")).to_contain_text(user)
 
 
-def screenshot(page: Page, name: str) -> None:
-    """Save ``docs/images/<name>.png`` of the page when ``ST2LITE_SCREENSHOTS=1``."""
+def screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
+    """Save ``docs/images/<name>.png`` of the window (or the whole page) when ``ST2LITE_SCREENSHOTS=1``."""
     if os.environ.get("ST2LITE_SCREENSHOTS") == "1":
         IMAGES.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(IMAGES / f"{name}.png"))
+        page.screenshot(path=str(IMAGES / f"{name}.png"), full_page=full_page)

@@ -1,5 +1,6 @@
 """Every main page passes a basic accessibility audit: labelled controls, named buttons and links, one heading
-per page, captioned tables, described charts, no positive tabindex; and the keyboard reaches the content."""
+per page, captioned tables, described charts, no positive tabindex, no sideways scrolling on a 1280x720 laptop
+screen; and the keyboard reaches the content."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ PAGES = [
     ("#/packs", "Packs"),
     ("#/keys", "Keys"),
 ]
+
+#: A small laptop screen: no page may need sideways scrolling there.
+LAPTOP = {"width": 1280, "height": 720}
 
 #: Runs in the page: a list of problems, each naming the element.
 AUDIT = """() => {
@@ -48,12 +52,16 @@ AUDIT = """() => {
     if (Number(el.getAttribute("tabindex")) > 0) problems.push("positive tabindex: " + describe(el));
   }
   if (!document.documentElement.lang) problems.push("html has no lang");
+  const width = document.documentElement.scrollWidth;
+  if (width > window.innerWidth + 1)
+    problems.push("the page is " + width + " px wide in a " + window.innerWidth + " px window");
   return problems;
 }"""
 
 
 @pytest.mark.parametrize(("address", "title"), PAGES)
 def test_page_passes_the_audit(page: Page, dashboard: Dashboard, address: str, title: str) -> None:
+    page.set_viewport_size(LAPTOP)
     log_in(page, dashboard)
     page.goto(dashboard.url + "/" + address)
     expect(page.get_by_role("heading", level=1, name=title)).to_be_visible()

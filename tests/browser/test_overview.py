@@ -60,7 +60,7 @@ def test_the_overview_follows_executions_without_a_reload(page: Page, dashboard:
     chart = page.get_by_role("img", name="5 executions in the last 60 minutes", exact=False)
     expect(chart).to_be_visible()
     expect(page.get_by_role("list", name="Legend")).to_contain_text("succeeded")
-    screenshot(page, "dashboard-overview")
+    screenshot(page, "dashboard-overview", full_page=True)
     # The text alternative: the same numbers in a table, which stays open through the refreshes.
     page.get_by_text("Show the numbers as a table").click()
     data = page.get_by_role("table", name="Executions per minute by status")

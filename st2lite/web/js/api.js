@@ -134,26 +134,59 @@ export async function whoami() {
 
 /**
  * Subscribe to the event stream (/stream/v1/stream): handlers = {"st2.execution__create": fn(data), ...}.
- * EventSource reconnects by itself (sending Last-Event-ID, so nothing is missed).
+ * After a dropped connection the browser reconnects by itself; when it gives up instead (the API answered
+ * with an error while restarting), the stream is opened anew after 1 s, 2 s, 4 s... (at most 30 s). Either
+ * way events of the gap may be missed (a stream that had sent no event yet has no Last-Event-ID to resume
+ * from), so `onReopen()` is called each time the stream is back after an interruption: pages reload what
+ * they show.
  * Returns a function that closes the stream; pages call it when the user leaves.
  */
-export function subscribe(handlers, params = {}) {
+export function subscribe(handlers, params = {}, { onReopen } = {}) {
   const c = credential();
   if (!c) return () => {};
   const auth = c.kind === "api_key" ? { "st2-api-key": c.value } : { "x-auth-token": c.value };
-  const source = new EventSource(`/stream/v1/stream${query({ ...params, ...auth, events: Object.keys(handlers).join(",") })}`);
-  for (const [event, fn] of Object.entries(handlers)) {
-    source.addEventListener(event, (e) => {
-      let data;
-      try {
-        data = JSON.parse(e.data);
-      } catch {
-        return;
-      }
-      fn(data);
+  const url = `/stream/v1/stream${query({ ...params, ...auth, events: Object.keys(handlers).join(",") })}`;
+  let source = null;
+  let closed = false;
+  let timer = null;
+  let delay = 1000;
+
+  let interrupted = false;
+
+  function open() {
+    source = new EventSource(url);
+    for (const [event, fn] of Object.entries(handlers)) {
+      source.addEventListener(event, (e) => {
+        let data;
+        try {
+          data = JSON.parse(e.data);
+        } catch {
+          return;
+        }
+        fn(data);
+      });
+    }
+    source.addEventListener("open", () => {
+      delay = 1000;
+      if (interrupted && onReopen) onReopen();
+      interrupted = false;
+    });
+    source.addEventListener("error", () => {
+      if (closed) return;
+      interrupted = true;
+      if (source.readyState !== EventSource.CLOSED) return; // CONNECTING: the browser retries by itself
+      source.close();
+      timer = window.setTimeout(open, delay);
+      delay = Math.min(delay * 2, 30000);
     });
   }
-  return () => source.close();
+
+  open();
+  return () => {
+    closed = true;
+    window.clearTimeout(timer);
+    if (source) source.close();
+  };
 }
 
 /** Stream one execution's stdout/stderr: fn({output_type, data}) per line, onEnd() when it is over. */

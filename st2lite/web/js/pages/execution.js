@@ -265,9 +265,19 @@ export function render(main, params, ctx) {
   main.append(h("div", { class: "execution-page" }, header, message, details, inquiries, timeline, outputBox, h("div", { class: "execution-columns" }, paramsBox, resultBox)));
   fill(header, pageHeader("Execution"));
 
+  /** After the stream was interrupted (events may be lost): read the execution and its tasks again. */
+  async function refresh() {
+    try {
+      update(await api.get(`/api/v1/executions/${encodeURIComponent(id)}`));
+      if (isChain()) await loadChildren();
+    } catch (err) {
+      fill(message, errorBox(err));
+    }
+  }
+
   async function start() {
     // Subscribe first: nothing that happens while the page loads is missed (older events change nothing).
-    closers.push(subscribe({ "st2.execution__create": onEvent, "st2.execution__update": onEvent }));
+    closers.push(subscribe({ "st2.execution__create": onEvent, "st2.execution__update": onEvent }, {}, { onReopen: refresh }));
     try {
       update(await api.get(`/api/v1/executions/${encodeURIComponent(id)}`));
     } catch (err) {

@@ -177,10 +177,14 @@ export function render(main, _params, ctx) {
   showEmpty();
   load();
 
-  const close = subscribe({
-    "st2.execution__create": (e) => onEvent(e, true),
-    "st2.execution__update": (e) => onEvent(e, false),
-  });
+  const close = subscribe(
+    {
+      "st2.execution__create": (e) => onEvent(e, true),
+      "st2.execution__update": (e) => onEvent(e, false),
+    },
+    {},
+    { onReopen: load }, // events of the interruption may be lost: load the list again
+  );
   // Running executions' durations tick.
   const timer = window.setInterval(() => {
     for (const { execution, tr } of rows.values()) {

@@ -1,7 +1,8 @@
 """The dashboard's overview of recent executions: counts per minute by status, and the actions that fail (pure).
 
 ``GET /api/v1/overview`` reads the executions created in the window and the
-other figures (queue depth, running, SLA misses) and hands the executions to
+other figures (queue depth, running, SLA misses) and hands the executions (as
+:class:`~st2lite.executions.ExecutionBrief`: a full window is 10,000 of them) to
 :func:`summarize`, which buckets them by the minute they were created in.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from st2lite.executions import Execution
+from st2lite.executions import ExecutionBrief
 from st2lite.statuses import FAILED_STATES
 
 __all__ = ["MAX_MINUTES", "TOP_FAILING", "Summary", "summarize", "window_start"]
@@ -49,7 +50,7 @@ class Summary:
     failing_actions: list[dict[str, Any]] = field(default_factory=list)
 
 
-def summarize(executions: Iterable[Execution], *, now: datetime, minutes: int) -> Summary:
+def summarize(executions: Iterable[ExecutionBrief], *, now: datetime, minutes: int) -> Summary:
     """Bucket ``executions`` by creation minute over the ``minutes`` minutes up to ``now`` (older ones ignored).
 
     Every minute of the window has an entry, and each entry's ``counts`` every status seen in the window

@@ -68,6 +68,31 @@ def test_list_with_several_filters_intersects_the_indexes(store: ExecutionStore,
     assert [e.id for e in items] == [f"e{n:04d}" for n in sorted(matching, reverse=True)[1:3]]
 
 
+def test_briefs_match_the_whole_executions_in_order_and_skip_the_gone(
+    store: ExecutionStore, redis_client: Redis
+) -> None:
+    now = int(time.time() * 1000)
+    for n in range(4):
+        add(store, redis_client, n, created_ms=now + n, action="core.local" if n % 2 else "core.noop")
+    store.transition("e0001", ExecutionStatus.SCHEDULED)
+    redis_client.delete(keys.execution("e0002"))  # expired after the index was read
+
+    ids, total = store.search_ids(ExecutionFilter(), limit=10)
+    assert (ids, total) == (["e0003", "e0002", "e0001", "e0000"], 4)
+    briefs = store.briefs(ids)
+
+    whole = store.get_many(ids)
+    assert [b.id for b in briefs] == [e.id for e in whole] == ["e0003", "e0001", "e0000"]
+    for brief, execution in zip(briefs, whole, strict=True):
+        assert (brief.action, brief.status, brief.created_at, brief.end_timestamp) == (
+            execution.action,
+            execution.status,
+            execution.created_at,
+            execution.end_timestamp,
+        )
+    assert briefs[1].status is ExecutionStatus.SCHEDULED
+
+
 def test_time_window_and_ascending_order(store: ExecutionStore, redis_client: Redis) -> None:
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
     for n in range(5):

@@ -47,10 +47,12 @@ def overview(
         raise ApiError(400, f"minutes must be between 1 and {MAX_MINUTES} (a day), not {minutes}")
     now = datetime.now(UTC)
     since = window_start(now, minutes) - timedelta(milliseconds=1)  # the filter is exclusive
-    executions, total = rt.executions.search(ExecutionFilter(since=since), limit=MAX_EXECUTIONS)
-    summary = summarize(executions, now=now, minutes=minutes)
-    running = rt.executions.search(ExecutionFilter(status=ExecutionStatus.RUNNING.value), limit=0)[1]
-    scheduled = rt.executions.search(ExecutionFilter(status=ExecutionStatus.SCHEDULED.value), limit=0)[1]
+    # Briefs, not whole executions: this runs on every refresh of every open overview, and a full window read
+    # as whole executions took ~270 ms of the API's CPU (~150 ms as briefs).
+    ids, total = rt.executions.search_ids(ExecutionFilter(since=since), limit=MAX_EXECUTIONS)
+    summary = summarize(rt.executions.briefs(ids), now=now, minutes=minutes)
+    running = rt.executions.search_ids(ExecutionFilter(status=ExecutionStatus.RUNNING.value), limit=0)[1]
+    scheduled = rt.executions.search_ids(ExecutionFilter(status=ExecutionStatus.SCHEDULED.value), limit=0)[1]
     misses, _ = rt.trigger_instances.search(TriggerInstanceFilter(trigger=SLA_MISSED_TRIGGER), limit=MAX_SLA_MISSES)
     return {
         "minutes": minutes,

@@ -123,6 +123,15 @@ export function tableRow(columns, row, rowProps) {
   return h("tr", rowProps ? rowProps(row) : {}, columns.map((c) => h("td", { class: c.class }, c.cell(row))));
 }
 
+/**
+ * A definition list of [label, value] pairs (a value is text, a node or a list of them); a pair whose value
+ * is null, undefined or "" is left out.
+ */
+export function props(rows) {
+  const shown = rows.filter(([, value]) => value !== null && value !== undefined && value !== "");
+  return h("dl", { class: "props" }, shown.map(([label, value]) => [h("dt", {}, label), h("dd", {}, value)]));
+}
+
 /** A labelled form control: label text, the control (its id is set from `id`). */
 export function field(label, control, id, hint) {
   control.id = id;

@@ -1,5 +1,6 @@
 // A chain's timeline as numbers: which row each task's execution goes on and where its bar starts and ends.
 // Pure: no DOM, no clock of its own (the caller passes `now`), so it can be reasoned about and tested alone.
+import { parseTime as ms } from "./dom.js";
 
 /** The task name and item index of a chain's child execution (context.chain = {name, item?}). */
 export function taskOf(child) {
@@ -13,12 +14,6 @@ export function taskOf(child) {
 export function barLabel(child) {
   const { name, item } = taskOf(child);
   return item === null ? name : `${name}[${item}]`;
-}
-
-function ms(iso) {
-  if (!iso) return null;
-  const t = Date.parse(iso);
-  return Number.isNaN(t) ? null : t;
 }
 
 /**

@@ -3,7 +3,7 @@
 import { api, followOutput, subscribe } from "../api.js";
 import {
   add, announce, DONE, errorBox, executionDuration, fill, fmtDuration, fmtTime, h, jsonBlock, link, pageHeader,
-  refLink, statusBadge,
+  props, refLink, statusBadge,
 } from "../dom.js";
 import { createTimeline } from "../gantt_view.js";
 import { firstFailedTask } from "../gantt.js";
@@ -38,7 +38,7 @@ function summary(e) {
   if (e.parent) rows.push(["Part of", link(`#/executions/${encodeURIComponent(e.parent)}`, e.parent)]);
   const rerun = e.context && e.context["re-run"];
   if (rerun && rerun.ref) rows.push(["Re-run of", link(`#/executions/${encodeURIComponent(rerun.ref)}`, rerun.ref)]);
-  return h("dl", { class: "props" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+  return props(rows);
 }
 
 /** A button that asks for a second click (inline, no dialog) before it acts. */

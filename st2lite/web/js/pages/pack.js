@@ -1,6 +1,6 @@
 // #/packs/<name>: one pack's content: actions (parameters, secret ones marked), rules, sensors, aliases, triggers.
 import { api } from "../api.js";
-import { h, link, pageHeader, refLink, table } from "../dom.js";
+import { h, link, pageHeader, props, refLink, table } from "../dom.js";
 
 function parameterList(parameters) {
   const names = Object.keys(parameters || {});
@@ -26,8 +26,8 @@ function meta(pack) {
     ["Email", pack.email],
     ["Description", pack.description],
     ["Keywords", (pack.keywords || []).join(", ")],
-  ].filter(([, v]) => v);
-  return h("dl", { class: "props" }, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]));
+  ];
+  return props(rows);
 }
 
 export async function render(main, [name]) {

@@ -1,7 +1,7 @@
 // #/rules/<ref>: one rule: its definition as YAML, enabled state (admins can toggle), criteria, a box to test it
 // against a payload (anyone: it changes nothing), and its recent enforcements.
 import { api } from "../api.js";
-import { add, errorBox, field, fill, fmtTime, h, link, pageHeader, statusBadge, table } from "../dom.js";
+import { add, errorBox, field, fill, fmtTime, h, link, pageHeader, props, statusBadge, table } from "../dom.js";
 import { executionStatuses } from "../execution_statuses.js";
 import { parseJsonObject } from "../json_input.js";
 import { enabledBadge, lastFired, toggleButton } from "../rule_toggle.js";
@@ -54,24 +54,21 @@ function summary(rule, ctx, onChange) {
     "section",
     { class: "card", "aria-labelledby": "rule-summary-title" },
     h("h2", { id: "rule-summary-title" }, "Summary"),
-    h(
-      "dl",
-      { class: "props" },
-      h("dt", {}, "Description"),
-      h("dd", {}, rule.description || h("span", { class: "muted" }, "–")),
-      h("dt", {}, "Enabled"),
-      h("dd", { class: "rule-enabled" }, enabledBadge(rule.enabled), " ", toggle),
-      h("dt", {}, "Trigger"),
-      h("dd", {}, h("code", {}, rule.trigger.type), nonEmpty(rule.trigger.parameters) ? h("code", { class: "muted" }, ` ${JSON.stringify(rule.trigger.parameters)}`) : null),
-      h("dt", {}, "Action"),
-      h("dd", {}, h("code", {}, rule.action.ref)),
-      h("dt", {}, "Pack"),
-      h("dd", {}, link(`#/packs/${encodeURIComponent(rule.pack)}`, rule.pack)),
-      h("dt", {}, "Last fired"),
-      h("dd", {}, lastFired(rule, fmtTime)),
-      h("dt", {}, "Defined in"),
-      h("dd", {}, rule.metadata_file ? h("code", {}, rule.metadata_file) : "the API (no pack file)"),
-    ),
+    props([
+      ["Description", rule.description || h("span", { class: "muted" }, "–")],
+      ["Enabled", [enabledBadge(rule.enabled), " ", toggle]],
+      [
+        "Trigger",
+        [
+          h("code", {}, rule.trigger.type),
+          nonEmpty(rule.trigger.parameters) ? h("code", { class: "muted" }, ` ${JSON.stringify(rule.trigger.parameters)}`) : null,
+        ],
+      ],
+      ["Action", h("code", {}, rule.action.ref)],
+      ["Pack", link(`#/packs/${encodeURIComponent(rule.pack)}`, rule.pack)],
+      ["Last fired", lastFired(rule, fmtTime)],
+      ["Defined in", rule.metadata_file ? h("code", {}, rule.metadata_file) : "the API (no pack file)"],
+    ]),
     problems,
   );
 }

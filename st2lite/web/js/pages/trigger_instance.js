@@ -1,6 +1,6 @@
 // #/triggers/<id>: one trigger instance: its payload, and what it caused (rule enforcements -> executions).
 import { api } from "../api.js";
-import { errorBox, fmtTime, h, jsonBlock, link, pageHeader, statusBadge, table } from "../dom.js";
+import { errorBox, fmtTime, h, jsonBlock, link, pageHeader, props, statusBadge, table } from "../dom.js";
 
 export async function render(main, [id]) {
   const instance = await api.get(`/api/v1/triggerinstances/${encodeURIComponent(id)}`);
@@ -17,20 +17,14 @@ export async function render(main, [id]) {
       "section",
       { class: "card instance-summary", "aria-labelledby": "instance-summary-title" },
       h("h2", { id: "instance-summary-title" }, "Summary"),
-      h(
-        "dl",
-        { class: "props" },
-        h("dt", {}, "Trigger type"),
-        h("dd", {}, h("code", {}, instance.trigger)),
-        h("dt", {}, "Received"),
-        h("dd", {}, fmtTime(instance.occurrence_time)),
-        h("dt", {}, "Status"),
-        h("dd", {}, instance.status),
-        h("dt", {}, "Trigger parameters"),
-        h("dd", {}, h("code", {}, JSON.stringify(instance.parameters || {}))),
-        instance.trace_tag ? [h("dt", {}, "Trace tag"), h("dd", {}, h("code", {}, instance.trace_tag))] : null,
-        instance.source ? [h("dt", {}, "Source"), h("dd", {}, instance.source)] : null,
-      ),
+      props([
+        ["Trigger type", h("code", {}, instance.trigger)],
+        ["Received", fmtTime(instance.occurrence_time)],
+        ["Status", instance.status],
+        ["Trigger parameters", h("code", {}, JSON.stringify(instance.parameters || {}))],
+        ["Trace tag", instance.trace_tag ? h("code", {}, instance.trace_tag) : null],
+        ["Source", instance.source],
+      ]),
     ),
     h(
       "section",

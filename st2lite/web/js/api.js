@@ -134,14 +134,14 @@ export async function whoami() {
 
 /**
  * Subscribe to the event stream (/stream/v1/stream): handlers = {"st2.execution__create": fn(data), ...}.
- * After a dropped connection the browser reconnects by itself; when it gives up instead (the API answered
- * with an error while restarting), the stream is opened anew after 1 s, 2 s, 4 s... (at most 30 s). Either
- * way events of the gap may be missed (a stream that had sent no event yet has no Last-Event-ID to resume
- * from), so `onReopen()` is called each time the stream is back after an interruption: pages reload what
- * they show.
+ * The stream starts when its connection opens, which is after the page's first read: an event in between
+ * is in neither. And after a dropped connection (the browser reconnects by itself; when it gives up, the
+ * stream is opened anew after 1 s, 2 s, 4 s... at most 30 s) events of the gap may be missed: a stream that
+ * had sent no event has no Last-Event-ID to resume from. So `onSync()` is called each time the stream is
+ * open, the first time and after every interruption: pages read again what they show.
  * Returns a function that closes the stream; pages call it when the user leaves.
  */
-export function subscribe(handlers, params = {}, { onReopen } = {}) {
+export function subscribe(handlers, params = {}, { onSync } = {}) {
   const c = credential();
   if (!c) return () => {};
   const auth = c.kind === "api_key" ? { "st2-api-key": c.value } : { "x-auth-token": c.value };
@@ -150,8 +150,6 @@ export function subscribe(handlers, params = {}, { onReopen } = {}) {
   let closed = false;
   let timer = null;
   let delay = 1000;
-
-  let interrupted = false;
 
   function open() {
     source = new EventSource(url);
@@ -168,12 +166,10 @@ export function subscribe(handlers, params = {}, { onReopen } = {}) {
     }
     source.addEventListener("open", () => {
       delay = 1000;
-      if (interrupted && onReopen) onReopen();
-      interrupted = false;
+      if (onSync) onSync();
     });
     source.addEventListener("error", () => {
       if (closed) return;
-      interrupted = true;
       if (source.readyState !== EventSource.CLOSED) return; // CONNECTING: the browser retries by itself
       source.close();
       timer = window.setTimeout(open, delay);

@@ -265,7 +265,8 @@ export function render(main, params, ctx) {
   main.append(h("div", { class: "execution-page" }, header, message, details, inquiries, timeline, outputBox, h("div", { class: "execution-columns" }, paramsBox, resultBox)));
   fill(header, pageHeader("Execution"));
 
-  /** After the stream was interrupted (events may be lost): read the execution and its tasks again. */
+  /** Once the stream is open, and again after an interruption: read the execution and its tasks again (an
+   * event before the stream opened, or during the gap, is not in it). */
   async function refresh() {
     try {
       update(await api.get(`/api/v1/executions/${encodeURIComponent(id)}`));
@@ -276,8 +277,8 @@ export function render(main, params, ctx) {
   }
 
   async function start() {
-    // Subscribe first: nothing that happens while the page loads is missed (older events change nothing).
-    closers.push(subscribe({ "st2.execution__create": onEvent, "st2.execution__update": onEvent }, {}, { onReopen: refresh }));
+    // Subscribe first; refresh() reads again once the stream is open (older events change nothing).
+    closers.push(subscribe({ "st2.execution__create": onEvent, "st2.execution__update": onEvent }, {}, { onSync: refresh }));
     try {
       update(await api.get(`/api/v1/executions/${encodeURIComponent(id)}`));
     } catch (err) {

@@ -183,7 +183,7 @@ export function render(main, _params, ctx) {
       "st2.execution__update": (e) => onEvent(e, false),
     },
     {},
-    { onReopen: load }, // events of the interruption may be lost: load the list again
+    { onSync: load }, // what the stream cannot replay (before it opened, during an interruption): read again
   );
   // Running executions' durations tick.
   const timer = window.setInterval(() => {

@@ -209,7 +209,7 @@ export async function render(main, _params, ctx) {
       }, wait);
     }
   };
-  const close = subscribe({ "st2.execution__create": onEvent, "st2.execution__update": onEvent }, {}, { onReopen: load });
+  const close = subscribe({ "st2.execution__create": onEvent, "st2.execution__update": onEvent }, {}, { onSync: load });
   return () => {
     window.clearInterval(timer);
     if (pending) window.clearTimeout(pending);

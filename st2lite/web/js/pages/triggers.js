@@ -126,5 +126,5 @@ export async function render(main, _params, ctx) {
       announce(`Trigger instance of ${data.trigger} received`);
       complete(data.id);
     },
-  }, {}, { onReopen: reload }); // instances of the interruption may be missed: list them again
+  }, {}, { onSync: reload }); // instances the stream cannot replay: list them again
 }
